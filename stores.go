@@ -1,0 +1,66 @@
+package echosess
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors returned by the middleware, the handler API and the stores. Wrapped errors
+// keep them reachable with errors.Is.
+var (
+	// ErrNotFound means the store holds no live record under the key: it never existed,
+	// was deleted, or has expired.
+	ErrNotFound = errors.New("echosess: session not found")
+	// ErrConflict means a Save lost a compare-and-swap: the stored version was not the
+	// one the record was loaded at.
+	ErrConflict = errors.New("echosess: session was changed concurrently")
+	// ErrTooLarge means a key, a value or the whole encoded session is over its limit.
+	ErrTooLarge = errors.New("echosess: session data too large")
+	// ErrDecode means stored data, or a value read with Get or Pop, does not decode.
+	ErrDecode = errors.New("echosess: cannot decode session data")
+	// ErrInvalidKey means a session key is empty or not valid UTF-8.
+	ErrInvalidKey = errors.New("echosess: invalid session key")
+	// ErrNoMiddleware means a handler API function got a context that the echosess
+	// middleware did not wrap.
+	ErrNoMiddleware = errors.New("echosess: no session on this context; is echosess.Middleware installed?")
+)
+
+// Record is a session as a Store keeps it.
+type Record struct {
+	// Key identifies the record: a hash of the session token, never the token itself.
+	Key string
+	// Data maps session keys to their JSON-encoded values.
+	Data map[string]json.RawMessage
+	// Expiry is when the record stops being live. Stores never return an expired record.
+	Expiry time.Time
+	// Deadline is the absolute expiry that an idle-timeout slide never moves Expiry past.
+	Deadline time.Time
+	// Version counts the saves of the record: 0 for one never saved.
+	Version int64
+}
+
+// Store keeps session records. Implementations must be safe for concurrent use; the
+// storetest package checks one against this contract.
+type Store interface {
+	// Load returns the live record under key, or ErrNotFound. The returned Data is
+	// the caller's to keep and modify.
+	Load(ctx context.Context, key string) (Record, error)
+	// Save writes rec under rec.Key with Version rec.Version+1, provided the stored
+	// version is still rec.Version (0: no live record exists). Otherwise it writes
+	// nothing and returns ErrConflict. The store must not retain rec.Data itself.
+	Save(ctx context.Context, rec Record) error
+	// Delete removes the record under key. Deleting a missing record is not an error.
+	Delete(ctx context.Context, key string) error
+	// DeleteExpired removes expired records and reports how many it removed.
+	DeleteExpired(ctx context.Context) (int64, error)
+}
+
+// Cache is a fast copy of a Store's records, such as a MemoryStore. Put overwrites
+// unconditionally: the Store behind it decides conflicts.
+type Cache interface {
+	Load(ctx context.Context, key string) (Record, error)
+	Put(ctx context.Context, rec Record) error
+	Delete(ctx context.Context, key string) error
+}
