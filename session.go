@@ -1,0 +1,648 @@
+package echosess
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ErrHeaderWritten means a handler changed the session after the response header was
+// written, when the change could no longer reach the client.
+var ErrHeaderWritten = errors.New("echosess: response header already written; change the session before writing the response")
+
+// maxSaveAttempts bounds how often a commit retries after losing a compare-and-swap.
+const maxSaveAttempts = 32
+
+// session is one request's view of its session: what it loaded, what it changed, and
+// what the commit still has to do.
+type session struct {
+	cfg *Config
+	c   echo.Context
+	mu  sync.Mutex
+
+	identified bool // the cookie has been read
+	loaded     bool // the record has been read, or the session is known to be new
+	hadCookie  bool // the request carried a cookie with our name
+
+	token    string // the client's token; "" until the session is stored under one
+	key      string // the store key derived from token
+	version  int64
+	expiry   time.Time
+	deadline time.Time
+	data     map[string]json.RawMessage
+
+	// This request's own changes, re-applied if a concurrent request saved first.
+	changes   map[string]json.RawMessage // nil value: deleted
+	cleared   bool
+	expirySet bool
+	slid      bool
+
+	dirty        bool   // the record must be written
+	cookieDirty  bool   // the cookie must be sent again
+	expireCookie bool   // send a removal cookie when the session ends without a token
+	oldKey       string // a record to delete at commit (destroyed or renewed)
+	commitErr    error
+}
+
+// from returns the session Middleware attached to c.
+func from(c echo.Context) (*session, error) {
+	if c == nil {
+		return nil, ErrNoMiddleware
+	}
+	s, ok := c.Get(contextKey).(*session)
+	if !ok {
+		return nil, ErrNoMiddleware
+	}
+	return s, nil
+}
+
+// Get returns the value under key decoded into a T. ok is false when the key is
+// absent. A value that does not decode into T gives an error wrapping ErrDecode and
+// leaves the session as it was.
+func Get[T any](c echo.Context, key string) (value T, ok bool, err error) {
+	s, err := from(c)
+	if err != nil {
+		return value, false, err
+	}
+	s.mu.Lock()
+	err = s.load()
+	raw, ok := s.data[key]
+	s.mu.Unlock()
+	if err != nil || !ok {
+		return value, false, err
+	}
+	value, err = decode[T](key, raw)
+	return value, err == nil, err
+}
+
+// Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
+// nothing when the session would grow past Config.MaxSize.
+func Set(c echo.Context, key string, value any) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("echosess: encoding %q: %w", key, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.change(); err != nil {
+		return err
+	}
+	old, had := s.data[key]
+	size := encodedSize(s.data) + len(raw)
+	if had {
+		size -= len(old)
+	} else {
+		size += entrySize(key, nil)
+	}
+	if size > s.cfg.MaxSize {
+		return fmt.Errorf("%w: %q would make the session %d bytes, over the limit of %d", ErrTooLarge, key, size, s.cfg.MaxSize)
+	}
+	if s.data == nil {
+		s.data = make(map[string]json.RawMessage)
+	}
+	s.data[key] = raw
+	s.record(key, raw)
+	return nil
+}
+
+// Delete removes key from the session.
+func Delete(c echo.Context, key string) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delete(key)
+}
+
+// Pop returns the value under key and removes it, as for a flash message. A value
+// that does not decode into T is left in place.
+func Pop[T any](c echo.Context, key string) (value T, ok bool, err error) {
+	s, err := from(c)
+	if err != nil {
+		return value, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return value, false, err
+	}
+	raw, ok := s.data[key]
+	if !ok {
+		return value, false, nil
+	}
+	if value, err = decode[T](key, raw); err != nil {
+		return value, false, err
+	}
+	return value, true, s.delete(key)
+}
+
+// Clear removes every key but keeps the session and its token.
+func Clear(c echo.Context) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.change(); err != nil {
+		return err
+	}
+	if len(s.data) == 0 {
+		return nil
+	}
+	clear(s.data)
+	s.changes = nil
+	s.cleared = true
+	s.dirty = true
+	return nil
+}
+
+// Destroy ends the session: the commit deletes it from the store and the cache and
+// expires the cookie. Values set afterwards start a new session with a new token.
+func Destroy(c echo.Context) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkWritable(); err != nil {
+		return err
+	}
+	s.identify()
+	s.destroy()
+	return nil
+}
+
+// RenewID moves the session's data to a new token and makes the old token worthless.
+// Call it when privileges change, such as at login, to defeat session fixation.
+func RenewID(c echo.Context) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.change(); err != nil {
+		return err
+	}
+	if s.key == "" {
+		return nil // not stored yet: it gets a fresh token when it is
+	}
+	if s.oldKey == "" {
+		s.oldKey = s.key
+	}
+	s.token, s.key, s.version = "", "", 0
+	s.dirty = true
+	return nil
+}
+
+// SetExpiry sets when this session ends, such as a longer life for "remember me".
+// An expiry in the past destroys the session.
+func SetExpiry(c echo.Context, e Expiry) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.change(); err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	s.deadline = e.from(now)
+	if !s.deadline.After(now) {
+		s.destroy()
+		return nil
+	}
+	s.expiry = s.idleExpiry(now)
+	s.expirySet = true
+	s.dirty = true
+	s.cookieDirty = true
+	return nil
+}
+
+// Save commits the session now rather than when the response is written, for
+// handlers that want to act on a failure.
+func Save(c echo.Context) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commit()
+}
+
+func decode[T any](key string, raw json.RawMessage) (T, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("%w: %q as %T: %w", ErrDecode, key, v, err)
+	}
+	return v, nil
+}
+
+func (s *session) checkKey(key string) error {
+	switch {
+	case key == "" || !utf8.ValidString(key):
+		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	case len(key) > s.cfg.MaxSize:
+		return fmt.Errorf("%w: a key of %d bytes", ErrTooLarge, len(key))
+	}
+	return nil
+}
+
+// encodedSize is the length of data encoded as a JSON object, counting keys as if
+// they needed no escapes.
+func encodedSize(data map[string]json.RawMessage) int {
+	n := 2
+	for k, v := range data {
+		n += entrySize(k, v)
+	}
+	return n
+}
+
+func entrySize(key string, value json.RawMessage) int {
+	return len(key) + len(value) + 4 // quotes, colon and comma
+}
+
+// identify reads the session token from the request's cookies. It never calls the
+// store, and ignores cookies that are not well-formed tokens.
+// It also hooks the commit into the response: the response now depends on the session.
+func (s *session) identify() {
+	if s.identified {
+		return
+	}
+	s.identified = true
+	s.c.Response().Before(s.beforeWrite)
+	s.c.Response().Header().Add(echo.HeaderVary, "Cookie")
+	for _, ck := range s.c.Request().CookiesNamed(s.cfg.CookieName) {
+		s.hadCookie = true
+		if raw, ok := parseToken(ck.Value); ok {
+			s.token, s.key = ck.Value, storeKey(raw)
+			return
+		}
+	}
+}
+
+// load reads the session from the store the first time it is needed. A token the
+// store does not know, or whose record does not decode, yields a new session that will
+// get a new token: a client never chooses its own session ID.
+func (s *session) load() error {
+	if s.loaded {
+		return nil
+	}
+	s.identify()
+	now := s.cfg.Now()
+	if s.key != "" {
+		ctx, cancel := s.cfg.storeContext(s.c)
+		rec, err := s.cfg.Store.Load(ctx, s.key)
+		cancel()
+		switch {
+		case err == nil && rec.Expiry.After(now):
+			s.adopt(rec, now)
+			s.loaded = true
+			return nil
+		case err == nil || errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrDecode):
+			s.cfg.Logger.WarnContext(s.c.Request().Context(), "echosess: dropping a session whose data does not decode", "error", err)
+		default:
+			return fmt.Errorf("echosess: loading session: %w", err)
+		}
+	}
+	s.token, s.key, s.version = "", "", 0
+	s.deadline = s.cfg.DefaultExpiry.from(now)
+	s.expiry = s.idleExpiry(now)
+	s.loaded = true
+	return nil
+}
+
+// adopt takes rec as the session's stored state and slides its idle expiry.
+func (s *session) adopt(rec Record, now time.Time) {
+	s.version, s.expiry, s.deadline, s.data = rec.Version, rec.Expiry, rec.Deadline, rec.Data
+	if s.cfg.IdleTimeout <= 0 {
+		return
+	}
+	if next := s.idleExpiry(now); next.Sub(s.expiry) >= s.cfg.IdleTimeout/4 {
+		s.expiry = next
+		s.slid = true
+		s.dirty = true
+		s.cookieDirty = true
+	}
+}
+
+// idleExpiry is the expiry of a session used at now: its deadline, or sooner when an
+// idle timeout ends it first.
+func (s *session) idleExpiry(now time.Time) time.Time {
+	if s.cfg.IdleTimeout > 0 {
+		if idle := now.Add(s.cfg.IdleTimeout); s.deadline.IsZero() || idle.Before(s.deadline) {
+			return idle
+		}
+	}
+	return s.deadline
+}
+
+func (s *session) checkWritable() error {
+	if s.c.Response().Committed {
+		return ErrHeaderWritten
+	}
+	return nil
+}
+
+// change prepares the session for a change by this request.
+func (s *session) change() error {
+	if err := s.checkWritable(); err != nil {
+		return err
+	}
+	return s.load()
+}
+
+func (s *session) delete(key string) error {
+	if err := s.change(); err != nil {
+		return err
+	}
+	if _, ok := s.data[key]; !ok {
+		return nil
+	}
+	delete(s.data, key)
+	s.record(key, nil)
+	return nil
+}
+
+// record notes this request's change to key; a nil raw is a deletion.
+func (s *session) record(key string, raw json.RawMessage) {
+	if s.changes == nil {
+		s.changes = make(map[string]json.RawMessage)
+	}
+	s.changes[key] = raw
+	s.dirty = true
+}
+
+// destroy turns the session into a new, empty one and schedules the deletion of the
+// stored record.
+func (s *session) destroy() {
+	if s.key != "" && s.oldKey == "" {
+		s.oldKey = s.key
+	}
+	now := s.cfg.Now()
+	s.loaded = true
+	s.token, s.key, s.version, s.data = "", "", 0, nil
+	s.changes, s.cleared, s.expirySet, s.slid, s.dirty = nil, false, false, false, false
+	s.deadline = s.cfg.DefaultExpiry.from(now)
+	s.expiry = s.idleExpiry(now)
+	s.expireCookie, s.cookieDirty = s.hadCookie, s.hadCookie
+}
+
+// beforeWrite commits the session just before the response header is written. A
+// failed commit replaces the response with a 500.
+func (s *session) beforeWrite() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.commitErr != nil {
+		return
+	}
+	if s.commitErr = s.commit(); s.commitErr != nil {
+		res := s.c.Response()
+		h := res.Header()
+		s.removeCookieHeader()
+		h.Del(echo.HeaderContentLength)
+		h.Del(echo.HeaderLocation)
+		h.Set(echo.HeaderContentType, echo.MIMETextPlainCharsetUTF8)
+		res.Status = http.StatusInternalServerError
+		res.Writer = &failedWriter{ResponseWriter: res.Writer}
+	}
+}
+
+// finish commits what is left once the handler has returned.
+func (s *session) finish() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.commitErr == nil && !s.c.Response().Committed {
+		s.commitErr = s.commit()
+	}
+	return s.commitErr
+}
+
+// commit writes the session's changes to the store and sets the cookie to match.
+func (s *session) commit() error {
+	if !s.loaded {
+		return nil
+	}
+	now := s.cfg.Now()
+	ctx, cancel := s.cfg.storeContext(s.c)
+	defer cancel()
+	if s.dirty {
+		var err error
+		switch {
+		case s.key != "":
+			err = s.update(ctx, now)
+		case len(s.data) > 0:
+			err = s.create(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		s.dirty, s.changes, s.cleared, s.expirySet, s.slid = false, nil, false, false, false
+	}
+	if s.oldKey != "" {
+		if err := s.cfg.Store.Delete(ctx, s.oldKey); err != nil {
+			return fmt.Errorf("echosess: deleting old session: %w", err)
+		}
+		s.oldKey = ""
+		s.expireCookie = s.hadCookie
+		s.cookieDirty = s.cookieDirty || s.hadCookie
+	}
+	s.writeCookie(now)
+	return nil
+}
+
+// create stores the session under a new token.
+func (s *session) create(ctx context.Context) error {
+	for range 3 {
+		var raw [32]byte
+		rand.Read(raw[:])
+		key := storeKey(raw)
+		err := s.cfg.Store.Save(ctx, s.recordAt(key, 0))
+		if errors.Is(err, ErrConflict) {
+			continue // another session already has this key: draw again
+		}
+		if err != nil {
+			return fmt.Errorf("echosess: creating session: %w", err)
+		}
+		s.token, s.key, s.version = base64.RawURLEncoding.EncodeToString(raw[:]), key, 1
+		s.cookieDirty = true
+		return nil
+	}
+	return fmt.Errorf("echosess: creating session: %w", ErrConflict)
+}
+
+// update saves the session over its stored version. When another request saved in
+// between, it reloads the record and re-applies only this request's changes.
+func (s *session) update(ctx context.Context, now time.Time) error {
+	for attempt := 1; ; attempt++ {
+		err := s.cfg.Store.Save(ctx, s.recordAt(s.key, s.version))
+		if err == nil {
+			s.version++
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) || attempt == maxSaveAttempts {
+			return fmt.Errorf("echosess: saving session: %w", err)
+		}
+		if attempt > 2 {
+			backoff := time.Duration(mathrand.Int64N(int64(attempt) * int64(100*time.Microsecond)))
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("echosess: saving session: %w", ctx.Err())
+			case <-time.After(backoff):
+			}
+		}
+		rec, err := s.cfg.Store.Load(ctx, s.key)
+		if errors.Is(err, ErrNotFound) {
+			// Destroyed or expired meanwhile: this request's changes start a new session.
+			s.rebase(Record{Expiry: s.expiry, Deadline: s.deadline}, now)
+			s.token, s.key, s.version = "", "", 0
+			if len(s.data) == 0 {
+				return nil
+			}
+			return s.create(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("echosess: reloading session: %w", err)
+		}
+		s.rebase(rec, now)
+		if size := encodedSize(s.data); size > s.cfg.MaxSize {
+			return fmt.Errorf("%w: merged session is %d bytes, over the limit of %d", ErrTooLarge, size, s.cfg.MaxSize)
+		}
+	}
+}
+
+// rebase re-applies this request's changes on top of rec.
+func (s *session) rebase(rec Record, now time.Time) {
+	data := rec.Data
+	if data == nil || s.cleared {
+		data = make(map[string]json.RawMessage, len(s.changes))
+	}
+	for k, v := range s.changes {
+		if v == nil {
+			delete(data, k)
+		} else {
+			data[k] = v
+		}
+	}
+	s.data, s.version = data, rec.Version
+	if !s.expirySet {
+		s.deadline = rec.Deadline
+		if !s.slid {
+			s.expiry = rec.Expiry
+		} else if next := s.idleExpiry(now); next.After(rec.Expiry) {
+			s.expiry = next
+		}
+	}
+}
+
+func (s *session) recordAt(key string, version int64) Record {
+	return Record{Key: key, Data: s.data, Expiry: s.expiry, Deadline: s.deadline, Version: version}
+}
+
+// writeCookie sends the session cookie, or its removal, when it has changed.
+func (s *session) writeCookie(now time.Time) {
+	if !s.cookieDirty || s.c.Response().Committed {
+		return
+	}
+	s.cookieDirty = false
+	ck := &http.Cookie{
+		Name:     s.cfg.CookieName,
+		Value:    s.token,
+		Path:     s.cfg.CookiePath,
+		Domain:   s.cfg.CookieDomain,
+		Secure:   !s.cfg.CookieInsecure,
+		HttpOnly: !s.cfg.CookieScriptReadable,
+		SameSite: s.cfg.CookieSameSite,
+	}
+	switch {
+	case s.token != "":
+		ck.MaxAge = max(1, int((s.expiry.Sub(now)+time.Second-1)/time.Second))
+	case s.expireCookie:
+		ck.MaxAge = -1
+	default:
+		return
+	}
+	s.removeCookieHeader()
+	h := s.c.Response().Header()
+	h.Add(echo.HeaderSetCookie, ck.String())
+	h.Set(echo.HeaderCacheControl, "no-store")
+}
+
+// removeCookieHeader drops a session cookie that an earlier commit of this request
+// put in the response header.
+func (s *session) removeCookieHeader() {
+	h := s.c.Response().Header()
+	prefix := s.cfg.CookieName + "="
+	kept := h.Values(echo.HeaderSetCookie)[:0]
+	for _, v := range h.Values(echo.HeaderSetCookie) {
+		if !strings.HasPrefix(v, prefix) {
+			kept = append(kept, v)
+		}
+	}
+	if len(kept) == 0 {
+		h.Del(echo.HeaderSetCookie)
+	} else {
+		h[echo.HeaderSetCookie] = kept
+	}
+}
+
+// parseToken decodes a cookie value that is a well-formed session token.
+func parseToken(v string) (raw [32]byte, ok bool) {
+	if len(v) != base64.RawURLEncoding.EncodedLen(len(raw)) {
+		return raw, false
+	}
+	n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(v))
+	return raw, err == nil && n == len(raw)
+}
+
+// storeKey derives the store key from a token, so that the store never holds a
+// token a client could present.
+func storeKey(raw [32]byte) string {
+	sum := sha256.Sum256(raw[:])
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// failedWriter stands in for the response writer after a failed commit: it sends a
+// short error body instead of the handler's.
+type failedWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *failedWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.wrote = true
+		if _, err := w.ResponseWriter.Write([]byte("session could not be saved\n")); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (w *failedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
