@@ -104,4 +104,6 @@ require (
 	modernc.org/sqlite v1.60.1 // indirect
 )
 
+// goose v3.29.0 asks for a golang.org/x/exp that the module proxy does not serve;
+// sqlc's own pin of it builds both tools.
 replace golang.org/x/exp => golang.org/x/exp v0.0.0-20250620022241-b7579e27df2b
