@@ -1,0 +1,63 @@
+package echosess
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/echosess/echosess/internal/db/postgres"
+)
+
+// NewPostgresStore returns a Store on the table that Migrate(ctx, db, DialectPostgres)
+// creates, in the schema the pool's search_path names first. WithClock sets the clock
+// the store checks expiry against.
+func NewPostgresStore(pool *pgxpool.Pool, opts ...StoreOption) *SQLStore {
+	return newSQLStore(postgresQueries{postgres.New(pool)}, DialectPostgres, opts)
+}
+
+// postgresQueries adapts the generated PostgreSQL queries to sqlQueries.
+type postgresQueries struct{ q *postgres.Queries }
+
+func (a postgresQueries) load(ctx context.Context, key string, now time.Time) (sqlRow, bool, error) {
+	r, err := a.q.LoadSession(ctx, postgres.LoadSessionParams{Key: key, Now: now})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlRow{}, false, nil
+	}
+	if err != nil {
+		return sqlRow{}, false, err
+	}
+	return sqlRow{data: r.Data, expiry: r.ExpiresAt, deadline: r.Deadline, version: r.Version}, true, nil
+}
+
+func (a postgresQueries) insert(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
+	return a.q.InsertSession(ctx, postgres.InsertSessionParams{
+		Key:       key,
+		Data:      row.data,
+		ExpiresAt: row.expiry,
+		Deadline:  row.deadline,
+		Now:       now,
+	})
+}
+
+func (a postgresQueries) update(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
+	return a.q.UpdateSession(ctx, postgres.UpdateSessionParams{
+		Key:       key,
+		Data:      row.data,
+		ExpiresAt: row.expiry,
+		Deadline:  row.deadline,
+		Now:       now,
+		Version:   row.version,
+	})
+}
+
+func (a postgresQueries) delete(ctx context.Context, key string) error {
+	return a.q.DeleteSession(ctx, key)
+}
+
+func (a postgresQueries) deleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
+	return a.q.DeleteExpiredSessions(ctx, postgres.DeleteExpiredSessionsParams{Now: now, BatchSize: int32(min(limit, math.MaxInt32))})
+}

@@ -1,0 +1,141 @@
+package echosess
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// deleteBatch is how many expired rows one statement of DeleteExpired removes at most.
+const deleteBatch = 1000
+
+// SQLStore is a Store kept in an SQL database: SQLite (NewSQLiteStore) or PostgreSQL
+// (NewPostgresStore). The table comes from Migrate. Every statement passes the store's
+// clock as "now", so expired rows are filtered in SQL and never returned. An SQLStore
+// is safe for concurrent use; it does not own the database handle and has no Close.
+type SQLStore struct {
+	q       sqlQueries
+	now     func() time.Time
+	dialect Dialect
+	batch   int
+}
+
+// sqlRow is a session row, in the Go types the store logic works with.
+type sqlRow struct {
+	data     []byte
+	expiry   time.Time
+	deadline time.Time
+	version  int64
+}
+
+// sqlQueries is what SQLStore needs from a database: the sqlc-generated queries of one
+// engine, behind a thin adapter that converts to and from Go types. The adapters
+// (sqliteQueries, postgresQueries) hold no logic of their own.
+type sqlQueries interface {
+	// load returns the row under key that is live at now; found is false when there
+	// is none.
+	load(ctx context.Context, key string, now time.Time) (row sqlRow, found bool, err error)
+	// insert writes row as version 1 unless a row live at now holds key, and reports
+	// the rows affected.
+	insert(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error)
+	// update writes row as version row.version+1 if the row under key is live at now
+	// and at row.version, and reports the rows affected.
+	update(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error)
+	// delete removes the row under key, if any.
+	delete(ctx context.Context, key string) error
+	// deleteExpired removes at most limit rows that have expired at now.
+	deleteExpired(ctx context.Context, now time.Time, limit int) (int64, error)
+}
+
+func newSQLStore(q sqlQueries, dialect Dialect, opts []StoreOption) *SQLStore {
+	o := buildStoreOptions(opts)
+	return &SQLStore{q: q, now: o.now, dialect: dialect, batch: deleteBatch}
+}
+
+// Load returns the live record under key, or ErrNotFound. Data that does not decode
+// gives an error wrapping ErrDecode.
+func (s *SQLStore) Load(ctx context.Context, key string) (Record, error) {
+	row, found, err := s.q.load(ctx, key, s.now())
+	if err != nil {
+		return Record{}, fmt.Errorf("echosess: %s: load session: %w", s.dialect, err)
+	}
+	if !found {
+		return Record{}, ErrNotFound
+	}
+	data := map[string]json.RawMessage{}
+	if err := json.Unmarshal(row.data, &data); err != nil {
+		return Record{}, fmt.Errorf("%w: %s: stored session: %w", ErrDecode, s.dialect, err)
+	}
+	if data == nil { // the stored JSON was null
+		data = map[string]json.RawMessage{}
+	}
+	return Record{Key: key, Data: data, Expiry: row.expiry, Deadline: row.deadline, Version: row.version}, nil
+}
+
+// Save writes rec as version rec.Version+1 in a single statement, provided the stored
+// version is still rec.Version (0: no live row; an expired row is replaced). Otherwise
+// it writes nothing and returns ErrConflict. Data whose values are not valid JSON gives
+// an error wrapping ErrDecode.
+func (s *SQLStore) Save(ctx context.Context, rec Record) error {
+	data, err := encodeData(rec.Data)
+	if err != nil {
+		return err
+	}
+	row := sqlRow{data: data, expiry: rec.Expiry, deadline: rec.Deadline, version: rec.Version}
+	var n int64
+	if rec.Version == 0 {
+		n, err = s.q.insert(ctx, rec.Key, row, s.now())
+	} else {
+		n, err = s.q.update(ctx, rec.Key, row, s.now())
+	}
+	if err != nil {
+		return fmt.Errorf("echosess: %s: save session: %w", s.dialect, err)
+	}
+	if n == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// Delete removes the record under key. Deleting a missing record is not an error.
+func (s *SQLStore) Delete(ctx context.Context, key string) error {
+	if err := s.q.delete(ctx, key); err != nil {
+		return fmt.Errorf("echosess: %s: delete session: %w", s.dialect, err)
+	}
+	return nil
+}
+
+// DeleteExpired removes expired records and reports how many it removed. It deletes
+// in batches of at most 1000 rows, one short statement each, through the index on the
+// expiry, so that it never holds locks for long; it returns when a batch comes back
+// short or ctx is done.
+func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("echosess: %s: delete expired sessions: %w", s.dialect, err)
+		}
+		n, err := s.q.deleteExpired(ctx, s.now(), s.batch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("echosess: %s: delete expired sessions: %w", s.dialect, err)
+		}
+		if n < int64(s.batch) {
+			return total, nil
+		}
+	}
+}
+
+// encodeData encodes a session's data as one JSON object. It checks each value, so
+// that a value that is not JSON never reaches the database.
+func encodeData(data map[string]json.RawMessage) ([]byte, error) {
+	if len(data) == 0 {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: session value: %w", ErrDecode, err)
+	}
+	return b, nil
+}
