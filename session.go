@@ -244,7 +244,8 @@ func SetExpiry(c echo.Context, e Expiry) error {
 }
 
 // Save commits the session now rather than when the response is written, for
-// handlers that want to act on a failure.
+// handlers that want to act on a failure. A failure is then the handler's to answer:
+// the automatic commit retries the failed changes only if the session changes again.
 func Save(c echo.Context) error {
 	s, err := from(c)
 	if err != nil {
@@ -252,7 +253,11 @@ func Save(c echo.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.commit()
+	if err := s.commit(); err != nil {
+		s.dirty = false
+		return err
+	}
+	return nil
 }
 
 func decode[T any](key string, raw json.RawMessage) (T, error) {
@@ -344,7 +349,10 @@ func (s *session) adopt(rec Record, now time.Time) {
 	if s.cfg.IdleTimeout <= 0 {
 		return
 	}
-	if next := s.idleExpiry(now); next.Sub(s.expiry) >= s.cfg.IdleTimeout/4 {
+	// Slide once a quarter of the timeout has passed since the last slide, and for the
+	// final stretch up to the deadline.
+	next := s.idleExpiry(now)
+	if next.Sub(s.expiry) >= s.cfg.IdleTimeout/4 || next.After(s.expiry) && next.Equal(s.deadline) {
 		s.expiry = next
 		s.slid = true
 		s.dirty = true
