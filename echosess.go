@@ -9,8 +9,10 @@ package echosess
 
 import (
 	"context"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -148,12 +150,13 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 	if cfg.Cache != nil {
 		cfg.Store = WithCache(cfg.Store, cfg.Cache, cfg.Logger)
 	}
+	m := &manager{Config: cfg, seed: maphash.MakeSeed()}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if cfg.Skipper(c) {
 				return next(c)
 			}
-			s := &session{cfg: &cfg, c: c}
+			s := &session{cfg: m, c: c}
 			c.Set(contextKey, s)
 			err := next(c)
 			if cerr := s.finish(); cerr != nil {
@@ -163,6 +166,24 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 			return err
 		}
 	}
+}
+
+// commitLocks is how many locks serialise the commits of one process. Commits of
+// the same session take the same lock, so they never race each other to the store.
+const commitLocks = 1024
+
+// manager is a Middleware's configuration and the state its requests share.
+type manager struct {
+	Config
+	seed  maphash.Seed
+	locks [commitLocks]sync.Mutex
+}
+
+// lock locks the commit lock of the session under key and returns its unlock.
+func (m *manager) lock(key string) func() {
+	mu := &m.locks[maphash.String(m.seed, key)%commitLocks]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // storeContext returns the context for one store call.

@@ -14,11 +14,22 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// testVariants lists the store set-ups every middleware test runs on. SQL stores add
-// theirs in their own test file.
+// testVariants lists the store set-ups every middleware test runs on.
 var testVariants = []variant{
 	{name: "memory", newStore: newMemoryStore},
 	{name: "memory+cache", newStore: newMemoryStore, cached: true},
+	{name: "sqlite", newStore: newSQLiteTestStore},
+	{name: "sqlite+cache", newStore: newSQLiteTestStore, cached: true},
+	{name: "postgres", newStore: newPostgresTestStore},
+	{name: "postgres+cache", newStore: newPostgresTestStore, cached: true},
+}
+
+func newSQLiteTestStore(t *testing.T, now func() time.Time) echosess.Store {
+	return echosess.NewSQLiteStore(newSQLiteDB(t), echosess.WithClock(now))
+}
+
+func newPostgresTestStore(t *testing.T, now func() time.Time) echosess.Store {
+	return echosess.NewPostgresStore(newPostgresPool(t), echosess.WithClock(now))
 }
 
 var middlewareTests = []struct {

@@ -28,7 +28,7 @@ const maxSaveAttempts = 32
 // session is one request's view of its session: what it loaded, what it changed, and
 // what the commit still has to do.
 type session struct {
-	cfg *Config
+	cfg *manager
 	c   echo.Context
 	mu  sync.Mutex
 
@@ -508,6 +508,7 @@ func (s *session) create(ctx context.Context) error {
 // update saves the session over its stored version. When another request saved in
 // between, it reloads the record and re-applies only this request's changes.
 func (s *session) update(ctx context.Context, now time.Time) error {
+	defer s.cfg.lock(s.key)()
 	for attempt := 1; ; attempt++ {
 		err := s.cfg.Store.Save(ctx, s.recordAt(s.key, s.version))
 		if err == nil {
