@@ -1,6 +1,7 @@
 package echosess_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -578,5 +579,59 @@ func TestSkipper(t *testing.T) {
 	})
 	if r := h.browser().get("/get", "k", "a"); r.body != "ErrNoMiddleware" {
 		t.Fatalf("skipped route: %q, want ErrNoMiddleware", r.body)
+	}
+}
+
+// keyRecorder remembers every key that reaches a store.
+type keyRecorder struct {
+	echosess.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (s *keyRecorder) note(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, key)
+}
+
+func (s *keyRecorder) Load(ctx context.Context, key string) (echosess.Record, error) {
+	s.note(key)
+	return s.Store.Load(ctx, key)
+}
+
+func (s *keyRecorder) Save(ctx context.Context, rec echosess.Record) error {
+	s.note(rec.Key)
+	return s.Store.Save(ctx, rec)
+}
+
+func (s *keyRecorder) Delete(ctx context.Context, key string) error {
+	s.note(key)
+	return s.Store.Delete(ctx, key)
+}
+
+func TestStoreNeverSeesToken(t *testing.T) {
+	rec := &keyRecorder{}
+	h := newHarness(t, variant{name: "recorded", newStore: func(t *testing.T, now func() time.Time) echosess.Store {
+		rec.Store = echosess.NewMemoryStore(echosess.WithClock(now))
+		return rec
+	}}, nil)
+	b := h.browser()
+	var tokens []string
+	for _, path := range []string{"/set?k=a&v=1", "/renew", "/set?k=b&v=2", "/get?k=a", "/destroy"} {
+		r := b.get(path)
+		if ck := r.cookie(cookieName); ck != nil && ck.Value != "" {
+			tokens = append(tokens, ck.Value)
+		}
+	}
+	if len(tokens) < 2 || len(rec.keys) < 4 {
+		t.Fatalf("flow issued %d tokens and made %d store calls; want at least 2 and 4", len(tokens), len(rec.keys))
+	}
+	for _, key := range rec.keys {
+		for _, tok := range tokens {
+			if strings.Contains(key, tok) {
+				t.Fatalf("the store saw key %q, which holds token %q", key, tok)
+			}
+		}
 	}
 }
