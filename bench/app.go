@@ -1,0 +1,296 @@
+// Package bench compares echosess with the session libraries Echo users would pick
+// instead: alexedwards/scs v2 and echo-contrib/session on gorilla/sessions. It builds
+// the same small Echo app on each, for the benchmarks in this package and for the load
+// command in ./load.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/echosess/echosess"
+	"github.com/labstack/echo-contrib/session"
+	"github.com/labstack/echo/v4"
+)
+
+// The libraries an app can run on.
+const (
+	LibBaseline      = "baseline"       // the same routes without sessions: the cost of Echo and the harness
+	LibEchosess      = "echosess"       // echosess on its store
+	LibEchosessCache = "echosess-cache" // echosess on its store with a MemoryStore as Config.Cache
+	LibSCS           = "scs"            // alexedwards/scs v2 through SCSMiddleware
+	LibGorilla       = "gorilla"        // echo-contrib/session with GorillaMemStore
+)
+
+// The app's routes. Each session holds "user" (a string) and "n" (an int).
+const (
+	PathRead   = "/read"   // GET: reply with the session's user
+	PathWrite  = "/write"  // POST: increment n and reply with its new value
+	PathCreate = "/create" // POST: start a session with user "alice" and n 0
+	PathNone   = "/none"   // GET: reply without touching the session
+)
+
+// User is the user that PathCreate puts in every session.
+const User = "alice"
+
+// CookieName names the session cookie in every app.
+const CookieName = "session"
+
+// lifetime is every session's lifetime.
+const lifetime = 24 * time.Hour
+
+// App is one library's app and the counter of its store round trips.
+type App struct {
+	Lib  string
+	Echo *echo.Echo
+	// Count counts the round trips to the session store; nil for the baseline.
+	Count *Counter
+	// Failures counts commits that failed where the library cannot report them in
+	// the response (scs after the header is written).
+	Failures atomic.Int64
+
+	seed  func(ctx context.Context, n int) error
+	close func()
+}
+
+// Close releases what the app holds.
+func (a *App) Close() {
+	if a.close != nil {
+		a.close()
+	}
+}
+
+// Seed stores n more sessions that no client uses, so that a store holds that many
+// records besides the clients' own. Postgres tables are seeded by Postgres.Seed.
+func (a *App) Seed(ctx context.Context, n int) error {
+	if a.seed == nil {
+		return nil
+	}
+	return a.seed(ctx, n)
+}
+
+// NewApp builds lib's app on memory stores, or on Postgres when pg is not nil.
+func NewApp(lib string, pg *Postgres) (*App, error) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	a := &App{Lib: lib, Echo: e}
+	switch lib {
+	case LibBaseline:
+		routeBaseline(e)
+	case LibEchosess, LibEchosessCache:
+		var store echosess.Store
+		if pg != nil {
+			a.Count = pg.EchosessCount // its pool counts the statements
+			store = pg.echosessStore()
+		} else {
+			a.Count = new(Counter)
+			mem := echosess.NewMemoryStore()
+			store = countingStore{Store: mem, n: a.Count}
+			a.seed = func(ctx context.Context, n int) error { return seedEchosess(ctx, mem, n) }
+		}
+		cfg := echosess.Config{
+			Store:          store,
+			CookieName:     CookieName,
+			CookieInsecure: true, // the load command speaks plain HTTP
+			DefaultExpiry:  echosess.ExpireIn(lifetime),
+		}
+		if lib == LibEchosessCache {
+			cfg.Cache = echosess.NewMemoryStore()
+		}
+		e.Use(echosess.Middleware(cfg))
+		routeEchosess(e)
+	case LibSCS:
+		sm := scs.New()
+		sm.Lifetime = lifetime
+		sm.Cookie.Name = CookieName
+		sm.Cookie.Secure = false
+		sm.Cookie.HttpOnly = true
+		sm.Cookie.SameSite = http.SameSiteLaxMode
+		if pg != nil {
+			a.Count = pg.SCSCount // its pool counts the statements
+			sm.Store = pgxstore.NewWithCleanupInterval(pg.SCS, 0)
+		} else {
+			a.Count = new(Counter)
+			mem := memstore.NewWithCleanupInterval(0)
+			sm.Store = countingSCSStore{Store: mem, n: a.Count}
+			a.seed = func(_ context.Context, n int) error { return seedSCS(mem, n) }
+		}
+		e.Use(SCSMiddleware(sm, &a.Failures))
+		routeSCS(e, sm)
+	case LibGorilla:
+		if pg != nil {
+			return nil, fmt.Errorf("bench: %s has no Postgres store here", lib)
+		}
+		a.Count = new(Counter)
+		store := NewGorillaMemStore(a.Count)
+		a.seed = func(_ context.Context, n int) error { return seedGorilla(store, n) }
+		e.Use(session.Middleware(store))
+		routeGorilla(e)
+	default:
+		return nil, fmt.Errorf("bench: unknown library %q", lib)
+	}
+	return a, nil
+}
+
+func routeBaseline(e *echo.Echo) {
+	n := 0
+	e.GET(PathRead, func(c echo.Context) error { return c.String(http.StatusOK, User) })
+	e.POST(PathWrite, func(c echo.Context) error {
+		n++
+		return c.String(http.StatusOK, strconv.Itoa(n))
+	})
+	e.POST(PathCreate, func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET(PathNone, func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+}
+
+func routeEchosess(e *echo.Echo) {
+	e.GET(PathRead, func(c echo.Context) error {
+		user, ok, err := echosess.Get[string](c, "user")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.String(http.StatusOK, user)
+	})
+	e.POST(PathWrite, func(c echo.Context) error {
+		n, _, err := echosess.Get[int](c, "n")
+		if err != nil {
+			return err
+		}
+		if err := echosess.Set(c, "n", n+1); err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, strconv.Itoa(n+1))
+	})
+	e.POST(PathCreate, func(c echo.Context) error {
+		if err := echosess.Set(c, "user", User); err != nil {
+			return err
+		}
+		if err := echosess.Set(c, "n", 0); err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, "ok")
+	})
+	e.GET(PathNone, func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+}
+
+func routeSCS(e *echo.Echo, sm *scs.SessionManager) {
+	e.GET(PathRead, func(c echo.Context) error {
+		user, ok := sm.Get(c.Request().Context(), "user").(string)
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.String(http.StatusOK, user)
+	})
+	e.POST(PathWrite, func(c echo.Context) error {
+		ctx := c.Request().Context()
+		n := sm.GetInt(ctx, "n") + 1
+		sm.Put(ctx, "n", n)
+		return c.String(http.StatusOK, strconv.Itoa(n))
+	})
+	e.POST(PathCreate, func(c echo.Context) error {
+		ctx := c.Request().Context()
+		sm.Put(ctx, "user", User)
+		sm.Put(ctx, "n", 0)
+		return c.String(http.StatusOK, "ok")
+	})
+	e.GET(PathNone, func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+}
+
+func routeGorilla(e *echo.Echo) {
+	e.GET(PathRead, func(c echo.Context) error {
+		sess, err := session.Get(CookieName, c)
+		if err != nil {
+			return err
+		}
+		user, ok := sess.Values["user"].(string)
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.String(http.StatusOK, user)
+	})
+	e.POST(PathWrite, func(c echo.Context) error {
+		sess, err := session.Get(CookieName, c)
+		if err != nil {
+			return err
+		}
+		n, _ := sess.Values["n"].(int)
+		sess.Values["n"] = n + 1
+		if err := sess.Save(c.Request(), c.Response()); err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, strconv.Itoa(n+1))
+	})
+	e.POST(PathCreate, func(c echo.Context) error {
+		sess, err := session.Get(CookieName, c)
+		if err != nil {
+			return err
+		}
+		sess.Values["user"] = User
+		sess.Values["n"] = 0
+		if err := sess.Save(c.Request(), c.Response()); err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, "ok")
+	})
+	e.GET(PathNone, func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+}
+
+// seedEchosess saves n sessions under random keys.
+func seedEchosess(ctx context.Context, store echosess.Store, n int) error {
+	exp := time.Now().Add(lifetime)
+	for range n {
+		rec := echosess.Record{
+			Key:      randomID(),
+			Data:     map[string]json.RawMessage{"user": json.RawMessage(`"seed"`), "n": json.RawMessage(`0`)},
+			Expiry:   exp,
+			Deadline: exp,
+		}
+		if err := store.Save(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seedSCS commits n sessions under random tokens.
+func seedSCS(store scs.Store, n int) error {
+	exp := time.Now().Add(lifetime)
+	b, err := scs.GobCodec{}.Encode(exp, map[string]any{"user": "seed", "n": 0})
+	if err != nil {
+		return err
+	}
+	for range n {
+		if err := store.Commit(randomID(), b, exp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seedGorilla stores n sessions under random IDs.
+func seedGorilla(store *GorillaMemStore, n int) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(map[any]any{"user": "seed", "n": 0}); err != nil {
+		return err
+	}
+	it := gorillaItem{data: buf.Bytes(), expiry: time.Now().Add(lifetime)}
+	for range n {
+		store.mu.Lock()
+		store.items[randomID()] = it
+		store.mu.Unlock()
+	}
+	return nil
+}
