@@ -8,7 +8,6 @@
 package echosess
 
 import (
-	"context"
 	"hash/maphash"
 	"log/slog"
 	"net/http"
@@ -56,8 +55,9 @@ type Config struct {
 	// MaxSize bounds a session's encoded size in bytes; Set returns ErrTooLarge past
 	// it. Default 64 KiB.
 	MaxSize int
-	// StoreTimeout bounds each store call, on top of the request's context. Default
-	// 5 seconds; negative means no bound but the request's.
+	// StoreTimeout bounds each call to Store, on top of the request's context.
+	// Default 5 seconds; negative means no bound but the request's. A MemoryStore
+	// never waits, so it is not bounded.
 	StoreTimeout time.Duration
 
 	// ErrorHandler turns a failed commit into the error the middleware returns to
@@ -147,10 +147,13 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 	if cfg.Now == nil {
 		cfg.Now = d.Now
 	}
-	if cfg.Cache != nil {
-		cfg.Store = WithCache(cfg.Store, cfg.Cache, cfg.Logger)
+	m := &manager{Config: cfg, store: cfg.Store, seed: maphash.MakeSeed()}
+	if _, inMemory := m.store.(*MemoryStore); !inMemory && cfg.StoreTimeout > 0 {
+		m.store = boundedStore{Store: m.store, timeout: cfg.StoreTimeout}
 	}
-	m := &manager{Config: cfg, seed: maphash.MakeSeed()}
+	if cfg.Cache != nil {
+		m.store = WithCache(m.store, cfg.Cache, cfg.Logger)
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if cfg.Skipper(c) {
@@ -175,6 +178,7 @@ const commitLocks = 1024
 // manager is a Middleware's configuration and the state its requests share.
 type manager struct {
 	Config
+	store Store // Config.Store, bounded by StoreTimeout and behind Config.Cache
 	seed  maphash.Seed
 	locks [commitLocks]sync.Mutex
 }
@@ -186,11 +190,3 @@ func (m *manager) lock(key string) func() {
 	return mu.Unlock
 }
 
-// storeContext returns the context for one store call.
-func (cfg *Config) storeContext(c echo.Context) (context.Context, context.CancelFunc) {
-	ctx := c.Request().Context()
-	if cfg.StoreTimeout < 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, cfg.StoreTimeout)
-}

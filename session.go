@@ -262,10 +262,29 @@ func Save(c echo.Context) error {
 
 func decode[T any](key string, raw json.RawMessage) (T, error) {
 	var v T
+	if p, ok := any(&v).(*string); ok && plainString(raw) {
+		*p = string(raw[1 : len(raw)-1])
+		return v, nil
+	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return v, fmt.Errorf("%w: %q as %T: %w", ErrDecode, key, v, err)
 	}
 	return v, nil
+}
+
+// plainString reports whether raw is a JSON string that decodes to its own bytes
+// between the quotes: no escapes, no control characters, valid UTF-8.
+func plainString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, b := range body {
+		if b < 0x20 || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(body)
 }
 
 func (s *session) checkKey(key string) error {
@@ -292,24 +311,43 @@ func entrySize(key string, value json.RawMessage) int {
 	return len(key) + len(value) + 4 // quotes, colon and comma
 }
 
-// identify reads the session token from the request's cookies. It never calls the
-// store, and ignores cookies that are not well-formed tokens.
+// identify reads the session token from the request's Cookie headers, without
+// parsing the cookies it has no use for. It never calls the store, and ignores
+// cookies that are not well-formed tokens.
 // It also hooks the commit into the response: the response now depends on the session.
 func (s *session) identify() {
 	if s.identified {
 		return
 	}
 	s.identified = true
-	s.c.Response().Before(s.beforeWrite)
-	s.c.Response().Header().Add(echo.HeaderVary, "Cookie")
-	for _, ck := range s.c.Request().CookiesNamed(s.cfg.CookieName) {
-		s.hadCookie = true
-		if raw, ok := parseToken(ck.Value); ok {
-			s.token, s.key = ck.Value, storeKey(raw)
-			return
+	res := s.c.Response()
+	res.Before(s.beforeWrite)
+	if h := res.Header(); h[echo.HeaderVary] == nil {
+		h[echo.HeaderVary] = varyCookie
+	} else {
+		h.Add(echo.HeaderVary, "Cookie")
+	}
+	for _, line := range s.c.Request().Header["Cookie"] {
+		for line != "" {
+			var pair string
+			pair, line, _ = strings.Cut(line, ";")
+			name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok || name != s.cfg.CookieName {
+				continue
+			}
+			s.hadCookie = true
+			value = strings.Trim(value, `"`)
+			if raw, ok := parseToken(value); ok {
+				s.token, s.key = value, storeKey(raw)
+				return
+			}
 		}
 	}
 }
+
+// varyCookie is the Vary header of a response without one. Header.Add appends to
+// a copy, so sharing it is safe.
+var varyCookie = []string{"Cookie"}
 
 // load reads the session from the store the first time it is needed. A token the
 // store does not know, or whose record does not decode, yields a new session that will
@@ -321,9 +359,7 @@ func (s *session) load() error {
 	s.identify()
 	now := s.cfg.Now()
 	if s.key != "" {
-		ctx, cancel := s.cfg.storeContext(s.c)
-		rec, err := s.cfg.Store.Load(ctx, s.key)
-		cancel()
+		rec, err := s.cfg.store.Load(s.c.Request().Context(), s.key)
 		switch {
 		case err == nil && rec.Expiry.After(now):
 			s.adopt(rec, now)
@@ -458,8 +494,7 @@ func (s *session) commit() error {
 		return nil
 	}
 	now := s.cfg.Now()
-	ctx, cancel := s.cfg.storeContext(s.c)
-	defer cancel()
+	ctx := s.c.Request().Context()
 	if s.dirty {
 		var err error
 		switch {
@@ -474,7 +509,7 @@ func (s *session) commit() error {
 		s.dirty, s.changes, s.cleared, s.expirySet, s.slid = false, nil, false, false, false
 	}
 	if s.oldKey != "" {
-		if err := s.cfg.Store.Delete(ctx, s.oldKey); err != nil {
+		if err := s.cfg.store.Delete(ctx, s.oldKey); err != nil {
 			return fmt.Errorf("echosess: deleting old session: %w", err)
 		}
 		s.oldKey = ""
@@ -491,14 +526,14 @@ func (s *session) create(ctx context.Context) error {
 		var raw [32]byte
 		rand.Read(raw[:])
 		key := storeKey(raw)
-		err := s.cfg.Store.Save(ctx, s.recordAt(key, 0))
+		err := s.cfg.store.Save(ctx, s.recordAt(key, 0))
 		if errors.Is(err, ErrConflict) {
 			continue // another session already has this key: draw again
 		}
 		if err != nil {
 			return fmt.Errorf("echosess: creating session: %w", err)
 		}
-		s.token, s.key, s.version = base64.RawURLEncoding.EncodeToString(raw[:]), key, 1
+		s.token, s.key, s.version = tokenEncoding.EncodeToString(raw[:]), key, 1
 		s.cookieDirty = true
 		return nil
 	}
@@ -510,7 +545,7 @@ func (s *session) create(ctx context.Context) error {
 func (s *session) update(ctx context.Context, now time.Time) error {
 	defer s.cfg.lock(s.key)()
 	for attempt := 1; ; attempt++ {
-		err := s.cfg.Store.Save(ctx, s.recordAt(s.key, s.version))
+		err := s.cfg.store.Save(ctx, s.recordAt(s.key, s.version))
 		if err == nil {
 			s.version++
 			return nil
@@ -526,7 +561,7 @@ func (s *session) update(ctx context.Context, now time.Time) error {
 			case <-time.After(backoff):
 			}
 		}
-		rec, err := s.cfg.Store.Load(ctx, s.key)
+		rec, err := s.cfg.store.Load(ctx, s.key)
 		if errors.Is(err, ErrNotFound) {
 			// Destroyed or expired meanwhile: this request's changes start a new session.
 			s.rebase(Record{Expiry: s.expiry, Deadline: s.deadline}, now)
@@ -621,12 +656,18 @@ func (s *session) removeCookieHeader() {
 	}
 }
 
+// tokenEncoding encodes tokens and store keys. Being strict, it gives each token
+// exactly one spelling.
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
 // parseToken decodes a cookie value that is a well-formed session token.
 func parseToken(v string) (raw [32]byte, ok bool) {
-	if len(v) != base64.RawURLEncoding.EncodedLen(len(raw)) {
+	if len(v) != tokenEncoding.EncodedLen(len(raw)) {
 		return raw, false
 	}
-	n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(v))
+	var src [43]byte // decoding from a copy on the stack saves an allocation
+	copy(src[:], v)
+	n, err := tokenEncoding.Decode(raw[:], src[:])
 	return raw, err == nil && n == len(raw)
 }
 
@@ -634,7 +675,9 @@ func parseToken(v string) (raw [32]byte, ok bool) {
 // token a client could present.
 func storeKey(raw [32]byte) string {
 	sum := sha256.Sum256(raw[:])
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	var key [43]byte
+	tokenEncoding.Encode(key[:], sum[:])
+	return string(key[:])
 }
 
 // failedWriter stands in for the response writer after a failed commit: it sends a

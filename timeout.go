@@ -1,0 +1,31 @@
+package echosess
+
+import (
+	"context"
+	"time"
+)
+
+// boundedStore gives each call to a Store at most a fixed time, so that a store that
+// hangs fails the request instead of holding it.
+type boundedStore struct {
+	Store
+	timeout time.Duration
+}
+
+func (s boundedStore) Load(ctx context.Context, key string) (Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Load(ctx, key)
+}
+
+func (s boundedStore) Save(ctx context.Context, rec Record) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Save(ctx, rec)
+}
+
+func (s boundedStore) Delete(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Delete(ctx, key)
+}
