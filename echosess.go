@@ -189,4 +189,3 @@ func (m *manager) lock(key string) func() {
 	mu.Lock()
 	return mu.Unlock
 }
-
