@@ -97,7 +97,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	app.stop(t)
-	app = startApp(ctx, t, bin, listen, db, appLog)
+	startApp(ctx, t, bin, listen, db, appLog) // stopped at cleanup
 	b.open(t, base+"/")
 	b.wantText(t, "after the restart", value) // the session outlived the process, in the SQLite file
 	if after := b.cookie(t, base); after == nil || after.Value != ck.Value {
