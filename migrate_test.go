@@ -202,8 +202,8 @@ func runGoose(t *testing.T, bin string, args ...string) string {
 // TestGooseCLI runs the goose command on the shipped migration folders, as the docs
 // tell users to, and checks that Migrate and the stores agree with what it did.
 func TestGooseCLI(t *testing.T) {
+	bin := gooseCLI(t)
 	t.Run("sqlite", func(t *testing.T) {
-		bin := gooseCLI(t)
 		path := filepath.Join(t.TempDir(), "cli.db")
 		args := []string{"-dir", "migrations/sqlite", "-table", echosess.MigrationTable, "sqlite3", path}
 		runGoose(t, bin, append(args, "up")...)
@@ -220,7 +220,6 @@ func TestGooseCLI(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := newPostgresDatabase(t)
-		bin := gooseCLI(t)
 		args := []string{"-dir", "migrations/postgres", "-table", echosess.MigrationTable, "postgres", dsn}
 		runGoose(t, bin, append(args, "up")...)
 		wantApplied(t, runGoose(t, bin, append(args, "status")...))
