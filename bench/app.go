@@ -53,7 +53,8 @@ const lifetime = 24 * time.Hour
 type App struct {
 	Lib  string
 	Echo *echo.Echo
-	// Count counts the round trips to the session store; nil for the baseline.
+	// Count counts the round trips to the session store; nil for the baseline and
+	// for memory stores not counted.
 	Count *Counter
 	// Failures counts commits that failed where the library cannot report them in
 	// the response (scs after the header is written).
@@ -79,8 +80,12 @@ func (a *App) Seed(ctx context.Context, n int) error {
 	return a.seed(ctx, n)
 }
 
-// NewApp builds lib's app on memory stores, or on Postgres when pg is not nil.
-func NewApp(lib string, pg *Postgres) (*App, error) {
+// NewApp builds lib's app on memory stores, or on Postgres when pg is not nil. With
+// count set, a memory store is wrapped so that App.Count counts the calls to it; the
+// wrapper hides the store's concrete type, which echosess checks to skip its store
+// timeout, so timings are best taken without it. Postgres apps always count, in a
+// pgx tracer.
+func NewApp(lib string, pg *Postgres, count bool) (*App, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	a := &App{Lib: lib, Echo: e}
@@ -93,9 +98,12 @@ func NewApp(lib string, pg *Postgres) (*App, error) {
 			a.Count = pg.EchosessCount // its pool counts the statements
 			store = pg.echosessStore()
 		} else {
-			a.Count = new(Counter)
 			mem := echosess.NewMemoryStore()
-			store = countingStore{Store: mem, n: a.Count}
+			store = mem
+			if count {
+				a.Count = new(Counter)
+				store = countingStore{Store: mem, n: a.Count}
+			}
 			a.seed = func(ctx context.Context, n int) error { return seedEchosess(ctx, mem, n) }
 		}
 		cfg := echosess.Config{
@@ -120,9 +128,12 @@ func NewApp(lib string, pg *Postgres) (*App, error) {
 			a.Count = pg.SCSCount // its pool counts the statements
 			sm.Store = pgxstore.NewWithCleanupInterval(pg.SCS, 0)
 		} else {
-			a.Count = new(Counter)
 			mem := memstore.NewWithCleanupInterval(0)
-			sm.Store = countingSCSStore{Store: mem, n: a.Count}
+			sm.Store = mem
+			if count {
+				a.Count = new(Counter)
+				sm.Store = countingSCSStore{Store: mem, n: a.Count}
+			}
 			a.seed = func(_ context.Context, n int) error { return seedSCS(mem, n) }
 		}
 		e.Use(SCSMiddleware(sm, &a.Failures))
@@ -131,7 +142,9 @@ func NewApp(lib string, pg *Postgres) (*App, error) {
 		if pg != nil {
 			return nil, fmt.Errorf("bench: %s has no Postgres store here", lib)
 		}
-		a.Count = new(Counter)
+		if count {
+			a.Count = new(Counter)
+		}
 		store := NewGorillaMemStore(a.Count)
 		a.seed = func(_ context.Context, n int) error { return seedGorilla(store, n) }
 		e.Use(session.Middleware(store))

@@ -34,7 +34,8 @@ type gorillaItem struct {
 	expiry time.Time
 }
 
-// NewGorillaMemStore returns an empty store whose sessions last a day.
+// NewGorillaMemStore returns an empty store whose sessions last a day. It counts
+// its loads and saves in n, unless n is nil.
 func NewGorillaMemStore(n *Counter) *GorillaMemStore {
 	return &GorillaMemStore{
 		Options: sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true, SameSite: http.SameSiteLaxMode},

@@ -173,7 +173,7 @@ func roundLatency(d time.Duration) time.Duration {
 
 // runLib serves lib's app on loopback and loads it for o.duration.
 func runLib(ctx context.Context, o options, lib string, pg *bench.Postgres) (*result, error) {
-	app, err := bench.NewApp(lib, pg)
+	app, err := bench.NewApp(lib, pg, true)
 	if err != nil {
 		return nil, err
 	}

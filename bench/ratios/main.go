@@ -69,7 +69,7 @@ func main() {
 			if _, ok := results[key{name, "echosess", store}]; !ok {
 				continue
 			}
-			for _, unit := range []string{"sec/op", "allocs/op"} {
+			for _, unit := range []string{"sec/op", "cpu-ns/op", "allocs/op"} {
 				row := fmt.Sprintf("| %s %s |", name, unit)
 				for _, lib := range libs {
 					v, ok := med(key{name, lib, store}, unit)
@@ -122,8 +122,11 @@ func parse(r io.Reader) (map[key]samples, []string, error) {
 				return nil, nil, fmt.Errorf("%s: %w", f[0], err)
 			}
 			unit := f[i+1]
-			if unit == "ns/op" {
+			switch unit {
+			case "ns/op":
 				unit, v = "sec/op", v/1e9
+			case "cpu-ns/op":
+				v /= 1e9
 			}
 			results[k][unit] = append(results[k][unit], v)
 		}

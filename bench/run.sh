@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the measurements behind BENCHMARKS.md and writes them to a folder (default
+# results/): six runs of every benchmark (interleaved: the whole suite runs six times,
+# so that load from other processes spreads over all libraries), benchstat tables,
+# the ratio tables and the load runs. The Postgres cases need ECHOSESS_POSTGRES_DSN.
+#
+#	bash run.sh [OUT]
+set -euo pipefail
+cd "$(dirname "$0")"
+out=${1:-results}
+count=${COUNT:-6}
+benchstat=${BENCHSTAT:-$(go env GOPATH)/bin/benchstat}
+mkdir -p "$out"
+
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- ../*.go . || echo ' (with uncommitted changes)')"
+	echo "nproc: $(nproc)"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "go: $(go version)"
+	echo "postgres: $(psql --version 2>/dev/null || echo none)"
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$out/machine.txt"
+
+go test -c -o "$out/bench.test" .
+: > "$out/bench.txt"
+for _ in $(seq "$count"); do
+	"$out/bench.test" -test.run='^$' -test.bench=. >> "$out/bench.txt"
+done
+rm "$out/bench.test"
+
+{
+	"$benchstat" -filter '/store:memory' -col '/lib@(scs echosess)' "$out/bench.txt"
+	echo
+	"$benchstat" -filter '/store:memory' -col '/lib@(gorilla echosess)' "$out/bench.txt"
+	echo
+	"$benchstat" -filter '/store:memory' -col '/lib@(baseline echosess scs gorilla)' "$out/bench.txt"
+	if grep -q 'store=postgres' "$out/bench.txt"; then
+		echo
+		"$benchstat" -filter '/store:postgres' -col '/lib@(scs echosess echosess-cache)' "$out/bench.txt"
+	fi
+} > "$out/benchstat.txt"
+go run ./ratios < "$out/bench.txt" > "$out/ratios.md"
+
+go run ./load -store memory -c 8 -d 10s > "$out/load-memory.txt"
+if [ -n "${ECHOSESS_POSTGRES_DSN:-}" ]; then
+	for rows in 1000 100000 1000000; do
+		go run ./load -store postgres -c 8 -d 10s -rows "$rows" > "$out/load-postgres-$rows.txt"
+	done
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
