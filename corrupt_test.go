@@ -1,0 +1,126 @@
+package echosess_test
+
+// Corrupted stored data: a row whose data column no longer decodes is a lost session,
+// never a panic or an error page, and no other session notices.
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/echosess/echosess"
+)
+
+// corruptData are data columns that do not decode as a session.
+var corruptData = []struct {
+	name string
+	data []byte
+}{
+	{"binary", []byte("\x00\xff\xfe garbage \x01")},
+	{"empty", []byte{}},
+	{"truncated", []byte(`{"keep":"me","n":`)},
+	{"array", []byte(`[1,2,3]`)},
+	{"string", []byte(`"keep"`)},
+	{"bad value", []byte(`{"keep":tru}`)},
+	{"trailing", []byte(`{"keep":"me"} {}`)},
+	{"nested too deep", []byte(`{"keep":` + strings.Repeat("[", 200_000) + strings.Repeat("]", 200_000) + `}`)},
+}
+
+// corruptor writes data into the data column of the row under key.
+type corruptor func(t *testing.T, key string, data []byte)
+
+func TestCorruptedSQLiteRow(t *testing.T) {
+	var db *sql.DB
+	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
+		db = newSQLiteDB(t)
+		return echosess.NewSQLiteStore(db, echosess.WithClock(now))
+	}
+	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
+		res, err := db.ExecContext(context.Background(), "UPDATE echosess_sessions SET data = ? WHERE key = ?", data, key)
+		checkOneRow(t, res, err)
+	})
+}
+
+func TestCorruptedPostgresRow(t *testing.T) {
+	var pool *pgxpool.Pool
+	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
+		pool = newPostgresPool(t)
+		return echosess.NewPostgresStore(pool, echosess.WithClock(now))
+	}
+	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
+		tag, err := pool.Exec(context.Background(), "UPDATE echosess_sessions SET data = $1 WHERE key = $2", data, key)
+		if err != nil || tag.RowsAffected() != 1 {
+			t.Fatalf("corrupting the row: %v, %d rows", err, tag.RowsAffected())
+		}
+	})
+}
+
+func checkOneRow(t *testing.T, res sql.Result, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("corrupting the row: %v", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("corrupting the row: %d rows, %v", n, err)
+	}
+}
+
+// testCorruptedRow overwrites one session's data column with each of corruptData and
+// checks that its next request finds a new, empty session (a warning logged, a new
+// token on write, the old token dead) while another session carries on.
+func testCorruptedRow(t *testing.T, newStore storeFactory, corrupt corruptor) {
+	for _, c := range corruptData {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &keyRecorder{}
+			logs := new(syncBuffer)
+			h := newHarness(t, variant{name: "recorded", newStore: func(t *testing.T, now func() time.Time) echosess.Store {
+				rec.Store = newStore(t, now)
+				return rec
+			}}, func(cfg *echosess.Config) {
+				cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+			})
+			bystander := h.browser()
+			bystander.set("mine", "intact")
+			victim := h.browser()
+			victim.set("keep", "me")
+			oldToken := victim.sessionCookie(cookieName).Value
+			corrupt(t, rec.keys[len(rec.keys)-1], c.data)
+
+			if got := victim.value("keep"); got != "<absent>" {
+				t.Fatalf("corrupted session read keep = %q, want a new empty session", got)
+			}
+			if !strings.Contains(logs.String(), "does not decode") || !strings.Contains(logs.String(), "level=WARN") {
+				t.Fatalf("no warning logged for the corrupted row; log:\n%s", logs.String())
+			}
+			r := victim.get("/set", "k", "after", "v", "1")
+			ck := r.cookie(cookieName)
+			if r.status != http.StatusOK || ck == nil || ck.Value == oldToken || len(ck.Value) != 43 {
+				t.Fatalf("write after the corruption: %d %q, Set-Cookie %q; want a new token", r.status, r.body, r.header.Get("Set-Cookie"))
+			}
+			if got := victim.value("after"); got != "1" {
+				t.Fatalf("the new session lost its write: after = %q", got)
+			}
+			if got := h.withCookie(cookieName, oldToken).value("keep"); got != "<absent>" {
+				t.Fatalf("the corrupted session's token still reads keep = %q", got)
+			}
+			if got := bystander.value("mine"); got != "intact" {
+				t.Fatalf("another session read mine = %q", got)
+			}
+			bystander.set("mine", "still")
+			if got := bystander.value("mine"); got != "still" {
+				t.Fatalf("another session cannot write: mine = %q", got)
+			}
+			select {
+			case err := <-h.errors:
+				t.Fatalf("a corrupted row reached ErrorHandler: %v", err)
+			default:
+			}
+		})
+	}
+}
