@@ -60,7 +60,11 @@ type Store interface {
 // Cache is a fast copy of a Store's records, such as a MemoryStore. Put overwrites
 // unconditionally: the Store behind it decides conflicts.
 type Cache interface {
+	// Load returns the live record under key, or ErrNotFound.
 	Load(ctx context.Context, key string) (Record, error)
+	// Put stores a copy of rec, unless the cache holds a newer version of it or has
+	// seen it deleted.
 	Put(ctx context.Context, rec Record) error
+	// Delete forgets the record under key.
 	Delete(ctx context.Context, key string) error
 }
