@@ -1,0 +1,569 @@
+package echosess_test
+
+// Store outages: the PostgreSQL connection cut or stalled under load by a TCP proxy
+// the test controls, a store that hangs, and a client that gives up.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/labstack/echo/v4"
+
+	"github.com/echosess/echosess"
+)
+
+// tcpProxy forwards TCP connections to a target. Cut closes every connection and
+// refuses new ones; Stall stops forwarding bytes, as a network that drops packets
+// would; Restore undoes either.
+type tcpProxy struct {
+	ln      net.Listener
+	network string
+	target  string
+
+	mu     sync.Mutex
+	cut    bool
+	resume chan struct{} // closed when a stall ends; nil when not stalled
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+func newTCPProxy(t *testing.T, network, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, network: network, target: target, conns: make(map[net.Conn]struct{})}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) accept() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		cut := p.cut
+		p.mu.Unlock()
+		if cut {
+			client.Close()
+			continue
+		}
+		server, err := net.DialTimeout(p.network, p.target, 5*time.Second)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(server, client)
+		go p.pipe(client, server)
+	}
+}
+
+// pipe copies src to dst, holding each chunk while the proxy is stalled.
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, dst)
+		delete(p.conns, src)
+		p.mu.Unlock()
+		dst.Close()
+		src.Close()
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			resume := p.resume
+			p.mu.Unlock()
+			if resume != nil {
+				<-resume
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Cut closes every forwarded connection and refuses new ones until Restore.
+func (p *tcpProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.endStall()
+}
+
+// Stall stops forwarding bytes on every connection, old and new, until Restore.
+func (p *tcpProxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.resume == nil {
+		p.resume = make(chan struct{})
+	}
+}
+
+// Restore forwards connections again.
+func (p *tcpProxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+	p.endStall()
+}
+
+func (p *tcpProxy) endStall() {
+	if p.resume != nil {
+		close(p.resume)
+		p.resume = nil
+	}
+}
+
+func (p *tcpProxy) close() {
+	p.ln.Close()
+	p.Cut()
+	p.wg.Wait()
+}
+
+// proxiedPostgres returns a migrated schema of the test database, a pool that reaches
+// it through a new tcpProxy, and a pool that reaches it directly.
+func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpProxy, direct *pgxpool.Pool) {
+	t.Helper()
+	dsn := newPostgresSchema(t)
+	direct = openPostgres(t, dsn)
+	db := stdlib.OpenDBFromPool(direct)
+	defer db.Close()
+	if err := echosess.Migrate(context.Background(), db, echosess.DialectPostgres); err != nil {
+		t.Fatalf("migrate postgres: %v", err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	network, target := pgconn.NetworkAddress(cfg.ConnConfig.Host, cfg.ConnConfig.Port)
+	p = newTCPProxy(t, network, target)
+	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", p.addr())
+	}
+	proxied, err = pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxied.Close)
+	return proxied, p, direct
+}
+
+// outageApp is an app whose handlers return the handler API's errors, as real apps
+// do: a failed load is a 500 from Echo, a failed commit a 503 from ErrorHandler.
+type outageApp struct {
+	srv        *httptest.Server
+	commitErrs atomic.Int64
+	lastErr    atomic.Value // the last error that reached ErrorHandler
+}
+
+func newOutageApp(t *testing.T, cfg echosess.Config) *outageApp {
+	t.Helper()
+	a := &outageApp{}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.CookieInsecure = true
+	cfg.ErrorHandler = func(c echo.Context, err error) error {
+		a.commitErrs.Add(1)
+		a.lastErr.Store(err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "session not saved").SetInternal(err)
+	}
+	e := echo.New()
+	e.Use(echosess.Middleware(cfg))
+	e.POST("/write", func(c echo.Context) error {
+		if err := echosess.Set(c, c.QueryParam("k"), c.QueryParam("v")); err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, "ok")
+	})
+	e.GET("/read", func(c echo.Context) error {
+		v, ok, err := echosess.Get[string](c, c.QueryParam("k"))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return c.String(http.StatusNotFound, "absent")
+		}
+		return c.String(http.StatusOK, v)
+	})
+	a.srv = httptest.NewServer(e)
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+// call sends one request with the given Cookie header and returns the status, the
+// body and the session cookie the response set, if any.
+func (a *outageApp) call(ctx context.Context, method, path, cookie string) (int, string, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, a.srv.URL+path, nil)
+	if err != nil {
+		return 0, "", "", err
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	res, err := a.srv.Client().Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	set := ""
+	for _, ck := range res.Cookies() {
+		if ck.Name == cookieName {
+			set = ck.Value
+		}
+	}
+	return res.StatusCode, string(body), set, err
+}
+
+// Phases of an outage test.
+const (
+	phaseUp = iota
+	phaseDown
+	phaseRestored
+	phases
+)
+
+var phaseNames = [phases]string{"before", "during", "after"}
+
+// outageClient is one browser writing w0, w1, ... into its session and reading each
+// acknowledged key back.
+type outageClient struct {
+	cookie string
+	mu     sync.Mutex
+	acked  map[string]string // writes answered 200
+	ok     [phases]atomic.Int64
+	failed [phases]atomic.Int64 // 5xx answers
+	slow   [phases]atomic.Int64 // the slowest answer, in nanoseconds
+}
+
+func (c *outageClient) ackedKeys() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]string, len(c.acked))
+	for k, v := range c.acked {
+		out[k] = v
+	}
+	return out
+}
+
+// run loads the app until stop is closed. It reports a broken promise to problems:
+// a status other than 200 or 5xx, a session replaced, a wrong or missing value.
+func (c *outageClient) run(a *outageApp, phase *atomic.Int32, stop <-chan struct{}, problems chan<- string) {
+	report := func(format string, args ...any) {
+		select {
+		case problems <- fmt.Sprintf(format, args...):
+		default: // enough reported already
+		}
+	}
+	last := ""
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ph := phase.Load()
+		key, value := fmt.Sprint("w", i), fmt.Sprint(i)
+		method, path := http.MethodPost, "/write?k="+key+"&v="+value
+		if i%2 == 1 && last != "" {
+			method, path = http.MethodGet, "/read?k="+last
+		}
+		began := time.Now()
+		status, body, set, err := a.call(context.Background(), method, path, c.cookie)
+		if phase.Load() != ph {
+			ph = phaseDown // the request saw the outage begin or end
+		}
+		if d := int64(time.Since(began)); d > c.slow[ph].Load() {
+			c.slow[ph].Store(d)
+		}
+		switch {
+		case err != nil:
+			report("%s %s: %v", method, path, err)
+		case status >= 500:
+			c.failed[ph].Add(1)
+		case status != http.StatusOK:
+			report("%s %s in phase %s: %d %q", method, path, phaseNames[ph], status, body)
+		case set != "":
+			report("%s %s in phase %s: the session was replaced", method, path, phaseNames[ph])
+		case method == http.MethodPost:
+			c.mu.Lock()
+			c.acked[key] = value
+			c.mu.Unlock()
+			last = key
+			c.ok[ph].Add(1)
+		default:
+			if want := c.ackedKeys()[last]; body != want {
+				report("read %s in phase %s: %q, want %q", last, phaseNames[ph], body, want)
+			}
+			c.ok[ph].Add(1)
+		}
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	began := time.Now()
+	for !cond() {
+		if time.Since(began) > limit {
+			t.Fatalf("after %v: still waiting until %s", limit, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(began)
+}
+
+// TestPostgresOutage cuts, and separately stalls, the connection between a
+// PostgreSQL-backed app and the server while clients write and read their sessions.
+// While it is down, requests that need the store get 5xx; after it is restored, the
+// same app serves them again; every write answered 200 is in the database.
+func TestPostgresOutage(t *testing.T) {
+	for _, mode := range []string{"cut", "stall"} {
+		for _, cached := range []bool{false, true} {
+			name := mode
+			if cached {
+				name += "+cache"
+			}
+			t.Run(name, func(t *testing.T) { testPostgresOutage(t, mode, cached) })
+		}
+	}
+}
+
+func testPostgresOutage(t *testing.T, mode string, cached bool) {
+	const clients = 6
+	const storeTimeout = 500 * time.Millisecond
+	pool, proxy, direct := proxiedPostgres(t)
+	cfg := echosess.Config{Store: echosess.NewPostgresStore(pool), StoreTimeout: storeTimeout}
+	if cached {
+		cfg.Cache = echosess.NewMemoryStore()
+	}
+	a := newOutageApp(t, cfg)
+
+	cs := make([]*outageClient, clients)
+	for i := range cs {
+		status, body, set, err := a.call(context.Background(), http.MethodPost, "/write?k=start&v=0", "")
+		if err != nil || status != http.StatusOK || set == "" {
+			t.Fatalf("starting a session: %d %q %v", status, body, err)
+		}
+		cs[i] = &outageClient{cookie: cookieName + "=" + set, acked: map[string]string{"start": "0"}}
+	}
+	var phase atomic.Int32
+	stop := make(chan struct{})
+	problems := make(chan string, 1000)
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.run(a, &phase, stop, problems)
+		}()
+	}
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		proxy.Restore()
+		wg.Wait()
+	}()
+	every := func(cond func(c *outageClient) bool) func() bool {
+		return func() bool {
+			for _, c := range cs {
+				if !cond(c) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	waitFor(t, 30*time.Second, "every client has 5 answers before the outage",
+		every(func(c *outageClient) bool { return c.ok[phaseUp].Load() >= 5 }))
+	phase.Store(phaseDown)
+	if mode == "cut" {
+		proxy.Cut()
+	} else {
+		proxy.Stall()
+	}
+	waitFor(t, 30*time.Second, "every client has 3 failures during the outage",
+		every(func(c *outageClient) bool { return c.failed[phaseDown].Load() >= 3 }))
+	phase.Store(phaseRestored)
+	proxy.Restore()
+	recovery := waitFor(t, 30*time.Second, "every client has 5 answers after the restore",
+		every(func(c *outageClient) bool { return c.ok[phaseRestored].Load() >= 5 }))
+	close(stop)
+	wg.Wait()
+	close(problems)
+	for p := range problems {
+		t.Error(p)
+	}
+
+	var ok, failed [phases]int64
+	var slowest time.Duration
+	for _, c := range cs {
+		for ph := range phases {
+			ok[ph] += c.ok[ph].Load()
+			failed[ph] += c.failed[ph].Load()
+		}
+		slowest = max(slowest, time.Duration(c.slow[phaseDown].Load()))
+	}
+	t.Logf("%s: %d clients; 200/5xx before %d/%d, during %d/%d, after %d/%d; "+
+		"slowest answer during %v; %d commit failures through ErrorHandler (last: %v); all clients served again %v after the restore",
+		mode, clients, ok[phaseUp], failed[phaseUp], ok[phaseDown], failed[phaseDown], ok[phaseRestored], failed[phaseRestored],
+		slowest.Round(time.Millisecond), a.commitErrs.Load(), a.lastErr.Load(), recovery.Round(time.Millisecond))
+	if failed[phaseUp] != 0 {
+		t.Errorf("%d requests failed before the outage", failed[phaseUp])
+	}
+	if mode == "stall" && slowest > 10*storeTimeout {
+		t.Errorf("with the connection stalled a request took %v; StoreTimeout is %v", slowest, storeTimeout)
+	}
+
+	// Every acknowledged write is in the database: read each through an app with a
+	// direct pool and no cache.
+	check := newOutageApp(t, echosess.Config{Store: echosess.NewPostgresStore(direct)})
+	acked := 0
+	for _, c := range cs {
+		for k, v := range c.ackedKeys() {
+			acked++
+			status, body, _, err := check.call(context.Background(), http.MethodGet, "/read?k="+k, c.cookie)
+			if err != nil || status != http.StatusOK || body != v {
+				t.Errorf("acknowledged write %s=%s reads back as %d %q %v", k, v, status, body, err)
+			}
+		}
+	}
+	t.Logf("%d acknowledged writes, all in the database", acked)
+}
+
+// hangingStore is a Store whose calls block until their context ends.
+type hangingStore struct {
+	entered  chan struct{} // a call has begun
+	returned chan error    // a call has returned, with its context's error
+}
+
+func newHangingStore() *hangingStore {
+	return &hangingStore{entered: make(chan struct{}, 10), returned: make(chan error, 10)}
+}
+
+func (s *hangingStore) hang(ctx context.Context) error {
+	s.entered <- struct{}{}
+	<-ctx.Done()
+	s.returned <- ctx.Err()
+	return fmt.Errorf("hanging store: %w", ctx.Err())
+}
+
+func (s *hangingStore) Load(ctx context.Context, _ string) (echosess.Record, error) {
+	return echosess.Record{}, s.hang(ctx)
+}
+
+func (s *hangingStore) Save(ctx context.Context, _ echosess.Record) error { return s.hang(ctx) }
+
+func (s *hangingStore) Delete(ctx context.Context, _ string) error { return s.hang(ctx) }
+
+func (s *hangingStore) DeleteExpired(ctx context.Context) (int64, error) { return 0, s.hang(ctx) }
+
+// hangingCalls are requests whose first store call hangs: a load (a well-formed
+// token) or a save (a new session's first write).
+var hangingCalls = []struct {
+	name, method, path, cookie string
+}{
+	{"load", http.MethodGet, "/read?k=a", cookieName + "=" + strings.Repeat("A", 43)},
+	{"save", http.MethodPost, "/write?k=a&v=1", ""},
+}
+
+// TestStoreTimeout has the store hang: Config.StoreTimeout ends the call and the
+// request gets a 5xx.
+func TestStoreTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	for _, tc := range hangingCalls {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newHangingStore()
+			a := newOutageApp(t, echosess.Config{Store: store, StoreTimeout: timeout})
+			began := time.Now()
+			status, body, _, err := a.call(context.Background(), tc.method, tc.path, tc.cookie)
+			took := time.Since(began)
+			if err != nil || status < 500 {
+				t.Fatalf("request with a hanging store: %d %q %v, want a 5xx", status, body, err)
+			}
+			if err := <-store.returned; !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("the store call ended with %v, want the deadline", err)
+			}
+			if tc.name == "save" {
+				if err, _ := a.lastErr.Load().(error); a.commitErrs.Load() != 1 || !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("ErrorHandler saw %d commit failures, the last %v", a.commitErrs.Load(), err)
+				}
+			}
+			if took > 10*timeout {
+				t.Fatalf("request with a hanging store took %v; StoreTimeout is %v", took, timeout)
+			}
+			t.Logf("%s: %d after %v (StoreTimeout %v)", tc.name, status, took.Round(time.Millisecond), timeout)
+		})
+	}
+}
+
+// TestRequestCancellation has the store hang with no StoreTimeout to save it: when
+// the client gives up, the store call ends with the request's cancellation.
+func TestRequestCancellation(t *testing.T) {
+	for _, tc := range hangingCalls {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newHangingStore()
+			a := newOutageApp(t, echosess.Config{Store: store, StoreTimeout: -1})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, _, _, err := a.call(ctx, tc.method, tc.path, tc.cookie)
+				done <- err
+			}()
+			<-store.entered
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("the client's request ended with %v", err)
+			}
+			select {
+			case err := <-store.returned:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("the store call ended with %v, want the cancellation", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the store call was still running 10s after the client gave up")
+			}
+		})
+	}
+}
