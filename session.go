@@ -68,18 +68,27 @@ func from(c echo.Context) (*session, error) {
 	return s, nil
 }
 
+// locked runs fn on the session that Middleware attached to c, holding its lock.
+func locked(c echo.Context, fn func(*session) error) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn(s)
+}
+
 // Get returns the value under key decoded into a T. ok is false when the key is
 // absent. A value that does not decode into T gives an error wrapping ErrDecode and
 // leaves the session as it was.
 func Get[T any](c echo.Context, key string) (value T, ok bool, err error) {
-	s, err := from(c)
-	if err != nil {
-		return value, false, err
-	}
-	s.mu.Lock()
-	err = s.load()
-	raw, ok := s.data[key]
-	s.mu.Unlock()
+	var raw json.RawMessage
+	err = locked(c, func(s *session) error {
+		err := s.load()
+		raw, ok = s.data[key]
+		return err
+	})
 	if err != nil || !ok {
 		return value, false, err
 	}
@@ -90,174 +99,143 @@ func Get[T any](c echo.Context, key string) (value T, ok bool, err error) {
 // Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
 // nothing when the session would grow past Config.MaxSize.
 func Set(c echo.Context, key string, value any) error {
-	s, err := from(c)
-	if err != nil {
-		return err
-	}
-	if err := s.checkKey(key); err != nil {
-		return err
-	}
 	raw, err := json.Marshal(value)
 	if err != nil {
-		return fmt.Errorf("echosess: encoding %q: %w", key, err)
+		err = fmt.Errorf("echosess: encoding %q: %w", key, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.change(); err != nil {
-		return err
-	}
-	old, had := s.data[key]
-	size := encodedSize(s.data) + len(raw)
-	if had {
-		size -= len(old)
-	} else {
-		size += entrySize(key, nil)
-	}
-	if size > s.cfg.MaxSize {
-		return fmt.Errorf("%w: %q would make the session %d bytes, over the limit of %d", ErrTooLarge, key, size, s.cfg.MaxSize)
-	}
-	if s.data == nil {
-		s.data = make(map[string]json.RawMessage)
-	}
-	s.data[key] = raw
-	s.record(key, raw)
-	return nil
+	return locked(c, func(s *session) error {
+		if err != nil {
+			return err
+		}
+		if err := s.checkKey(key); err != nil {
+			return err
+		}
+		if err := s.change(); err != nil {
+			return err
+		}
+		size := encodedSize(s.data) + len(raw)
+		if old, had := s.data[key]; had {
+			size -= len(old)
+		} else {
+			size += entrySize(key, nil)
+		}
+		if size > s.cfg.MaxSize {
+			return fmt.Errorf("%w: %q would make the session %d bytes, over the limit of %d", ErrTooLarge, key, size, s.cfg.MaxSize)
+		}
+		if s.data == nil {
+			s.data = make(map[string]json.RawMessage)
+		}
+		s.data[key] = raw
+		s.record(key, raw)
+		return nil
+	})
 }
 
 // Delete removes key from the session.
 func Delete(c echo.Context, key string) error {
-	s, err := from(c)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.delete(key)
+	return locked(c, func(s *session) error { return s.delete(key) })
 }
 
 // Pop returns the value under key and removes it, as for a flash message. A value
 // that does not decode into T is left in place.
 func Pop[T any](c echo.Context, key string) (value T, ok bool, err error) {
-	s, err := from(c)
+	err = locked(c, func(s *session) error {
+		if err := s.load(); err != nil {
+			return err
+		}
+		raw, found := s.data[key]
+		if !found {
+			return nil
+		}
+		v, err := decode[T](key, raw)
+		if err != nil {
+			return err
+		}
+		value, ok = v, true
+		return s.delete(key)
+	})
 	if err != nil {
-		return value, false, err
+		var zero T
+		return zero, false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.load(); err != nil {
-		return value, false, err
-	}
-	raw, ok := s.data[key]
-	if !ok {
-		return value, false, nil
-	}
-	if value, err = decode[T](key, raw); err != nil {
-		return value, false, err
-	}
-	return value, true, s.delete(key)
+	return value, ok, nil
 }
 
 // Clear removes every key but keeps the session and its token.
 func Clear(c echo.Context) error {
-	s, err := from(c)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.change(); err != nil {
-		return err
-	}
-	if len(s.data) == 0 {
+	return locked(c, func(s *session) error {
+		if err := s.change(); err != nil || len(s.data) == 0 {
+			return err
+		}
+		clear(s.data)
+		s.changes = nil
+		s.cleared = true
+		s.dirty = true
 		return nil
-	}
-	clear(s.data)
-	s.changes = nil
-	s.cleared = true
-	s.dirty = true
-	return nil
+	})
 }
 
 // Destroy ends the session: the commit deletes it from the store and the cache and
 // expires the cookie. Values set afterwards start a new session with a new token.
 func Destroy(c echo.Context) error {
-	s, err := from(c)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkWritable(); err != nil {
-		return err
-	}
-	s.identify()
-	s.destroy()
-	return nil
+	return locked(c, func(s *session) error {
+		if err := s.checkWritable(); err != nil {
+			return err
+		}
+		s.identify()
+		s.destroy()
+		return nil
+	})
 }
 
 // RenewID moves the session's data to a new token and makes the old token worthless.
 // Call it when privileges change, such as at login, to defeat session fixation.
 func RenewID(c echo.Context) error {
-	s, err := from(c)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.change(); err != nil {
-		return err
-	}
-	if s.key == "" {
-		return nil // not stored yet: it gets a fresh token when it is
-	}
-	if s.oldKey == "" {
-		s.oldKey = s.key
-	}
-	s.token, s.key, s.version = "", "", 0
-	s.dirty = true
-	return nil
+	return locked(c, func(s *session) error {
+		if err := s.change(); err != nil || s.key == "" {
+			return err // a session not stored yet gets a fresh token when it is
+		}
+		if s.oldKey == "" {
+			s.oldKey = s.key
+		}
+		s.token, s.key, s.version = "", "", 0
+		s.dirty = true
+		return nil
+	})
 }
 
 // SetExpiry sets when this session ends, such as a longer life for "remember me".
 // An expiry in the past destroys the session.
 func SetExpiry(c echo.Context, e Expiry) error {
-	s, err := from(c)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.change(); err != nil {
-		return err
-	}
-	now := s.cfg.Now()
-	s.deadline = e.from(now)
-	if !s.deadline.After(now) {
-		s.destroy()
+	return locked(c, func(s *session) error {
+		if err := s.change(); err != nil {
+			return err
+		}
+		now := s.cfg.Now()
+		s.deadline = e.from(now)
+		if !s.deadline.After(now) {
+			s.destroy()
+			return nil
+		}
+		s.expiry = s.idleExpiry(now)
+		s.expirySet = true
+		s.dirty = true
+		s.cookieDirty = true
 		return nil
-	}
-	s.expiry = s.idleExpiry(now)
-	s.expirySet = true
-	s.dirty = true
-	s.cookieDirty = true
-	return nil
+	})
 }
 
 // Save commits the session now rather than when the response is written, for
 // handlers that want to act on a failure. A failure is then the handler's to answer:
 // the automatic commit retries the failed changes only if the session changes again.
 func Save(c echo.Context) error {
-	s, err := from(c)
-	if err != nil {
+	return locked(c, func(s *session) error {
+		err := s.commit()
+		if err != nil {
+			s.dirty = false
+		}
 		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.commit(); err != nil {
-		s.dirty = false
-		return err
-	}
-	return nil
+	})
 }
 
 func decode[T any](key string, raw json.RawMessage) (T, error) {
@@ -336,7 +314,9 @@ func (s *session) identify() {
 				continue
 			}
 			s.hadCookie = true
-			value = strings.Trim(value, `"`)
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
 			if raw, ok := parseToken(value); ok {
 				s.token, s.key = value, storeKey(raw)
 				return
