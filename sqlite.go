@@ -32,9 +32,12 @@ func SQLiteDSN(path string) string {
 
 // NewSQLiteStore returns a Store on the table that Migrate(ctx, db, DialectSQLite)
 // creates. Open db with SQLiteDSN so that concurrent writers wait for each other
-// instead of failing. WithClock sets the clock the store checks expiry against.
+// instead of failing; the store's own writes also take turns in the process, which
+// SQLite's single writer lock would otherwise make them poll for. WithClock sets the clock the store checks expiry against.
 func NewSQLiteStore(db *sql.DB, opts ...StoreOption) *SQLStore {
-	return newSQLStore(sqliteQueries{sqlite.New(db)}, DialectSQLite, opts)
+	s := newSQLStore(sqliteQueries{sqlite.New(db)}, DialectSQLite, opts)
+	s.writers = make(chan struct{}, 1)
+	return s
 }
 
 // sqliteQueries adapts the generated SQLite queries, whose times are unix

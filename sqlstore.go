@@ -19,6 +19,10 @@ type SQLStore struct {
 	now     func() time.Time
 	dialect Dialect
 	batch   int
+	// writers, when not nil, admits one writing statement at a time: SQLite has a
+	// single writer, and writers that take turns here finish sooner and more fairly
+	// than writers that poll the database lock.
+	writers chan struct{}
 }
 
 // sqlRow is a session row, in the Go types the store logic works with.
@@ -84,11 +88,14 @@ func (s *SQLStore) Save(ctx context.Context, rec Record) error {
 	}
 	row := sqlRow{data: data, expiry: rec.Expiry, deadline: rec.Deadline, version: rec.Version}
 	var n int64
-	if rec.Version == 0 {
-		n, err = s.q.insert(ctx, rec.Key, row, s.now())
-	} else {
-		n, err = s.q.update(ctx, rec.Key, row, s.now())
-	}
+	err = s.write(ctx, func() (err error) {
+		if rec.Version == 0 {
+			n, err = s.q.insert(ctx, rec.Key, row, s.now())
+		} else {
+			n, err = s.q.update(ctx, rec.Key, row, s.now())
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("echosess: %s: save session: %w", s.dialect, err)
 	}
@@ -100,7 +107,7 @@ func (s *SQLStore) Save(ctx context.Context, rec Record) error {
 
 // Delete removes the record under key. Deleting a missing record is not an error.
 func (s *SQLStore) Delete(ctx context.Context, key string) error {
-	if err := s.q.delete(ctx, key); err != nil {
+	if err := s.write(ctx, func() error { return s.q.delete(ctx, key) }); err != nil {
 		return fmt.Errorf("echosess: %s: delete session: %w", s.dialect, err)
 	}
 	return nil
@@ -116,7 +123,11 @@ func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("echosess: %s: delete expired sessions: %w", s.dialect, err)
 		}
-		n, err := s.q.deleteExpired(ctx, s.now(), s.batch)
+		var n int64
+		err := s.write(ctx, func() (err error) {
+			n, err = s.q.deleteExpired(ctx, s.now(), s.batch)
+			return err
+		})
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("echosess: %s: delete expired sessions: %w", s.dialect, err)
@@ -125,6 +136,19 @@ func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// write runs fn, one writing statement, when the store admits a writer.
+func (s *SQLStore) write(ctx context.Context, fn func() error) error {
+	if s.writers != nil {
+		select {
+		case s.writers <- struct{}{}:
+			defer func() { <-s.writers }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fn()
 }
 
 // encodeData encodes a session's data as one JSON object. It checks each value, so
