@@ -18,14 +18,16 @@ func migrateEchosess(ctx context.Context, db *sql.DB) error {
 }
 
 // seedEchosessTable inserts n live sessions straight into echosess's table, keyed
-// like real ones by the base64url SHA-256 of a token, and analyzes the table.
+// like real ones by the base64url SHA-256 of a token, and analyzes the table. The
+// rows go in in key order, which fills the primary key's index far faster.
 func seedEchosessTable(ctx context.Context, pool *pgxpool.Pool, n int) error {
 	exp := time.Now().Add(lifetime)
 	if _, err := pool.Exec(ctx, `
 INSERT INTO echosess_sessions (key, data, expires_at, deadline, version, created_at, updated_at)
 SELECT rtrim(translate(encode(sha256(('echosess seed ' || i)::bytea), 'base64'), '+/', '-_'), '='),
        '{"n":0,"user":"seed"}'::bytea, $1, $1, 1, now(), now()
-FROM generate_series(1, $2::int) AS i`, exp, n); err != nil {
+FROM generate_series(1, $2::int) AS i
+ORDER BY 1`, exp, n); err != nil {
 		return err
 	}
 	_, err := pool.Exec(ctx, "ANALYZE echosess_sessions")

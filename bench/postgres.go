@@ -124,7 +124,8 @@ func (p *Postgres) Seed(ctx context.Context, n int) error {
 	if _, err := p.SCS.Exec(ctx, `
 INSERT INTO sessions (token, data, expiry)
 SELECT rtrim(translate(encode(sha256(('scs seed ' || i)::bytea), 'base64'), '+/', '-_'), '='), $1, $2
-FROM generate_series(1, $3::int) AS i`, data, exp, n); err != nil {
+FROM generate_series(1, $3::int) AS i
+ORDER BY 1`, data, exp, n); err != nil {
 		return fmt.Errorf("bench: seeding scs's table: %w", err)
 	}
 	if _, err := p.SCS.Exec(ctx, "ANALYZE sessions"); err != nil {

@@ -2,7 +2,8 @@
 # Runs the measurements behind BENCHMARKS.md and writes them to a folder (default
 # results/): six runs of every benchmark (interleaved: the whole suite runs six times,
 # so that load from other processes spreads over all libraries), benchstat tables,
-# the ratio tables and the load runs. The Postgres cases need ECHOSESS_POSTGRES_DSN.
+# the ratio tables, instructions per request where perf can count them, and the load
+# runs. The Postgres cases need ECHOSESS_POSTGRES_DSN.
 #
 #	bash run.sh [OUT]
 set -euo pipefail
@@ -41,6 +42,12 @@ rm "$out/bench.test"
 	fi
 } > "$out/benchstat.txt"
 go run ./ratios < "$out/bench.txt" > "$out/ratios.md"
+
+if perf stat -e instructions:u true >/dev/null 2>&1; then
+	bash instructions.sh 3 > "$out/instructions.txt"
+	"$benchstat" -col '/lib@(baseline echosess scs gorilla)' "$out/instructions.txt" > "$out/instructions-benchstat.txt"
+	go run ./ratios < "$out/instructions.txt" > "$out/instructions-ratios.md"
+fi
 
 go run ./load -store memory -c 8 -d 10s > "$out/load-memory.txt"
 if [ -n "${ECHOSESS_POSTGRES_DSN:-}" ]; then

@@ -69,7 +69,10 @@ func main() {
 			if _, ok := results[key{name, "echosess", store}]; !ok {
 				continue
 			}
-			for _, unit := range []string{"sec/op", "cpu-ns/op", "allocs/op"} {
+			for _, unit := range []string{"sec/op", "cpu-ns/op", "instructions/op", "allocs/op"} {
+				if _, ok := med(key{name, "echosess", store}, unit); !ok {
+					continue
+				}
 				row := fmt.Sprintf("| %s %s |", name, unit)
 				for _, lib := range libs {
 					v, ok := med(key{name, lib, store}, unit)
@@ -160,7 +163,9 @@ func median(s []float64) float64 {
 func runs(results map[key]samples) int {
 	n := 0
 	for _, s := range results {
-		n = max(n, len(s["sec/op"]))
+		for _, v := range s {
+			n = max(n, len(v))
+		}
 	}
 	return n
 }
@@ -171,6 +176,8 @@ func format(v float64, ok bool, unit string) string {
 		return "–"
 	case unit == "allocs/op":
 		return strconv.FormatFloat(v, 'f', -1, 64)
+	case unit == "instructions/op":
+		return fmt.Sprintf("%.0f", v)
 	case v >= 1e-3:
 		return fmt.Sprintf("%.2f ms", v*1e3)
 	default:
