@@ -10,6 +10,7 @@ import (
 	"fmt"
 	mathrand "math/rand/v2"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"sync"
 	"time"
@@ -309,8 +310,9 @@ func (s *session) identify() {
 		for line != "" {
 			var pair string
 			pair, line, _ = strings.Cut(line, ";")
-			name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
-			if !ok || name != s.cfg.CookieName {
+			// Trim as net/http's cookie parser does: spaces and tabs, not \v or U+00A0.
+			name, value, ok := strings.Cut(textproto.TrimString(pair), "=")
+			if !ok || textproto.TrimString(name) != s.cfg.CookieName {
 				continue
 			}
 			s.hadCookie = true
