@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/echosess/echosess"
@@ -441,5 +442,37 @@ func TestHostileInputMemory(t *testing.T) {
 	}
 	if perRound > 512*mib {
 		t.Errorf("one round of hostile requests allocated %.0f MiB", float64(perRound)/mib)
+	}
+}
+
+// TestMemoryPerSession measures the heap that a MemoryStore, as a store or as a
+// Config.Cache, holds per small session: it keeps every session until it expires, so
+// this is the price of each live session.
+func TestMemoryPerSession(t *testing.T) {
+	const n = 20_000
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	store := echosess.NewMemoryStore()
+	expiry := time.Now().Add(time.Hour)
+	before := heap()
+	for i := range n {
+		rec := echosess.Record{
+			Key:    fmt.Sprintf("%043d", i), // as long as a real store key
+			Data:   map[string]json.RawMessage{"user": json.RawMessage(`"alice"`), "n": json.RawMessage(`0`)},
+			Expiry: expiry, Deadline: expiry,
+		}
+		if err := store.Save(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	per := float64(heap()-before) / n
+	runtime.KeepAlive(store)
+	t.Logf("%.0f bytes of heap per session holding user and n", per)
+	if per > 4<<10 {
+		t.Errorf("%.0f bytes per small session", per)
 	}
 }
