@@ -147,14 +147,16 @@ func run(o options) (int64, error) {
 	fmt.Printf("%d clients, %v per library, %.0f%% writes, store %s, %d seeded sessions, GOMAXPROCS %d\n",
 		o.clients, o.duration, 100*o.writes, o.store, o.rows, runtime.GOMAXPROCS(0))
 	const row = "%-15s %9v %9v %9v %9v %7v %10v %10v %14v\n"
-	fmt.Printf(row, "lib", "requests", "req/s", "p50", "p99", "errors", "reads/req", "writes/req", "roundtrips/req")
 	var errs int64
-	for _, lib := range o.libs {
+	for i, lib := range o.libs {
 		r, err := runLib(ctx, o, lib, pg)
 		if err != nil {
 			return errs, fmt.Errorf("%s: %w", lib, err)
 		}
 		errs += r.errors
+		if i == 0 || o.soak {
+			fmt.Printf(row, "lib", "requests", "req/s", "p50", "p99", "errors", "reads/req", "writes/req", "roundtrips/req")
+		}
 		n := float64(max(r.requests, 1))
 		fmt.Printf(row, r.lib, r.requests, fmt.Sprintf("%.0f", float64(r.requests)/r.elapsed.Seconds()),
 			roundLatency(r.latencies.quantile(0.50)), roundLatency(r.latencies.quantile(0.99)), r.errors,
@@ -337,7 +339,9 @@ func reportMemory(lib string, o options) (stop func()) {
 }
 
 // printMemory prints the live heap after a collection and the process's resident set.
+// It collects twice, so that what sync.Pools kept through the first is gone too.
 func printMemory(lib, when string) {
+	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
