@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestAppsServeTheSameShape checks that every library's memory app answers the four
+// routes alike, so that the benchmarks compare like with like.
+func TestAppsServeTheSameShape(t *testing.T) {
+	for _, lib := range []string{LibEchosess, LibSCS, LibGorilla} {
+		t.Run(lib, func(t *testing.T) {
+			app, err := NewApp(lib, nil, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer app.Close()
+			serve := func(method, path, cookie string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(method, path, nil)
+				if cookie != "" {
+					req.Header.Set("Cookie", cookie)
+				}
+				rec := httptest.NewRecorder()
+				app.Echo.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("%s %s: status %d", method, path, rec.Code)
+				}
+				return rec
+			}
+			if got := serve(http.MethodGet, PathNone, "").Header().Values("Set-Cookie"); len(got) != 0 {
+				t.Errorf("untouched request set %q", got)
+			}
+			var cookie string
+			for _, ck := range serve(http.MethodPost, PathCreate, "").Result().Cookies() {
+				if ck.Name == CookieName {
+					cookie = ck.Name + "=" + ck.Value
+				}
+			}
+			if cookie == "" {
+				t.Fatal("no session cookie after the first write")
+			}
+			before := app.Count.Snapshot()
+			if got := serve(http.MethodGet, PathRead, cookie).Body.String(); got != User {
+				t.Errorf("read %q, want %q", got, User)
+			}
+			if got := app.Count.Snapshot().Sub(before); got.Writes != 0 {
+				t.Errorf("a read wrote to the store %d times", got.Writes)
+			}
+			for _, want := range []string{"1", "2"} {
+				if got := serve(http.MethodPost, PathWrite, cookie).Body.String(); got != want {
+					t.Errorf("write replied %q, want %q", got, want)
+				}
+			}
+		})
+	}
+}
