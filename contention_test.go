@@ -59,13 +59,7 @@ func TestSQLiteConcurrentSessions(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			const sessions, writes = 64, 10
 			var log errorLog
-			h := newHarness(t, v, func(cfg *echosess.Config) {
-				log.configure(cfg)
-				// Past SQLite's busy timeout (10s), so that a writer kept waiting
-				// fails with "database is locked" rather than with the default
-				// StoreTimeout, which the race detector's slowdown can reach.
-				cfg.StoreTimeout = 30 * time.Second
-			})
+			h := newHarness(t, v, log.configure)
 			var (
 				wg       sync.WaitGroup
 				mu       sync.Mutex

@@ -516,8 +516,10 @@ func TestStoreTimeout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newHangingStore()
 			a := newOutageApp(t, echosess.Config{Store: store, StoreTimeout: timeout})
+			ctx, cancel := context.WithTimeout(context.Background(), 100*timeout)
+			defer cancel()
 			began := time.Now()
-			status, body, _, err := a.call(context.Background(), tc.method, tc.path, tc.cookie)
+			status, body, _, err := a.call(ctx, tc.method, tc.path, tc.cookie)
 			took := time.Since(began)
 			if err != nil || status < 500 {
 				t.Fatalf("request with a hanging store: %d %q %v, want a 5xx", status, body, err)
@@ -551,7 +553,11 @@ func TestRequestCancellation(t *testing.T) {
 				_, _, _, err := a.call(ctx, tc.method, tc.path, tc.cookie)
 				done <- err
 			}()
-			<-store.entered
+			select {
+			case <-store.entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the request never reached the store")
+			}
 			cancel()
 			if err := <-done; !errors.Is(err, context.Canceled) {
 				t.Fatalf("the client's request ended with %v", err)
