@@ -11,6 +11,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,7 +148,7 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 	if cfg.Now == nil {
 		cfg.Now = d.Now
 	}
-	m := &manager{Config: cfg, store: cfg.Store, seed: maphash.MakeSeed()}
+	m := &manager{Config: cfg, store: cfg.Store, seed: maphash.MakeSeed(), cookieAttrs: cookieAttributes(cfg)}
 	if _, inMemory := m.store.(*MemoryStore); !inMemory && cfg.StoreTimeout > 0 {
 		m.store = boundedStore{Store: m.store, timeout: cfg.StoreTimeout}
 	}
@@ -159,9 +160,12 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 			if cfg.Skipper(c) {
 				return next(c)
 			}
-			s := &session{cfg: m, c: c}
-			c.Set(contextKey, s)
+			c.Set(contextKey, m) // from turns it into a session on first use
 			err := next(c)
+			s, touched := c.Get(contextKey).(*session)
+			if !touched {
+				return err
+			}
 			if cerr := s.finish(); cerr != nil {
 				cfg.Logger.ErrorContext(c.Request().Context(), "echosess: saving the session failed", "error", cerr)
 				return cfg.ErrorHandler(c, cerr)
@@ -178,9 +182,29 @@ const commitLocks = 1024
 // manager is a Middleware's configuration and the state its requests share.
 type manager struct {
 	Config
-	store Store // Config.Store, bounded by StoreTimeout and behind Config.Cache
-	seed  maphash.Seed
-	locks [commitLocks]sync.Mutex
+	store       Store  // Config.Store, bounded by StoreTimeout and behind Config.Cache
+	cookieAttrs string // the cookie's attributes after its value and Max-Age
+	seed        maphash.Seed
+	locks       [commitLocks]sync.Mutex
+}
+
+// cookieAttributes spells the attributes of the session cookie that cfg configures,
+// in the form of a Set-Cookie header after the name and value. It panics on a cookie
+// name that no browser would accept.
+func cookieAttributes(cfg Config) string {
+	ck := http.Cookie{
+		Name:     cfg.CookieName,
+		Value:    "v",
+		Path:     cfg.CookiePath,
+		Domain:   cfg.CookieDomain,
+		Secure:   !cfg.CookieInsecure,
+		HttpOnly: !cfg.CookieScriptReadable,
+		SameSite: cfg.CookieSameSite,
+	}
+	if err := ck.Valid(); err != nil {
+		panic("echosess: invalid cookie configuration: " + err.Error())
+	}
+	return strings.TrimPrefix(ck.String(), cfg.CookieName+"=v")
 }
 
 // lock locks the commit lock of the session under key and returns its unlock.

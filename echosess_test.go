@@ -635,3 +635,12 @@ func TestStoreNeverSeesToken(t *testing.T) {
 		}
 	}
 }
+
+func TestMiddlewareWithInvalidCookieNamePanics(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "cookie") {
+			t.Fatalf("recovered %v, want a panic about the cookie", r)
+		}
+	}()
+	echosess.Middleware(echosess.Config{Store: echosess.NewMemoryStore(), CookieName: "bad name;"})
+}

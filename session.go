@@ -11,6 +11,7 @@ import (
 	mathrand "math/rand/v2"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ type session struct {
 	mu  sync.Mutex
 
 	identified bool // the cookie has been read
+	hooked     bool // the commit is hooked into the response
 	loaded     bool // the record has been read, or the session is known to be new
 	hadCookie  bool // the request carried a cookie with our name
 
@@ -53,20 +55,26 @@ type session struct {
 	dirty        bool   // the record must be written
 	cookieDirty  bool   // the cookie must be sent again
 	expireCookie bool   // send a removal cookie when the session ends without a token
+	sentCookie   bool   // this request's response header holds a session cookie
 	oldKey       string // a record to delete at commit (destroyed or renewed)
 	commitErr    error
 }
 
-// from returns the session Middleware attached to c.
+// from returns the session of c's request, creating it on first use from the
+// manager that Middleware attached to c.
 func from(c echo.Context) (*session, error) {
 	if c == nil {
 		return nil, ErrNoMiddleware
 	}
-	s, ok := c.Get(contextKey).(*session)
-	if !ok {
-		return nil, ErrNoMiddleware
+	switch v := c.Get(contextKey).(type) {
+	case *session:
+		return v, nil
+	case *manager:
+		s := &session{cfg: v, c: c}
+		c.Set(contextKey, s)
+		return s, nil
 	}
-	return s, nil
+	return nil, ErrNoMiddleware
 }
 
 // locked runs fn on the session that Middleware attached to c, holding its lock.
@@ -183,6 +191,7 @@ func Destroy(c echo.Context) error {
 		if err := s.checkWritable(); err != nil {
 			return err
 		}
+		s.hook()
 		s.identify()
 		s.destroy()
 		return nil
@@ -245,6 +254,13 @@ func decode[T any](key string, raw json.RawMessage) (T, error) {
 		*p = string(raw[1 : len(raw)-1])
 		return v, nil
 	}
+	return unmarshal[T](key, raw)
+}
+
+// unmarshal decodes raw with encoding/json. Kept apart from decode so that the value
+// decode returns does not escape to the heap on its fast path.
+func unmarshal[T any](key string, raw json.RawMessage) (T, error) {
+	var v T
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return v, fmt.Errorf("%w: %q as %T: %w", ErrDecode, key, v, err)
 	}
@@ -293,15 +309,13 @@ func entrySize(key string, value json.RawMessage) int {
 // identify reads the session token from the request's Cookie headers, without
 // parsing the cookies it has no use for. It never calls the store, and ignores
 // cookies that are not well-formed tokens.
-// It also hooks the commit into the response: the response now depends on the session.
+// The response now depends on the session, and says so with Vary: Cookie.
 func (s *session) identify() {
 	if s.identified {
 		return
 	}
 	s.identified = true
-	res := s.c.Response()
-	res.Before(s.beforeWrite)
-	if h := res.Header(); h[echo.HeaderVary] == nil {
+	if h := s.c.Response().Header(); h[echo.HeaderVary] == nil {
 		h[echo.HeaderVary] = varyCookie
 	} else {
 		h.Add(echo.HeaderVary, "Cookie")
@@ -371,6 +385,7 @@ func (s *session) adopt(rec Record, now time.Time) {
 	// final stretch up to the deadline.
 	next := s.idleExpiry(now)
 	if next.Sub(s.expiry) >= s.cfg.IdleTimeout/4 || next.After(s.expiry) && next.Equal(s.deadline) {
+		s.hook()
 		s.expiry = next
 		s.slid = true
 		s.dirty = true
@@ -401,7 +416,17 @@ func (s *session) change() error {
 	if err := s.checkWritable(); err != nil {
 		return err
 	}
+	s.hook()
 	return s.load()
+}
+
+// hook arranges for the session to be committed just before the response header is
+// written. Requests that only read the session never need it.
+func (s *session) hook() {
+	if !s.hooked {
+		s.hooked = true
+		s.c.Response().Before(s.beforeWrite)
+	}
 }
 
 func (s *session) delete(key string) error {
@@ -416,13 +441,17 @@ func (s *session) delete(key string) error {
 	return nil
 }
 
-// record notes this request's change to key; a nil raw is a deletion.
+// record notes this request's change to key; a nil raw is a deletion. Only a stored
+// session can lose a compare-and-swap and need its changes re-applied.
 func (s *session) record(key string, raw json.RawMessage) {
+	s.dirty = true
+	if s.key == "" {
+		return
+	}
 	if s.changes == nil {
 		s.changes = make(map[string]json.RawMessage)
 	}
 	s.changes[key] = raw
-	s.dirty = true
 }
 
 // destroy turns the session into a new, empty one and schedules the deletion of the
@@ -515,7 +544,9 @@ func (s *session) create(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("echosess: creating session: %w", err)
 		}
-		s.token, s.key, s.version = tokenEncoding.EncodeToString(raw[:]), key, 1
+		var token [43]byte
+		tokenEncoding.Encode(token[:], raw[:])
+		s.token, s.key, s.version = string(token[:]), key, 1
 		s.cookieDirty = true
 		return nil
 	}
@@ -597,37 +628,44 @@ func (s *session) writeCookie(now time.Time) {
 		return
 	}
 	s.cookieDirty = false
-	ck := &http.Cookie{
-		Name:     s.cfg.CookieName,
-		Value:    s.token,
-		Path:     s.cfg.CookiePath,
-		Domain:   s.cfg.CookieDomain,
-		Secure:   !s.cfg.CookieInsecure,
-		HttpOnly: !s.cfg.CookieScriptReadable,
-		SameSite: s.cfg.CookieSameSite,
-	}
+	maxAge := 0 // Max-Age=0 removes the cookie
 	switch {
 	case s.token != "":
-		ck.MaxAge = max(1, int((s.expiry.Sub(now)+time.Second-1)/time.Second))
-	case s.expireCookie:
-		ck.MaxAge = -1
-	default:
+		maxAge = max(1, int((s.expiry.Sub(now)+time.Second-1)/time.Second))
+	case !s.expireCookie:
 		return
 	}
 	s.removeCookieHeader()
+	var b strings.Builder
+	b.Grow(len(s.cfg.CookieName) + len(s.token) + len(s.cfg.cookieAttrs) + 32)
+	b.WriteString(s.cfg.CookieName)
+	b.WriteByte('=')
+	b.WriteString(s.token)
+	b.WriteString("; Max-Age=")
+	var digits [20]byte
+	b.Write(strconv.AppendInt(digits[:0], int64(maxAge), 10))
+	b.WriteString(s.cfg.cookieAttrs)
 	h := s.c.Response().Header()
-	h.Add(echo.HeaderSetCookie, ck.String())
-	h.Set(echo.HeaderCacheControl, "no-store")
+	h.Add(echo.HeaderSetCookie, b.String())
+	h[echo.HeaderCacheControl] = noStore
+	s.sentCookie = true
 }
+
+// noStore is the Cache-Control header of a response that sets the cookie.
+var noStore = []string{"no-store"}
 
 // removeCookieHeader drops a session cookie that an earlier commit of this request
 // put in the response header.
 func (s *session) removeCookieHeader() {
+	if !s.sentCookie {
+		return
+	}
+	s.sentCookie = false
 	h := s.c.Response().Header()
-	prefix := s.cfg.CookieName + "="
+	name := s.cfg.CookieName
 	kept := h.Values(echo.HeaderSetCookie)[:0]
 	for _, v := range h.Values(echo.HeaderSetCookie) {
-		if !strings.HasPrefix(v, prefix) {
+		if !(strings.HasPrefix(v, name) && len(v) > len(name) && v[len(name)] == '=') {
 			kept = append(kept, v)
 		}
 	}
