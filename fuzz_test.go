@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -359,6 +360,26 @@ func FuzzGet(f *testing.F) {
 		stored, err := mem.Load(context.Background(), fuzzKey())
 		if err != nil || string(stored.Data["keep"]) != `"me"` {
 			t.Fatalf("value %q: stored keep = %q, %v", value, stored.Data["keep"], err)
+		}
+	})
+}
+
+// FuzzQuotedLen checks that the session size limit counts a key exactly as
+// encoding/json spells it.
+func FuzzQuotedLen(f *testing.F) {
+	for _, k := range []string{"a", "ü✓", "\"\\\n\r\t\b\f", "\x01\x1f<>&\u2028\u2029"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		if !utf8.ValidString(key) {
+			return
+		}
+		b, err := json.Marshal(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := quotedLen(key); got != len(b) {
+			t.Fatalf("quotedLen(%q) = %d, encoding/json spells it in %d bytes", key, got, len(b))
 		}
 	})
 }

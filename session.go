@@ -292,8 +292,7 @@ func (s *session) checkKey(key string) error {
 	return nil
 }
 
-// encodedSize is the length of data encoded as a JSON object, counting keys as if
-// they needed no escapes.
+// encodedSize is the length of data encoded as a JSON object.
 func encodedSize(data map[string]json.RawMessage) int {
 	n := 2
 	for k, v := range data {
@@ -303,7 +302,23 @@ func encodedSize(data map[string]json.RawMessage) int {
 }
 
 func entrySize(key string, value json.RawMessage) int {
-	return len(key) + len(value) + 4 // quotes, colon and comma
+	return quotedLen(key) + len(value) + 2 // colon and comma
+}
+
+// quotedLen is the length of key as encoding/json quotes it.
+func quotedLen(key string) int {
+	n := 2
+	for _, r := range key {
+		switch {
+		case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t' || r == '\b' || r == '\f':
+			n += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+			n += 6 // \u00XX
+		default:
+			n += utf8.RuneLen(r)
+		}
+	}
+	return n
 }
 
 // identify reads the session token from the request's Cookie headers, without
