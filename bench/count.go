@@ -32,6 +32,11 @@ func (c Counts) Sub(o Counts) Counts {
 	return Counts{Reads: c.Reads - o.Reads, Writes: c.Writes - o.Writes, Other: c.Other - o.Other}
 }
 
+// Add returns the sum of c and o.
+func (c Counts) Add(o Counts) Counts {
+	return Counts{Reads: c.Reads + o.Reads, Writes: c.Writes + o.Writes, Other: c.Other + o.Other}
+}
+
 // Snapshot returns the counts so far.
 func (c *Counter) Snapshot() Counts {
 	if c == nil {

@@ -15,7 +15,7 @@ mkdir -p "$out"
 
 {
 	echo "date: $(date -u +%FT%TZ)"
-	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- ../*.go . || echo ' (with uncommitted changes)')"
+	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- ':/*.go' || echo ' (with uncommitted changes to Go files)')"
 	echo "nproc: $(nproc)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 	echo "go: $(go version)"
@@ -49,10 +49,10 @@ if perf stat -e instructions:u true >/dev/null 2>&1; then
 	go run ./ratios < "$out/instructions.txt" > "$out/instructions-ratios.md"
 fi
 
-go run ./load -store memory -c 8 -d 10s > "$out/load-memory.txt"
+# The load runs take turns in ten rounds, so that a change in the machine's load
+# falls on every library and table size alike.
+go run ./load -store memory -c 8 -d 20s -rounds 10 > "$out/load-memory.txt"
 if [ -n "${ECHOSESS_POSTGRES_DSN:-}" ]; then
-	for rows in 1000 100000 1000000; do
-		go run ./load -store postgres -c 8 -d 10s -rows "$rows" > "$out/load-postgres-$rows.txt"
-	done
+	go run ./load -store postgres -c 8 -d 20s -rows 1000,100000,1000000 -rounds 10 > "$out/load-postgres-scaling.txt"
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"

@@ -34,7 +34,7 @@ func TestDoChecksReplies(t *testing.T) {
 }
 
 func TestRunCountsNoErrorsOnMemory(t *testing.T) {
-	o := options{clients: 2, duration: 200e6, libs: []string{bench.LibEchosess}, store: "memory", writes: 0.1}
+	o := options{clients: 2, duration: 200e6, libs: []string{bench.LibEchosess}, store: "memory", rows: []int{0, 10}, rounds: 2, writes: 0.1}
 	errs, err := run(o)
 	if err != nil || errs != 0 {
 		t.Fatalf("run: %d errors, %v", errs, err)
