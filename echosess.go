@@ -207,9 +207,9 @@ func cookieAttributes(cfg Config) string {
 	return strings.TrimPrefix(ck.String(), cfg.CookieName+"=v")
 }
 
-// lock locks the commit lock of the session under key and returns its unlock.
-func (m *manager) lock(key string) func() {
+// lock locks the commit lock of the session under key and returns it.
+func (m *manager) lock(key string) *sync.Mutex {
 	mu := &m.locks[maphash.String(m.seed, key)%commitLocks]
 	mu.Lock()
-	return mu.Unlock
+	return mu
 }

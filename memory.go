@@ -68,22 +68,38 @@ func (m *MemoryStore) shard(key string) *memoryShard {
 }
 
 // Load returns a copy of the live record under key, or ErrNotFound.
-func (m *MemoryStore) Load(_ context.Context, key string) (Record, error) {
+func (m *MemoryStore) Load(ctx context.Context, key string) (Record, error) {
+	rec, _, err := m.loadLent(ctx, key)
+	if err == nil {
+		rec.Data = cloneData(rec.Data)
+	}
+	return rec, err
+}
+
+// loadLent returns the live record under key without copying its data, which the
+// caller must not change. Stored data is never changed in place: put stores a copy,
+// and later writes replace the record whole.
+func (m *MemoryStore) loadLent(_ context.Context, key string) (Record, bool, error) {
 	s := m.shard(key)
 	s.mu.RLock()
 	rec, ok := s.records[key]
-	if !ok || rec.Version == tombstoneVersion || !rec.Expiry.After(m.now()) {
-		s.mu.RUnlock()
-		return Record{}, ErrNotFound
-	}
-	rec.Data = cloneData(rec.Data)
 	s.mu.RUnlock()
-	return rec, nil
+	if !ok || rec.Version == tombstoneVersion || !rec.Expiry.After(m.now()) {
+		return Record{}, false, ErrNotFound
+	}
+	return rec, true, nil
 }
 
 // Save stores a copy of rec with Version rec.Version+1 if the live record under
 // rec.Key is at rec.Version (0: none), and returns ErrConflict otherwise.
-func (m *MemoryStore) Save(_ context.Context, rec Record) error {
+func (m *MemoryStore) Save(ctx context.Context, rec Record) error {
+	rec.Data = cloneData(rec.Data)
+	_, err := m.saveGiven(ctx, rec)
+	return err
+}
+
+// saveGiven is Save keeping rec.Data itself, which the caller must not change again.
+func (m *MemoryStore) saveGiven(_ context.Context, rec Record) (bool, error) {
 	s := m.shard(rec.Key)
 	now := m.now()
 	s.mu.Lock()
@@ -93,16 +109,22 @@ func (m *MemoryStore) Save(_ context.Context, rec Record) error {
 		current = old.Version
 	}
 	if current != rec.Version {
-		return ErrConflict
+		return false, ErrConflict
 	}
 	rec.Version++
 	s.put(rec, now)
-	return nil
+	return true, nil
 }
 
 // Put stores a copy of rec as it is, unless the record held under rec.Key is newer
 // or was deleted. It makes a MemoryStore usable as a Cache.
-func (m *MemoryStore) Put(_ context.Context, rec Record) error {
+func (m *MemoryStore) Put(ctx context.Context, rec Record) error {
+	rec.Data = cloneData(rec.Data)
+	return m.putGiven(ctx, rec)
+}
+
+// putGiven is Put keeping rec.Data itself, which the caller must not change again.
+func (m *MemoryStore) putGiven(_ context.Context, rec Record) error {
 	s := m.shard(rec.Key)
 	now := m.now()
 	s.mu.Lock()
@@ -146,10 +168,10 @@ func (m *MemoryStore) DeleteExpired(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// put stores a copy of rec. It purges the shard once its writes since the last
-// purge reach its size, which keeps the cost of purging constant per write.
+// put stores rec, whose data is the shard's from now on and never changed in place.
+// It purges the shard once its writes since the last purge reach its size, which
+// keeps the cost of purging constant per write.
 func (s *memoryShard) put(rec Record, now time.Time) {
-	rec.Data = cloneData(rec.Data)
 	s.records[rec.Key] = rec
 	s.writes++
 	if s.writes >= max(len(s.records), 256) {

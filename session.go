@@ -45,6 +45,7 @@ type session struct {
 	expiry   time.Time
 	deadline time.Time
 	data     map[string]json.RawMessage
+	shared   bool // data is the store's own copy, lent read-only: copy it before changing it
 
 	// This request's own changes, re-applied if a concurrent request saved first.
 	changes   map[string]json.RawMessage // nil value: deleted
@@ -131,6 +132,7 @@ func Set(c echo.Context, key string, value any) error {
 		if size > s.cfg.MaxSize {
 			return fmt.Errorf("%w: %q would make the session %d bytes, over the limit of %d", ErrTooLarge, key, size, s.cfg.MaxSize)
 		}
+		s.own()
 		if s.data == nil {
 			s.data = make(map[string]json.RawMessage)
 		}
@@ -176,7 +178,7 @@ func Clear(c echo.Context) error {
 		if err := s.change(); err != nil || len(s.data) == 0 {
 			return err
 		}
-		clear(s.data)
+		s.data, s.shared = nil, false
 		s.changes = nil
 		s.cleared = true
 		s.dirty = true
@@ -370,10 +372,11 @@ func (s *session) load() error {
 	s.identify()
 	now := s.cfg.Now()
 	if s.key != "" {
-		rec, err := s.cfg.store.Load(s.c.Request().Context(), s.key)
+		rec, shared, err := loadLent(s.c.Request().Context(), s.cfg.store, s.key)
 		switch {
 		case err == nil && rec.Expiry.After(now):
 			s.adopt(rec, now)
+			s.shared = shared
 			s.loaded = true
 			return nil
 		case err == nil || errors.Is(err, ErrNotFound):
@@ -451,6 +454,7 @@ func (s *session) delete(key string) error {
 	if _, ok := s.data[key]; !ok {
 		return nil
 	}
+	s.own()
 	delete(s.data, key)
 	s.record(key, nil)
 	return nil
@@ -477,7 +481,7 @@ func (s *session) destroy() {
 	}
 	now := s.cfg.Now()
 	s.loaded = true
-	s.token, s.key, s.version, s.data = "", "", 0, nil
+	s.token, s.key, s.version, s.data, s.shared = "", "", 0, nil, false
 	s.changes, s.cleared, s.expirySet, s.slid, s.dirty = nil, false, false, false, false
 	s.deadline = s.cfg.DefaultExpiry.from(now)
 	s.expiry = s.idleExpiry(now)
@@ -552,7 +556,7 @@ func (s *session) create(ctx context.Context) error {
 		var raw [32]byte
 		rand.Read(raw[:])
 		key := storeKey(raw)
-		err := s.cfg.store.Save(ctx, s.recordAt(key, 0))
+		given, err := saveGiven(ctx, s.cfg.store, s.recordAt(key, 0))
 		if errors.Is(err, ErrConflict) {
 			continue // another session already has this key: draw again
 		}
@@ -561,7 +565,7 @@ func (s *session) create(ctx context.Context) error {
 		}
 		var token [43]byte
 		tokenEncoding.Encode(token[:], raw[:])
-		s.token, s.key, s.version = string(token[:]), key, 1
+		s.token, s.key, s.version, s.shared = string(token[:]), key, 1, given
 		s.cookieDirty = true
 		return nil
 	}
@@ -571,10 +575,12 @@ func (s *session) create(ctx context.Context) error {
 // update saves the session over its stored version. When another request saved in
 // between, it reloads the record and re-applies only this request's changes.
 func (s *session) update(ctx context.Context, now time.Time) error {
-	defer s.cfg.lock(s.key)()
+	mu := s.cfg.lock(s.key)
+	defer mu.Unlock()
 	for attempt := 1; ; attempt++ {
-		err := s.cfg.store.Save(ctx, s.recordAt(s.key, s.version))
+		given, err := saveGiven(ctx, s.cfg.store, s.recordAt(s.key, s.version))
 		if err == nil {
+			s.shared = given
 			s.version++
 			return nil
 		}
@@ -622,7 +628,7 @@ func (s *session) rebase(rec Record, now time.Time) {
 			data[k] = v
 		}
 	}
-	s.data, s.version = data, rec.Version
+	s.data, s.shared, s.version = data, false, rec.Version
 	if !s.expirySet {
 		s.deadline = rec.Deadline
 		if !s.slid {
@@ -733,3 +739,10 @@ func (w *failedWriter) Write(p []byte) (int, error) {
 }
 
 func (w *failedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// own makes the session's data its own to change, copying it if the store lent it.
+func (s *session) own() {
+	if s.shared {
+		s.data, s.shared = cloneData(s.data), false
+	}
+}
