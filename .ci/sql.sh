@@ -82,30 +82,28 @@ echosess_sql_check_generated() {
 	)
 }
 
+# echosess_sql_goose_up DIALECT DRIVER DB runs the goose command's up and then status on
+# migrations/DIALECT against DB, failing if a migration is left pending.
+echosess_sql_goose_up() {
+	local status
+	echosess_sql_log "goose: up and status on migrations/$1"
+	"$ECHOSESS_GOOSE" -dir "migrations/$1" -table echosess_db_version "$2" "$3" up
+	status=$("$ECHOSESS_GOOSE" -dir "migrations/$1" -table echosess_db_version "$2" "$3" status 2>&1)
+	echo "$status"
+	if grep -q Pending <<<"$status"; then
+		echo "sql: goose left a migration in migrations/$1 pending" >&2
+		return 1
+	fi
+}
+
 echosess_sql_check_goose_cli() {
-	local goose=$ECHOSESS_GOOSE table=echosess_db_version status
-	local sqlite_file=$echosess_sql_tmp/goose-cli.db
 	local pg_dsn
 	pg_dsn=$(echosess_sql_dsn "${echosess_sql_db}_goose")
 	echosess_sql_psql -c "CREATE DATABASE ${echosess_sql_db}_goose"
 	(
 		cd "$echosess_sql_root"
-		echosess_sql_log "goose: up and status on migrations/sqlite, a new SQLite file"
-		"$goose" -dir migrations/sqlite -table "$table" sqlite3 "$sqlite_file" up
-		status=$("$goose" -dir migrations/sqlite -table "$table" sqlite3 "$sqlite_file" status 2>&1)
-		echo "$status"
-		if grep -q Pending <<<"$status"; then
-			echo "sql: goose left a SQLite migration pending" >&2
-			exit 1
-		fi
-		echosess_sql_log "goose: up and status on migrations/postgres, an empty database"
-		"$goose" -dir migrations/postgres -table "$table" postgres "$pg_dsn" up
-		status=$("$goose" -dir migrations/postgres -table "$table" postgres "$pg_dsn" status 2>&1)
-		echo "$status"
-		if grep -q Pending <<<"$status"; then
-			echo "sql: goose left a PostgreSQL migration pending" >&2
-			exit 1
-		fi
+		echosess_sql_goose_up sqlite sqlite3 "$echosess_sql_tmp/goose-cli.db"
+		echosess_sql_goose_up postgres postgres "$pg_dsn"
 	)
 	echosess_sql_psql -c "DROP DATABASE ${echosess_sql_db}_goose WITH (FORCE)"
 }
