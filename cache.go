@@ -28,34 +28,68 @@ type cachedStore struct {
 }
 
 func (s *cachedStore) Load(ctx context.Context, key string) (Record, error) {
-	rec, err := s.cache.Load(ctx, key)
+	rec, _, err := s.load(ctx, key, false)
+	return rec, err
+}
+
+func (s *cachedStore) Save(ctx context.Context, rec Record) error {
+	_, err := s.save(ctx, rec, false)
+	return err
+}
+
+// load tries the cache, then the store, and fills the cache on a store hit. With
+// lend, it borrows the cached data when the cache can lend it, and reports whether
+// it did.
+func (s *cachedStore) load(ctx context.Context, key string, lend bool) (Record, bool, error) {
+	var (
+		rec  Record
+		lent bool
+		err  error
+	)
+	if lend {
+		rec, lent, err = loadLent(ctx, s.cache, key)
+	} else {
+		rec, err = s.cache.Load(ctx, key)
+	}
 	if err == nil {
-		return rec, nil
+		return rec, lent, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
 		s.cacheFailed(ctx, "load", err)
 	}
 	rec, err = s.store.Load(ctx, key)
 	if err != nil {
-		return rec, err
+		return rec, false, err
 	}
 	if err := s.cache.Put(ctx, rec); err != nil {
 		s.cacheFailed(ctx, "fill", err)
 	}
-	return rec, nil
+	return rec, false, nil
 }
 
-func (s *cachedStore) Save(ctx context.Context, rec Record) error {
+// save saves rec to the store and then puts it in the cache. With give, it gives
+// rec.Data to the cache when the cache can keep it, and reports whether it did.
+func (s *cachedStore) save(ctx context.Context, rec Record, give bool) (bool, error) {
 	if err := s.store.Save(ctx, rec); err != nil {
 		s.evict(ctx, rec.Key)
-		return err
+		return false, err
 	}
 	rec.Version++
-	if err := s.cache.Put(ctx, rec); err != nil {
+	var err error
+	g, canGive := s.cache.(interface {
+		putGiven(ctx context.Context, rec Record) error
+	})
+	if give && canGive {
+		err = g.putGiven(ctx, rec)
+	} else {
+		err = s.cache.Put(ctx, rec)
+	}
+	if err != nil {
 		s.cacheFailed(ctx, "put", err)
 		s.evict(ctx, rec.Key)
+		return false, nil
 	}
-	return nil
+	return give && canGive, nil
 }
 
 func (s *cachedStore) Delete(ctx context.Context, key string) error {
@@ -91,39 +125,21 @@ type lender interface {
 	loadLent(ctx context.Context, key string) (rec Record, lent bool, err error)
 }
 
-// loadLent loads the record under key from store, borrowing its data when the store
-// can lend it.
-func loadLent(ctx context.Context, store Store, key string) (Record, bool, error) {
-	if l, ok := store.(lender); ok {
+// loadLent loads the record under key from a Store or Cache, borrowing its data
+// when that can lend it.
+func loadLent(ctx context.Context, from interface {
+	Load(ctx context.Context, key string) (Record, error)
+}, key string) (Record, bool, error) {
+	if l, ok := from.(lender); ok {
 		return l.loadLent(ctx, key)
 	}
-	rec, err := store.Load(ctx, key)
+	rec, err := from.Load(ctx, key)
 	return rec, false, err
 }
 
-// loadLent tries the cache as Load does, borrowing a cached record's data when the
-// cache can lend it.
+// loadLent is Load, borrowing a cached record's data when the cache can lend it.
 func (s *cachedStore) loadLent(ctx context.Context, key string) (Record, bool, error) {
-	l, ok := s.cache.(lender)
-	if !ok {
-		rec, err := s.Load(ctx, key)
-		return rec, false, err
-	}
-	rec, lent, err := l.loadLent(ctx, key)
-	if err == nil {
-		return rec, lent, nil
-	}
-	if !errors.Is(err, ErrNotFound) {
-		s.cacheFailed(ctx, "load", err)
-	}
-	rec, err = s.store.Load(ctx, key)
-	if err != nil {
-		return rec, false, err
-	}
-	if err := s.cache.Put(ctx, rec); err != nil {
-		s.cacheFailed(ctx, "fill", err)
-	}
-	return rec, false, nil
+	return s.load(ctx, key, true)
 }
 
 // giver is a Store that can keep a saved record's data instead of copying it; given
@@ -140,23 +156,7 @@ func saveGiven(ctx context.Context, store Store, rec Record) (bool, error) {
 	return false, store.Save(ctx, rec)
 }
 
-// saveGiven saves as Save does, giving rec.Data to the cache when it can keep it.
+// saveGiven is Save, giving rec.Data to the cache when it can keep it.
 func (s *cachedStore) saveGiven(ctx context.Context, rec Record) (bool, error) {
-	g, ok := s.cache.(interface {
-		putGiven(ctx context.Context, rec Record) error
-	})
-	if !ok {
-		return false, s.Save(ctx, rec)
-	}
-	if err := s.store.Save(ctx, rec); err != nil {
-		s.evict(ctx, rec.Key)
-		return false, err
-	}
-	rec.Version++
-	if err := g.putGiven(ctx, rec); err != nil {
-		s.cacheFailed(ctx, "put", err)
-		s.evict(ctx, rec.Key)
-		return false, nil
-	}
-	return true, nil
+	return s.save(ctx, rec, true)
 }
