@@ -386,11 +386,22 @@ func (s *session) load() error {
 			return fmt.Errorf("echosess: loading session: %w", err)
 		}
 	}
-	s.token, s.key, s.version = "", "", 0
+	s.startFresh(now)
+	return nil
+}
+
+// startFresh makes the session a new, empty one that no token names yet.
+func (s *session) startFresh(now time.Time) {
+	s.loaded = true
+	s.token, s.key, s.version, s.data, s.shared = "", "", 0, nil, false
 	s.deadline = s.cfg.DefaultExpiry.from(now)
 	s.expiry = s.idleExpiry(now)
-	s.loaded = true
-	return nil
+}
+
+// forgetChanges drops this request's record of its changes, once they are stored or
+// abandoned.
+func (s *session) forgetChanges() {
+	s.dirty, s.changes, s.cleared, s.expirySet, s.slid = false, nil, false, false, false
 }
 
 // adopt takes rec as the session's stored state and slides its idle expiry.
@@ -479,12 +490,8 @@ func (s *session) destroy() {
 	if s.key != "" && s.oldKey == "" {
 		s.oldKey = s.key
 	}
-	now := s.cfg.Now()
-	s.loaded = true
-	s.token, s.key, s.version, s.data, s.shared = "", "", 0, nil, false
-	s.changes, s.cleared, s.expirySet, s.slid, s.dirty = nil, false, false, false, false
-	s.deadline = s.cfg.DefaultExpiry.from(now)
-	s.expiry = s.idleExpiry(now)
+	s.startFresh(s.cfg.Now())
+	s.forgetChanges()
 	s.expireCookie, s.cookieDirty = s.hadCookie, s.hadCookie
 }
 
@@ -536,7 +543,7 @@ func (s *session) commit() error {
 		if err != nil {
 			return err
 		}
-		s.dirty, s.changes, s.cleared, s.expirySet, s.slid = false, nil, false, false, false
+		s.forgetChanges()
 	}
 	if s.oldKey != "" {
 		if err := s.cfg.store.Delete(ctx, s.oldKey); err != nil {
