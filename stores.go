@@ -25,6 +25,10 @@ var (
 	// ErrNoMiddleware means a handler API function got a context that the echosess
 	// middleware did not wrap.
 	ErrNoMiddleware = errors.New("echosess: no session on this context; is echosess.Middleware installed?")
+	// ErrSessionEnded means a commit found the session it had loaded ended by another
+	// request meanwhile (Destroy, RenewID) or expired. The commit wrote nothing and sent
+	// no cookie: a request never brings an ended session back or forks it.
+	ErrSessionEnded = errors.New("echosess: session ended by a concurrent request")
 )
 
 // Record is a session as a Store keeps it.
@@ -55,6 +59,17 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// DeleteExpired removes expired records and reports how many it removed.
 	DeleteExpired(ctx context.Context) (int64, error)
+}
+
+// Toucher is a Store that can move a record's expiry without rewriting its data. The
+// middleware uses it for the idle-timeout slide; a Store without it gets a Save of
+// the whole record instead.
+type Toucher interface {
+	// Touch is Save of a record whose Data is unchanged since it was loaded at
+	// rec.Version: it writes rec.Expiry and rec.Deadline as version rec.Version+1,
+	// keeping the stored data, provided the live stored version is still
+	// rec.Version, and returns ErrConflict otherwise. It may ignore rec.Data.
+	Touch(ctx context.Context, rec Record) error
 }
 
 // Cache is a fast copy of a Store's records, such as a MemoryStore. Put overwrites
