@@ -30,6 +30,17 @@ SET data       = sqlc.arg(data),
     updated_at = sqlc.arg(now)
 WHERE key = sqlc.arg(key) AND version = sqlc.arg(version) AND expires_at > sqlc.arg(now);
 
+-- TouchSession moves the expiry and deadline of the live row at the given version and
+-- bumps its version, like UpdateSession, but never writes the data: an idle-timeout
+-- slide sends no session data to the database.
+-- name: TouchSession :execrows
+UPDATE echosess_sessions
+SET expires_at = sqlc.arg(expires_at),
+    deadline   = sqlc.arg(deadline),
+    version    = version + 1,
+    updated_at = sqlc.arg(now)
+WHERE key = sqlc.arg(key) AND version = sqlc.arg(version) AND expires_at > sqlc.arg(now);
+
 -- name: DeleteSession :exec
 DELETE FROM echosess_sessions
 WHERE key = sqlc.arg(key);

@@ -112,6 +112,40 @@ func (q *Queries) LoadSession(ctx context.Context, arg LoadSessionParams) (LoadS
 	return i, err
 }
 
+const touchSession = `-- name: TouchSession :execrows
+UPDATE echosess_sessions
+SET expires_at = ?1,
+    deadline   = ?2,
+    version    = version + 1,
+    updated_at = ?3
+WHERE key = ?4 AND version = ?5 AND expires_at > ?3
+`
+
+type TouchSessionParams struct {
+	ExpiresAt int64
+	Deadline  int64
+	Now       int64
+	Key       string
+	Version   int64
+}
+
+// TouchSession moves the expiry and deadline of the live row at the given version and
+// bumps its version, like UpdateSession, but never writes the data: an idle-timeout
+// slide sends no session data to the database.
+func (q *Queries) TouchSession(ctx context.Context, arg TouchSessionParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, touchSession,
+		arg.ExpiresAt,
+		arg.Deadline,
+		arg.Now,
+		arg.Key,
+		arg.Version,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const updateSession = `-- name: UpdateSession :execrows
 UPDATE echosess_sessions
 SET data       = ?1,
