@@ -206,6 +206,7 @@ func (q rowQueries) load(_ context.Context, _ string, now time.Time) (sqlRow, bo
 
 func (rowQueries) insert(context.Context, string, sqlRow, time.Time) (int64, error) { return 1, nil }
 func (rowQueries) update(context.Context, string, sqlRow, time.Time) (int64, error) { return 1, nil }
+func (rowQueries) touch(context.Context, string, sqlRow, time.Time) (int64, error)  { return 1, nil }
 func (rowQueries) delete(context.Context, string) error                             { return nil }
 func (rowQueries) deleteExpired(context.Context, time.Time, int) (int64, error)     { return 0, nil }
 

@@ -54,6 +54,16 @@ func (a postgresQueries) update(ctx context.Context, key string, row sqlRow, now
 	})
 }
 
+func (a postgresQueries) touch(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
+	return a.q.TouchSession(ctx, postgres.TouchSessionParams{
+		Key:       key,
+		ExpiresAt: row.expiry,
+		Deadline:  row.deadline,
+		Now:       now,
+		Version:   row.version,
+	})
+}
+
 func (a postgresQueries) delete(ctx context.Context, key string) error {
 	return a.q.DeleteSession(ctx, key)
 }

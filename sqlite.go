@@ -76,6 +76,16 @@ func (a sqliteQueries) update(ctx context.Context, key string, row sqlRow, now t
 	})
 }
 
+func (a sqliteQueries) touch(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
+	return a.q.TouchSession(ctx, sqlite.TouchSessionParams{
+		Key:       key,
+		ExpiresAt: row.expiry.UnixMilli(),
+		Deadline:  row.deadline.UnixMilli(),
+		Now:       now.UnixMilli(),
+		Version:   row.version,
+	})
+}
+
 func (a sqliteQueries) delete(ctx context.Context, key string) error {
 	return a.q.DeleteSession(ctx, key)
 }

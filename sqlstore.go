@@ -46,6 +46,10 @@ type sqlQueries interface {
 	// update writes row as version row.version+1 if the row under key is live at now
 	// and at row.version, and reports the rows affected.
 	update(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error)
+	// touch writes row's expiry and deadline, but not its data, as version
+	// row.version+1 if the row under key is live at now and at row.version, and
+	// reports the rows affected.
+	touch(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error)
 	// delete removes the row under key, if any.
 	delete(ctx context.Context, key string) error
 	// deleteExpired removes at most limit rows that have expired at now.
@@ -87,17 +91,33 @@ func (s *SQLStore) Save(ctx context.Context, rec Record) error {
 		return err
 	}
 	row := sqlRow{data: data, expiry: rec.Expiry, deadline: rec.Deadline, version: rec.Version}
+	if rec.Version == 0 {
+		return s.swap(ctx, "save", rec.Key, row, s.q.insert)
+	}
+	return s.swap(ctx, "save", rec.Key, row, s.q.update)
+}
+
+// Touch writes rec.Expiry and rec.Deadline as version rec.Version+1 in a single
+// statement that leaves the stored data alone, provided the live row is still at
+// rec.Version. Otherwise it writes nothing and returns ErrConflict. It ignores
+// rec.Data, so an idle-timeout slide neither encodes nor sends the session's data.
+func (s *SQLStore) Touch(ctx context.Context, rec Record) error {
+	row := sqlRow{expiry: rec.Expiry, deadline: rec.Deadline, version: rec.Version}
+	return s.swap(ctx, "touch", rec.Key, row, s.q.touch)
+}
+
+// swap runs stmt, a compare-and-swap of row under key, when the store admits a
+// writer, and returns ErrConflict when it affected no row. op names the operation
+// in errors.
+func (s *SQLStore) swap(ctx context.Context, op, key string, row sqlRow,
+	stmt func(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error)) error {
 	var n int64
-	err = s.write(ctx, func() (err error) {
-		if rec.Version == 0 {
-			n, err = s.q.insert(ctx, rec.Key, row, s.now())
-		} else {
-			n, err = s.q.update(ctx, rec.Key, row, s.now())
-		}
+	err := s.write(ctx, func() (err error) {
+		n, err = stmt(ctx, key, row, s.now())
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("echosess: %s: save session: %w", s.dialect, err)
+		return fmt.Errorf("echosess: %s: %s session: %w", s.dialect, op, err)
 	}
 	if n == 0 {
 		return ErrConflict
