@@ -100,20 +100,39 @@ func (m *MemoryStore) Save(ctx context.Context, rec Record) error {
 
 // saveGiven is Save keeping rec.Data itself, which the caller must not change again.
 func (m *MemoryStore) saveGiven(_ context.Context, rec Record) (bool, error) {
+	err := m.swap(rec, false)
+	return err == nil, err
+}
+
+// Touch stores rec.Expiry and rec.Deadline with Version rec.Version+1 if the live
+// record under rec.Key is at rec.Version, keeping its data, and returns ErrConflict
+// otherwise. It ignores rec.Data and copies nothing.
+func (m *MemoryStore) Touch(_ context.Context, rec Record) error {
+	return m.swap(rec, true)
+}
+
+// swap stores rec with Version rec.Version+1 if the live record under rec.Key is at
+// rec.Version (0: none), and returns ErrConflict otherwise. With keepData it keeps
+// the live record's data instead of rec.Data, which stored records never change in
+// place, and there must be a live record to keep it from.
+func (m *MemoryStore) swap(rec Record, keepData bool) error {
 	s := m.shard(rec.Key)
 	now := m.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var current int64
+	var current Record
 	if old, ok := s.records[rec.Key]; ok && old.Version != tombstoneVersion && old.Expiry.After(now) {
-		current = old.Version
+		current = old
 	}
-	if current != rec.Version {
-		return false, ErrConflict
+	if current.Version != rec.Version || keepData && current.Version == 0 {
+		return ErrConflict
+	}
+	if keepData {
+		rec.Data = current.Data
 	}
 	rec.Version++
 	s.put(rec, now)
-	return true, nil
+	return nil
 }
 
 // Put stores a copy of rec as it is, unless the record held under rec.Key is newer
