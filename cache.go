@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // WithCache returns a Store that reads through cache and writes through to both.
@@ -15,16 +16,27 @@ import (
 // A cache in one process does not see writes made by another, so use a per-process
 // cache with several app instances only when each session sticks to one instance.
 func WithCache(store Store, cache Cache, logger *slog.Logger) Store {
+	return newCachedStore(store, cache, logger, time.Now)
+}
+
+// newCachedStore is WithCache with the clock that tells a saved record that has
+// already expired, which the cache must forget, from a live one. A nil logger is
+// slog.Default and a nil now is time.Now.
+func newCachedStore(store Store, cache Cache, logger *slog.Logger, now func() time.Time) *cachedStore {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &cachedStore{store: store, cache: cache, logger: logger}
+	if now == nil {
+		now = time.Now
+	}
+	return &cachedStore{store: store, cache: cache, logger: logger, now: now}
 }
 
 type cachedStore struct {
 	store  Store
 	cache  Cache
 	logger *slog.Logger
+	now    func() time.Time
 }
 
 func (s *cachedStore) Load(ctx context.Context, key string) (Record, error) {
@@ -75,6 +87,32 @@ func (s *cachedStore) save(ctx context.Context, rec Record, give bool) (bool, er
 		return false, err
 	}
 	rec.Version++
+	return s.putSaved(ctx, rec, give), nil
+}
+
+// Touch touches rec in the store (a Save when the store is no Toucher) and then puts
+// a copy of it at its new version in the cache, so rec.Data must be the data loaded
+// at rec.Version. A conflict or error from the store evicts the cached copy.
+func (s *cachedStore) Touch(ctx context.Context, rec Record) error {
+	if err := touch(ctx, s.store, rec); err != nil {
+		s.evict(ctx, rec.Key)
+		return err
+	}
+	rec.Version++
+	s.putSaved(ctx, rec, false)
+	return nil
+}
+
+// putSaved puts rec, as the store now holds it, in the cache; with give, it gives
+// rec.Data to the cache when the cache can keep it, and reports whether it did. A
+// record that has already expired is evicted instead: the middleware ends a session
+// by saving it expired at its version, and an eviction leaves a MemoryStore a
+// tombstone, so that a fill from a load that raced with the end cannot revive it.
+func (s *cachedStore) putSaved(ctx context.Context, rec Record, give bool) bool {
+	if !rec.Expiry.After(s.now()) {
+		s.evict(ctx, rec.Key)
+		return false
+	}
 	var err error
 	g, canGive := s.cache.(interface {
 		putGiven(ctx context.Context, rec Record) error
@@ -87,9 +125,9 @@ func (s *cachedStore) save(ctx context.Context, rec Record, give bool) (bool, er
 	if err != nil {
 		s.cacheFailed(ctx, "put", err)
 		s.evict(ctx, rec.Key)
-		return false, nil
+		return false
 	}
-	return give && canGive, nil
+	return give && canGive
 }
 
 func (s *cachedStore) Delete(ctx context.Context, key string) error {
@@ -154,6 +192,15 @@ func saveGiven(ctx context.Context, store Store, rec Record) (bool, error) {
 		return g.saveGiven(ctx, rec)
 	}
 	return false, store.Save(ctx, rec)
+}
+
+// touch touches rec in store when store is a Toucher, and saves it whole otherwise:
+// rec.Data must be the data loaded at rec.Version.
+func touch(ctx context.Context, store Store, rec Record) error {
+	if t, ok := store.(Toucher); ok {
+		return t.Touch(ctx, rec)
+	}
+	return store.Save(ctx, rec)
 }
 
 // saveGiven is Save, giving rec.Data to the cache when it can keep it.

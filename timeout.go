@@ -24,6 +24,14 @@ func (s boundedStore) Save(ctx context.Context, rec Record) error {
 	return s.Store.Save(ctx, rec)
 }
 
+// Touch touches rec in the inner store within the timeout, or saves it whole when
+// that store is no Toucher.
+func (s boundedStore) Touch(ctx context.Context, rec Record) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return touch(ctx, s.Store, rec)
+}
+
 func (s boundedStore) Delete(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
