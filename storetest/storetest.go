@@ -21,7 +21,8 @@ import (
 
 // Run runs the conformance suite. newStore must return an empty store for each
 // subtest; it may register cleanups with t. The store must tell time with the
-// system clock, because the suite checks expiry against time.Now.
+// system clock, because the suite checks expiry against time.Now. Subtests of an
+// optional capability, such as echosess.Toucher, skip a store that lacks it.
 func Run(t *testing.T, newStore func(t *testing.T) echosess.Store) {
 	tests := []struct {
 		name string
@@ -31,6 +32,8 @@ func Run(t *testing.T, newStore func(t *testing.T) echosess.Store) {
 		{"NotFound", testNotFound},
 		{"Expired", testExpired},
 		{"Conflict", testConflict},
+		{"EndAtVersion", testEndAtVersion},
+		{"Touch", testTouch},
 		{"Delete", testDelete},
 		{"DeleteExpired", testDeleteExpired},
 		{"Isolation", testIsolation},
@@ -135,7 +138,8 @@ func testRoundTrip(t *testing.T, s echosess.Store) {
 	for i := range big {
 		big[i] = 'a' + byte(i%26)
 	}
-	rec := record(t, map[string]string{"user": "ada", "ünïcødé ✓": "välue \"quoted\" \n", "big": string(big)}, time.Now().Add(time.Hour))
+	// The empty key is valid JSON and the middleware keeps a value under it.
+	rec := record(t, map[string]string{"user": "ada", "ünïcødé ✓": "välue \"quoted\" \n", "big": string(big), "": "empty key"}, time.Now().Add(time.Hour))
 	rec.Data["n"] = json.RawMessage(`{"a":[1,2,3],"b":null}`)
 	mustSave(t, s, rec)
 	got := mustLoad(t, s, rec.Key)
@@ -197,6 +201,104 @@ func testConflict(t *testing.T, s echosess.Store) {
 	if err := s.Save(ctx, echosess.Record{Key: newKey(t), Expiry: time.Now().Add(time.Hour), Version: 3}); !errors.Is(err, echosess.ErrConflict) {
 		t.Fatalf("save of a missing record at version 3 error = %v, want ErrConflict", err)
 	}
+}
+
+// testEndAtVersion ends records the way the middleware does, by saving them expired
+// at the version they were loaded at: a delete that loses to any concurrent save.
+func testEndAtVersion(t *testing.T, s echosess.Store) {
+	ctx := context.Background()
+	rec := record(t, map[string]string{"k": "v"}, time.Now().Add(time.Hour))
+	mustSave(t, s, rec)
+	loaded := mustLoad(t, s, rec.Key)
+	ended := loaded
+	ended.Expiry = time.Now().Add(-time.Second)
+	mustSave(t, s, ended)
+	wantNotFound(t, s, rec.Key)
+	// An ended record stays ended: a save at the version it was loaded at finds no
+	// live record there.
+	if err := s.Save(ctx, loaded); !errors.Is(err, echosess.ErrConflict) {
+		t.Fatalf("save at version %d of an ended record error = %v, want ErrConflict", loaded.Version, err)
+	}
+	wantNotFound(t, s, rec.Key)
+
+	live := record(t, map[string]string{"k": "live"}, time.Now().Add(time.Hour))
+	mustSave(t, s, live)
+	stale := mustLoad(t, s, live.Key)
+	mustSave(t, s, stale) // the store is at version 2, stale still at 1
+	stale.Expiry = time.Now().Add(-time.Second)
+	if err := s.Save(ctx, stale); !errors.Is(err, echosess.ErrConflict) {
+		t.Fatalf("end at a stale version error = %v, want ErrConflict", err)
+	}
+	got := mustLoad(t, s, live.Key)
+	if got.Version != 2 {
+		t.Fatalf("after a rejected end: version %d, want 2", got.Version)
+	}
+	wantTime(t, "Expiry after a rejected end", got.Expiry, live.Expiry)
+	wantData(t, got.Data, live.Data)
+}
+
+// testTouch checks an echosess.Toucher: a touch moves the expiry and deadline to a
+// new version and keeps the data, or changes nothing.
+func testTouch(t *testing.T, s echosess.Store) {
+	toucher, ok := s.(echosess.Toucher)
+	if !ok {
+		t.Skipf("%T does not implement echosess.Toucher", s)
+	}
+	ctx := context.Background()
+	rec := record(t, map[string]string{"k": "v", "": "empty key"}, time.Now().Add(time.Hour))
+	mustSave(t, s, rec)
+	loaded := mustLoad(t, s, rec.Key)
+	touched := loaded // with the loaded data, as the middleware passes it
+	touched.Expiry = loaded.Expiry.Add(time.Hour)
+	touched.Deadline = loaded.Deadline.Add(2 * time.Hour)
+	if err := toucher.Touch(ctx, touched); err != nil {
+		t.Fatalf("Touch(%s, version %d): %v", touched.Key, touched.Version, err)
+	}
+	touched.Data["k"][1] = 'X' // the caller's bytes, changed after the touch
+	got := mustLoad(t, s, rec.Key)
+	if got.Version != 2 {
+		t.Fatalf("Version after a touch = %d, want 2", got.Version)
+	}
+	wantTime(t, "Expiry after a touch", got.Expiry, touched.Expiry)
+	wantTime(t, "Deadline after a touch", got.Deadline, touched.Deadline)
+	wantData(t, got.Data, rec.Data)
+
+	stale := touched // at version 1, the store is at 2
+	stale.Expiry = touched.Expiry.Add(time.Hour)
+	if err := toucher.Touch(ctx, stale); !errors.Is(err, echosess.ErrConflict) {
+		t.Fatalf("Touch at a stale version error = %v, want ErrConflict", err)
+	}
+	again := mustLoad(t, s, rec.Key)
+	if again.Version != 2 {
+		t.Fatalf("after a rejected touch: version %d, want 2", again.Version)
+	}
+	wantTime(t, "Expiry after a rejected touch", again.Expiry, touched.Expiry)
+
+	// A save after a touch must use the version the touch made.
+	again.Data["k"] = json.RawMessage(`"w"`)
+	if err := s.Save(ctx, stale); !errors.Is(err, echosess.ErrConflict) {
+		t.Fatalf("save at the version before a touch error = %v, want ErrConflict", err)
+	}
+	mustSave(t, s, again)
+	if got := mustLoad(t, s, rec.Key); got.Version != 3 || !sameJSON(t, got.Data["k"], again.Data["k"]) {
+		t.Fatalf("save after a touch: version %d, k = %s; want version 3, k = \"w\"", got.Version, got.Data["k"])
+	}
+
+	missing := record(t, nil, time.Now().Add(time.Hour))
+	missing.Version = 1
+	if err := toucher.Touch(ctx, missing); !errors.Is(err, echosess.ErrConflict) {
+		t.Fatalf("Touch of a missing record at version 1 error = %v, want ErrConflict", err)
+	}
+	wantNotFound(t, s, missing.Key)
+
+	expired := record(t, map[string]string{"k": "v"}, time.Now().Add(-time.Second))
+	mustSave(t, s, expired)
+	expired.Version = 1
+	expired.Expiry = time.Now().Add(time.Hour)
+	if err := toucher.Touch(ctx, expired); !errors.Is(err, echosess.ErrConflict) {
+		t.Fatalf("Touch of an expired record at version 1 error = %v, want ErrConflict", err)
+	}
+	wantNotFound(t, s, expired.Key)
 }
 
 func testDelete(t *testing.T, s echosess.Store) {
