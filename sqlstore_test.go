@@ -225,6 +225,38 @@ func TestSQLStoreDecodeError(t *testing.T) {
 	}
 }
 
+// TestSQLStoreTouchWritesNoData shows that Touch sends no data: a marker written to the
+// data column behind the store's back survives a touch that moves the expiry.
+func TestSQLStoreTouchWritesNoData(t *testing.T) {
+	for _, b := range sqlBackends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, exec := b.newStore(t)
+			if err := s.Save(ctx, sessionRecord("k", time.Now().Add(time.Hour), 0, "a", "saved")); err != nil {
+				t.Fatal(err)
+			}
+			exec("UPDATE echosess_sessions SET data = ? WHERE key = ?", []byte(`{"a":"marker"}`), "k")
+			touched := sessionRecord("k", time.Now().Add(2*time.Hour), 1, "a", "passed to Touch")
+			if err := s.Touch(ctx, touched); err != nil {
+				t.Fatalf("Touch: %v", err)
+			}
+			rec, err := s.Load(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(rec.Data["a"]) != `"marker"` || rec.Version != 2 {
+				t.Fatalf("after Touch: a = %s, version %d; want the marker, version 2", rec.Data["a"], rec.Version)
+			}
+			if d := rec.Expiry.Sub(touched.Expiry); d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("Expiry after Touch = %v, want %v", rec.Expiry, touched.Expiry)
+			}
+			if d := rec.Deadline.Sub(touched.Deadline); d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("Deadline after Touch = %v, want %v", rec.Deadline, touched.Deadline)
+			}
+		})
+	}
+}
+
 func TestSQLStoreDatabaseErrors(t *testing.T) {
 	ctx := context.Background()
 	db := newSQLiteDB(t)
@@ -237,6 +269,9 @@ func TestSQLStoreDatabaseErrors(t *testing.T) {
 	}
 	if err := s.Save(ctx, sessionRecord("k", time.Now().Add(time.Hour), 0)); err == nil || errors.Is(err, echosess.ErrConflict) {
 		t.Errorf("Save on a closed database: err = %v, want a database error", err)
+	}
+	if err := s.Touch(ctx, sessionRecord("k", time.Now().Add(time.Hour), 1)); err == nil || errors.Is(err, echosess.ErrConflict) {
+		t.Errorf("Touch on a closed database: err = %v, want a database error", err)
 	}
 	if err := s.Delete(ctx, "k"); err == nil {
 		t.Error("Delete on a closed database: no error")
