@@ -1,7 +1,10 @@
 package echosess_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/storetest"
@@ -15,4 +18,43 @@ func TestMemoryStoreBehindCache(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) echosess.Store {
 		return echosess.WithCache(echosess.NewMemoryStore(), echosess.NewMemoryStore(), nil)
 	})
+}
+
+// plainStore hides every method of a Store beyond the interface, as a third-party
+// store without the optional capabilities would.
+type plainStore struct{ echosess.Store }
+
+// TestPlainStoreBehindCache runs the suite, Touch included, on a cache in front of a
+// store that is no Toucher: the cache layer touches it with a Save.
+func TestPlainStoreBehindCache(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) echosess.Store {
+		return echosess.WithCache(plainStore{echosess.NewMemoryStore()}, echosess.NewMemoryStore(), nil)
+	})
+}
+
+// TestCacheForgetsEndedSession ends a session through the cache layer by saving it
+// expired at its version. The cache must forget it for good: a late fill from a load
+// that read the store before the end must not bring it back.
+func TestCacheForgetsEndedSession(t *testing.T) {
+	ctx := context.Background()
+	cache := echosess.NewMemoryStore()
+	s := echosess.WithCache(echosess.NewMemoryStore(), cache, nil)
+	if err := s.Save(ctx, sessionRecord("k", time.Now().Add(time.Hour), 0, "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := s.Load(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := loaded
+	ended.Expiry = time.Now().Add(-time.Second)
+	if err := s.Save(ctx, ended); err != nil {
+		t.Fatalf("end at version %d: %v", ended.Version, err)
+	}
+	if err := cache.Put(ctx, loaded); err != nil { // the late fill
+		t.Fatal(err)
+	}
+	if rec, err := s.Load(ctx, "k"); !errors.Is(err, echosess.ErrNotFound) {
+		t.Fatalf("Load after the end and a late fill = version %d, %v; want ErrNotFound", rec.Version, err)
+	}
 }
