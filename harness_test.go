@@ -53,41 +53,68 @@ func newMemoryStore(t *testing.T, now func() time.Time) echosess.Store {
 	return echosess.NewMemoryStore(echosess.WithClock(now))
 }
 
-// countingStore counts the calls that reach a store and can be made to fail.
+// countingStore counts the calls that reach a store and can be made to fail. Like a
+// store behind a network, it fails a call whose context is done.
 type countingStore struct {
 	echosess.Store
-	loads, saves, deletes atomic.Int64
-	fail                  atomic.Bool // fail every call
-	failWrites            atomic.Bool // fail saves and deletes
+	loads, saves, touches, deletes atomic.Int64
+	fail                           atomic.Bool // fail every call
+	failWrites                     atomic.Bool // fail saves, touches and deletes
 }
 
 var errStoreDown = errors.New("store is down")
 
+// refuse returns the error a call should fail with, if any.
+func (s *countingStore) refuse(ctx context.Context, write bool) error {
+	if s.fail.Load() || write && s.failWrites.Load() {
+		return errStoreDown
+	}
+	return ctx.Err()
+}
+
 func (s *countingStore) Load(ctx context.Context, key string) (echosess.Record, error) {
 	s.loads.Add(1)
-	if s.fail.Load() {
-		return echosess.Record{}, errStoreDown
+	if err := s.refuse(ctx, false); err != nil {
+		return echosess.Record{}, err
 	}
 	return s.Store.Load(ctx, key)
 }
 
 func (s *countingStore) Save(ctx context.Context, rec echosess.Record) error {
 	s.saves.Add(1)
-	if s.fail.Load() || s.failWrites.Load() {
-		return errStoreDown
+	if err := s.refuse(ctx, true); err != nil {
+		return err
+	}
+	return s.Store.Save(ctx, rec)
+}
+
+// Touch makes every store under test an echosess.Toucher: it forwards to the inner
+// store's Touch, or to its Save when it has none.
+func (s *countingStore) Touch(ctx context.Context, rec echosess.Record) error {
+	s.touches.Add(1)
+	if err := s.refuse(ctx, true); err != nil {
+		return err
+	}
+	if t, ok := s.Store.(echosess.Toucher); ok {
+		return t.Touch(ctx, rec)
 	}
 	return s.Store.Save(ctx, rec)
 }
 
 func (s *countingStore) Delete(ctx context.Context, key string) error {
 	s.deletes.Add(1)
-	if s.fail.Load() || s.failWrites.Load() {
-		return errStoreDown
+	if err := s.refuse(ctx, true); err != nil {
+		return err
 	}
 	return s.Store.Delete(ctx, key)
 }
 
-func (s *countingStore) calls() int64 { return s.loads.Load() + s.saves.Load() + s.deletes.Load() }
+func (s *countingStore) calls() int64 {
+	return s.loads.Load() + s.saves.Load() + s.touches.Load() + s.deletes.Load()
+}
+
+// writes counts the calls that write a record: saves and touches.
+func (s *countingStore) writes() int64 { return s.saves.Load() + s.touches.Load() }
 
 // harness serves a test app over real HTTP.
 type harness struct {
@@ -109,7 +136,7 @@ func newHarness(t *testing.T, v variant, configure func(*echosess.Config)) *harn
 		Now:   h.clock.Now,
 		ErrorHandler: func(c echo.Context, err error) error {
 			h.errors <- err
-			return echo.NewHTTPError(http.StatusInternalServerError, "session error").SetInternal(err)
+			return echosess.DefaultConfig.ErrorHandler(c, err)
 		},
 	}
 	if v.cached {
@@ -204,6 +231,7 @@ func errName(err error) string {
 		{echosess.ErrInvalidKey, "ErrInvalidKey"},
 		{echosess.ErrNoMiddleware, "ErrNoMiddleware"},
 		{echosess.ErrHeaderWritten, "ErrHeaderWritten"},
+		{echosess.ErrSessionEnded, "ErrSessionEnded"},
 		{echosess.ErrConflict, "ErrConflict"},
 		{errStoreDown, "errStoreDown"},
 	} {
@@ -249,16 +277,29 @@ func (r response) cookie(name string) *http.Cookie {
 
 func (b *browser) get(path string, query ...string) response {
 	b.h.t.Helper()
-	resp, err := b.client.Get(b.h.url(path, query...))
+	r, err := b.do(context.Background(), b.h.url(path, query...))
 	if err != nil {
 		b.h.t.Fatalf("GET %s: %v", path, err)
+	}
+	return r
+}
+
+// do sends a GET of rawURL on ctx. It is safe to call from any goroutine.
+func (b *browser) do(ctx context.Context, rawURL string) (response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return response{}, err
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		b.h.t.Fatalf("GET %s: reading body: %v", path, err)
+		return response{}, fmt.Errorf("reading body: %w", err)
 	}
-	return response{status: resp.StatusCode, body: string(body), header: resp.Header}
+	return response{status: resp.StatusCode, body: string(body), header: resp.Header}, nil
 }
 
 // value reads key and fails the test unless the request succeeds.
