@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,13 +124,16 @@ type harness struct {
 	store  *countingStore
 	srv    *httptest.Server
 	errors chan error // errors that reached Config.ErrorHandler
+
+	gatesMu sync.Mutex
+	gates   map[string]*gate
 }
 
 // newHarness starts the test app on the variant's store; configure may adjust the
 // middleware's Config.
 func newHarness(t *testing.T, v variant, configure func(*echosess.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newClock(), errors: make(chan error, 100)}
+	h := &harness{t: t, clock: newClock(), errors: make(chan error, 100), gates: map[string]*gate{}}
 	h.store = &countingStore{Store: v.newStore(t, h.clock.Now)}
 	cfg := echosess.Config{
 		Store: h.store,
@@ -146,10 +150,14 @@ func newHarness(t *testing.T, v variant, configure func(*echosess.Config)) *harn
 		configure(&cfg)
 	}
 	e := echo.New()
+	e.Use(h.signalFinished)
 	e.Use(echosess.Middleware(cfg))
+	e.Use(cancelContext)
 	routes(e)
+	e.GET("/steps", h.steps)
 	h.srv = httptest.NewServer(e)
 	t.Cleanup(h.srv.Close)
+	t.Cleanup(h.openGates) // before Close, which waits for handlers stopped at a gate
 	return h
 }
 
@@ -368,3 +376,222 @@ func (h *harness) nextError() error {
 
 // storeCalls returns the number of store calls made so far, for before/after deltas.
 func (h *harness) storeCalls() int64 { return h.store.calls() }
+
+// Forcing interleavings. The /steps route runs a script of session steps given as
+// repeated do= parameters (build the path with steps). A wait:NAME step stops the
+// handler at the harness's gate NAME: it tells the test it arrived and blocks until
+// the test opens the gate, so that other requests of the same session can run to
+// completion in between. Steps, each of the form op or op:arg:
+//
+//	get:K  pop:K      Get or Pop K as a string; the value (or <absent>) joins the body
+//	set:K=V  delete:K Set or Delete K
+//	clear  destroy  renew  save
+//	expiry:D          SetExpiry(ExpireIn(D)), D as time.ParseDuration reads it
+//	wait:NAME         stop at gate NAME until it is opened
+//	ctxdone           block until the request's context is done (the client has gone),
+//	                  then return without writing a response
+//
+// The handler answers 200 with the values read, space-separated ("ok" when none), or
+// 418 with the errName of the first step that failed, skipping the steps after it.
+
+// steps returns the path of a /steps request running the given steps.
+func steps(do ...string) string { return "/steps?" + url.Values{"do": do}.Encode() }
+
+// gate is a point where /steps handlers stop until the test opens it.
+type gate struct {
+	t        *testing.T
+	arrived  chan struct{} // a send for each handler that reached the gate
+	finished chan struct{} // a send for each request that passed the gate, once the
+	// middleware chain, the session's commit included, has returned
+	released chan struct{} // closed by open
+	once     sync.Once
+}
+
+const gateTimeout = 10 * time.Second
+
+// gate returns the gate called name, creating it closed on first use.
+func (h *harness) gate(name string) *gate {
+	h.gatesMu.Lock()
+	defer h.gatesMu.Unlock()
+	g, ok := h.gates[name]
+	if !ok {
+		g = &gate{t: h.t, arrived: make(chan struct{}, 64), finished: make(chan struct{}, 64), released: make(chan struct{})}
+		h.gates[name] = g
+	}
+	return g
+}
+
+// awaitArrivals waits until n more handlers have reached the gate.
+func (g *gate) awaitArrivals(n int) {
+	g.t.Helper()
+	g.await(g.arrived, n, "reached the gate")
+}
+
+// awaitFinished waits until n more requests that passed the gate have left the
+// middleware chain: their sessions are committed.
+func (g *gate) awaitFinished(n int) {
+	g.t.Helper()
+	g.await(g.finished, n, "finished after the gate")
+}
+
+func (g *gate) await(ch chan struct{}, n int, what string) {
+	g.t.Helper()
+	timeout := time.After(gateTimeout)
+	for i := range n {
+		select {
+		case <-ch:
+		case <-timeout:
+			g.t.Fatalf("after %v only %d of %d requests %s", gateTimeout, i, n, what)
+		}
+	}
+}
+
+// open lets every handler stopped at the gate, and every one still to come, go on.
+func (g *gate) open() { g.once.Do(func() { close(g.released) }) }
+
+// openGates opens every gate, so that no handler outlives its test.
+func (h *harness) openGates() {
+	h.gatesMu.Lock()
+	defer h.gatesMu.Unlock()
+	for _, g := range h.gates {
+		g.open()
+	}
+}
+
+// passedGates is where a /steps handler lists the gates it passed, in echo.Context.
+const passedGates = "test.passedGates"
+
+// signalFinished, installed outside echosess, tells each gate a request passed that
+// the request is done.
+func (h *harness) signalFinished(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		gates, _ := c.Get(passedGates).([]*gate)
+		for _, g := range gates {
+			g.finished <- struct{}{}
+		}
+		return err
+	}
+}
+
+// cancelContext, installed inside echosess, gives the handler of a request with
+// ?cancelctx=1 a request context that is already cancelled, as a timeout middleware
+// whose time ran out does.
+func cancelContext(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.QueryParam("cancelctx") == "1" {
+			ctx, cancel := context.WithCancel(c.Request().Context())
+			cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+		}
+		return next(c)
+	}
+}
+
+// steps is the /steps handler.
+func (h *harness) steps(c echo.Context) error {
+	var read []string
+	for _, step := range c.QueryParams()["do"] {
+		op, arg, _ := strings.Cut(step, ":")
+		var err error
+		switch op {
+		case "get", "pop":
+			var v string
+			var ok bool
+			if op == "get" {
+				v, ok, err = echosess.Get[string](c, arg)
+			} else {
+				v, ok, err = echosess.Pop[string](c, arg)
+			}
+			if !ok {
+				v = "<absent>"
+			}
+			read = append(read, v)
+		case "set":
+			k, v, _ := strings.Cut(arg, "=")
+			err = echosess.Set(c, k, v)
+		case "delete":
+			err = echosess.Delete(c, arg)
+		case "clear":
+			err = echosess.Clear(c)
+		case "destroy":
+			err = echosess.Destroy(c)
+		case "renew":
+			err = echosess.RenewID(c)
+		case "save":
+			err = echosess.Save(c)
+		case "expiry":
+			var d time.Duration
+			if d, err = time.ParseDuration(arg); err == nil {
+				err = echosess.SetExpiry(c, echosess.ExpireIn(d))
+			}
+		case "wait":
+			g := h.gate(arg)
+			passed, _ := c.Get(passedGates).([]*gate)
+			c.Set(passedGates, append(passed, g))
+			g.arrived <- struct{}{}
+			select {
+			case <-g.released:
+			case <-time.After(gateTimeout):
+				return c.String(http.StatusGatewayTimeout, "gate "+arg+" never opened")
+			}
+		case "ctxdone":
+			<-c.Request().Context().Done()
+			return nil
+		default:
+			return c.String(http.StatusBadRequest, "unknown step "+step)
+		}
+		if err != nil {
+			return c.String(http.StatusTeapot, errName(err))
+		}
+	}
+	if len(read) == 0 {
+		return c.String(http.StatusOK, "ok")
+	}
+	return c.String(http.StatusOK, strings.Join(read, " "))
+}
+
+// pending is a request running in the background, typically stopped at a gate.
+type pending struct {
+	t      *testing.T
+	cancel context.CancelFunc
+	done   chan struct{}
+	resp   response
+	err    error
+}
+
+// start sends a GET of path, with query pairs as for get, without waiting for the
+// response.
+func (b *browser) start(path string, query ...string) *pending {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pending{t: b.h.t, cancel: cancel, done: make(chan struct{})}
+	rawURL := b.h.url(path, query...)
+	go func() {
+		defer close(p.done)
+		p.resp, p.err = b.do(ctx, rawURL)
+	}()
+	b.h.t.Cleanup(cancel)
+	return p
+}
+
+// result waits for the response, or for the error of a request that was cancelled.
+func (p *pending) result() (response, error) {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return p.resp, p.err
+	case <-time.After(gateTimeout):
+		p.t.Fatalf("no response after %v", gateTimeout)
+		return response{}, nil
+	}
+}
+
+// response waits for the response and fails the test if the request failed.
+func (p *pending) response() response {
+	p.t.Helper()
+	r, err := p.result()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return r
+}
