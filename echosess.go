@@ -8,11 +8,8 @@
 package echosess
 
 import (
-	"hash/maphash"
 	"log/slog"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -62,7 +59,8 @@ type Config struct {
 	StoreTimeout time.Duration
 
 	// ErrorHandler turns a failed commit into the error the middleware returns to
-	// Echo. Default: an *echo.HTTPError with status 500 wrapping err.
+	// Echo. Default: an *echo.HTTPError wrapping err, with status 409 for
+	// ErrSessionEnded and ErrConflict and 500 otherwise.
 	ErrorHandler func(c echo.Context, err error) error
 	// Logger receives commit failures and dropped sessions. Default slog.Default().
 	Logger *slog.Logger
@@ -84,7 +82,7 @@ var DefaultConfig = Config{
 }
 
 func defaultErrorHandler(_ echo.Context, err error) error {
-	return echo.NewHTTPError(http.StatusInternalServerError).SetInternal(err)
+	return echo.NewHTTPError(failureStatus(err)).SetInternal(err)
 }
 
 // Expiry says when a session ends: after a duration (ExpireIn) or at a time (ExpireAt).
@@ -114,102 +112,69 @@ const contextKey = "_echosess"
 // Middleware returns Echo middleware that gives each request a lazily loaded session.
 // It panics if cfg.Store is nil, as Echo's middleware does on invalid configuration.
 func Middleware(cfg Config) echo.MiddlewareFunc {
-	if cfg.Store == nil {
-		panic("echosess: Config.Store is required")
-	}
-	d := DefaultConfig
-	if cfg.Skipper == nil {
-		cfg.Skipper = d.Skipper
-	}
-	if cfg.CookieName == "" {
-		cfg.CookieName = d.CookieName
-	}
-	if cfg.CookiePath == "" {
-		cfg.CookiePath = d.CookiePath
-	}
-	if cfg.CookieSameSite == 0 {
-		cfg.CookieSameSite = d.CookieSameSite
-	}
-	if cfg.DefaultExpiry.isZero() {
-		cfg.DefaultExpiry = d.DefaultExpiry
-	}
-	if cfg.MaxSize <= 0 {
-		cfg.MaxSize = d.MaxSize
-	}
-	if cfg.StoreTimeout == 0 {
-		cfg.StoreTimeout = d.StoreTimeout
-	}
-	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = d.ErrorHandler
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = d.Now
-	}
-	m := &manager{Config: cfg, store: cfg.Store, seed: maphash.MakeSeed(), cookieAttrs: cookieAttributes(cfg)}
-	if _, inMemory := m.store.(*MemoryStore); !inMemory && cfg.StoreTimeout > 0 {
-		m.store = boundedStore{Store: m.store, timeout: cfg.StoreTimeout}
-	}
-	if cfg.Cache != nil {
-		m.store = WithCache(m.store, cfg.Cache, cfg.Logger)
-	}
+	m := newManager(cfg)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if cfg.Skipper(c) {
+			if m.Skipper(c) {
 				return next(c)
 			}
 			c.Set(contextKey, m) // from turns it into a session on first use
 			err := next(c)
-			s, touched := c.Get(contextKey).(*session)
+			s, touched := c.Get(contextKey).(*echoSession)
 			if !touched {
 				return err
 			}
 			if cerr := s.finish(); cerr != nil {
-				cfg.Logger.ErrorContext(c.Request().Context(), "echosess: saving the session failed", "error", cerr)
-				return cfg.ErrorHandler(c, cerr)
+				m.Logger.ErrorContext(c.Request().Context(), "echosess: commit failed", "error", cerr)
+				return m.ErrorHandler(c, cerr)
 			}
 			return err
 		}
 	}
 }
 
-// commitLocks is how many locks serialise the commits of one process. Commits of
-// the same session take the same lock, so they never race each other to the store.
-const commitLocks = 1024
-
-// manager is a Middleware's configuration and the state its requests share.
-type manager struct {
-	Config
-	store       Store  // Config.Store, bounded by StoreTimeout and behind Config.Cache
-	cookieAttrs string // the cookie's attributes after its value and Max-Age
-	seed        maphash.Seed
-	locks       [commitLocks]sync.Mutex
+// echoSession is a session on an echo.Context, which supplies its exchange.
+type echoSession struct {
+	session
+	c echo.Context
 }
 
-// cookieAttributes spells the attributes of the session cookie that cfg configures,
-// in the form of a Set-Cookie header after the name and value. It panics on a cookie
-// name that no browser would accept.
-func cookieAttributes(cfg Config) string {
-	ck := http.Cookie{
-		Name:     cfg.CookieName,
-		Value:    "v",
-		Path:     cfg.CookiePath,
-		Domain:   cfg.CookieDomain,
-		Secure:   !cfg.CookieInsecure,
-		HttpOnly: !cfg.CookieScriptReadable,
-		SameSite: cfg.CookieSameSite,
-	}
-	if err := ck.Valid(); err != nil {
-		panic("echosess: invalid cookie configuration: " + err.Error())
-	}
-	return strings.TrimPrefix(ck.String(), cfg.CookieName+"=v")
+func (s *echoSession) Request() *http.Request { return s.c.Request() }
+func (s *echoSession) Header() http.Header    { return s.c.Response().Header() }
+func (s *echoSession) Committed() bool        { return s.c.Response().Committed }
+func (s *echoSession) Before(fn func())       { s.c.Response().Before(fn) }
+
+func (s *echoSession) Fail(status int) {
+	res := s.c.Response()
+	res.Status = status
+	res.Writer = &failedWriter{ResponseWriter: res.Writer}
 }
 
-// lock locks the commit lock of the session under key and returns it.
-func (m *manager) lock(key string) *sync.Mutex {
-	mu := &m.locks[maphash.String(m.seed, key)%commitLocks]
-	mu.Lock()
-	return mu
+// from returns the session of c's request, creating it on first use from the
+// manager that Middleware attached to c.
+func from(c echo.Context) (*session, error) {
+	if c == nil {
+		return nil, ErrNoMiddleware
+	}
+	switch v := c.Get(contextKey).(type) {
+	case *echoSession:
+		return &v.session, nil
+	case *manager:
+		s := &echoSession{c: c}
+		s.m, s.x = v, s
+		c.Set(contextKey, s)
+		return &s.session, nil
+	}
+	return nil, ErrNoMiddleware
+}
+
+// locked runs fn on the session that Middleware attached to c, holding its lock.
+func locked(c echo.Context, fn func(*session) error) error {
+	s, err := from(c)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn(s)
 }

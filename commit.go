@@ -1,0 +1,316 @@
+package echosess
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
+	"strconv"
+	"time"
+)
+
+// maxSaveAttempts bounds how often a commit retries after losing a compare-and-swap.
+const maxSaveAttempts = 32
+
+// renewedTo is the session key under which the record that RenewID ended keeps the
+// store key of the record that replaced it, until the old record would have expired.
+// Set rejects the empty key, so no session's own data holds it. A request that loaded
+// the session before the renewal and then destroys it follows the link: logout wins
+// over a concurrent login.
+const renewedTo = ""
+
+// endedAt is the expiry of a record that a commit ended: saving a record expired at
+// its version is the compare-and-swap delete of the Store contract.
+var endedAt = time.Unix(0, 0).UTC()
+
+// commit writes the request's changes to the store as one transaction and sets the
+// cookie to match. It changes the session only once everything has succeeded, so a
+// failure leaves it as it was.
+//
+// Every write is a compare-and-swap on the version the request loaded. When another
+// request committed first, the commit reloads the record and replays this request's
+// changes on it; when the record has ended meanwhile (Destroy, RenewID, expiry), it
+// writes nothing and fails with ErrSessionEnded.
+func (s *session) commit() error {
+	if s.phase == unread || s.held {
+		return nil
+	}
+	now := s.m.Now()
+	if !s.pending() && !(s.phase == stored && s.m.slides(s.base, now)) {
+		return nil
+	}
+	ctx, cancel := s.m.commitContext(s.x.Request().Context())
+	defer cancel()
+
+	token, rec, given := s.token, s.base, false
+	var err error
+	switch {
+	case s.end == destroy:
+		if s.phase == stored {
+			err = s.m.destroy(ctx, s.base)
+		}
+		token, rec = "", Record{}
+		if err == nil && len(s.data) > 0 {
+			token, rec, given, err = s.create(ctx, now)
+		}
+	case s.phase == fresh:
+		if len(s.data) > 0 {
+			token, rec, given, err = s.create(ctx, now)
+		}
+	case s.end == renew:
+		token, rec, err = s.renew(ctx, now)
+	default:
+		rec, given, err = s.update(ctx, now)
+	}
+	if err != nil {
+		return err
+	}
+
+	switch {
+	case token != "" && (token != s.token || !rec.Expiry.Equal(s.base.Expiry)):
+		s.setCookie(token, rec.Expiry, now)
+	case token == "" && s.end == destroy:
+		s.dropCookie()
+		if s.hadCookie {
+			s.setCookie("", time.Time{}, now)
+		}
+	}
+	s.phase, s.token, s.base, s.data, s.lent = fresh, token, rec, rec.Data, given
+	if token != "" {
+		s.phase = stored
+	}
+	s.forget()
+	return nil
+}
+
+// create stores the session's data under a new token.
+func (s *session) create(ctx context.Context, now time.Time) (token string, rec Record, given bool, err error) {
+	rec, err = s.next(Record{}, now)
+	if err != nil {
+		return "", Record{}, false, err
+	}
+	token, rec.Key = newToken()
+	if given, err = saveGiven(ctx, s.m.store, rec); err != nil {
+		return "", Record{}, false, fmt.Errorf("create session: %w", err)
+	}
+	rec.Version = 1
+	return token, rec, given, nil
+}
+
+// update saves the request's changes over the stored record, or when only the idle
+// expiry moves, touches it. A slide that another request made meanwhile is not made
+// again.
+func (s *session) update(ctx context.Context, now time.Time) (rec Record, given bool, err error) {
+	// A slide alone reads the record again first: of concurrent requests that all
+	// found the expiry due, only the first then writes it.
+	err = s.m.cas(ctx, s.base, !s.pending(), func(base Record) (lost bool, err error) {
+		if _, renewed := base.Data[renewedTo]; renewed {
+			return false, ErrSessionEnded
+		}
+		if !s.pending() && !s.m.slides(base, now) {
+			rec = base
+			return false, nil
+		}
+		next, err := s.next(base, now)
+		if err != nil {
+			return false, err
+		}
+		if s.pending() {
+			given, err = saveGiven(ctx, s.m.store, next)
+		} else {
+			err = touch(ctx, s.m.store, next)
+		}
+		if err != nil {
+			return errors.Is(err, ErrConflict), fmt.Errorf("save session: %w", err)
+		}
+		next.Version++
+		rec = next
+		return false, nil
+	})
+	if errors.Is(err, ErrSessionEnded) && !s.pending() {
+		return s.base, s.lent, nil // a read-only request has nothing to lose
+	}
+	return rec, given, err
+}
+
+// renew moves the session to a new token. It writes the new record first, which no
+// client can name yet, and then ends the old one with a compare-and-swap that leaves
+// a link to the new one: the renewal takes effect there, and holds every change
+// committed to the old record before it. A failure removes the new record again.
+func (s *session) renew(ctx context.Context, now time.Time) (token string, rec Record, err error) {
+	token, key := newToken()
+	var version int64 // the new record's stored version
+	err = s.m.cas(ctx, s.base, false, func(base Record) (lost bool, err error) {
+		if _, renewed := base.Data[renewedTo]; renewed {
+			return false, ErrSessionEnded
+		}
+		next, err := s.next(base, now)
+		if err != nil {
+			return false, err
+		}
+		next.Key, next.Version = key, version
+		if err := s.m.store.Save(ctx, next); err != nil {
+			return false, fmt.Errorf("renew session: %w", err)
+		}
+		version++
+		next.Version = version
+		rec = next
+		link := Record{
+			Key:      base.Key,
+			Data:     map[string]json.RawMessage{renewedTo: json.RawMessage(strconv.Quote(key))},
+			Expiry:   base.Expiry,
+			Deadline: base.Deadline,
+			Version:  base.Version,
+		}
+		if err := s.m.store.Save(ctx, link); err != nil {
+			return errors.Is(err, ErrConflict), fmt.Errorf("end renewed session: %w", err)
+		}
+		return false, nil
+	})
+	if err != nil {
+		if version > 0 {
+			if derr := s.m.store.Delete(ctx, key); derr != nil {
+				s.m.Logger.WarnContext(ctx, "echosess: removing the record of a failed renewal failed", "error", derr)
+			}
+		}
+		return "", Record{}, err
+	}
+	return token, rec, nil
+}
+
+// next is the record that this request's changes make of base. Its data is the
+// request's own view when base is the record the request loaded, and otherwise base's
+// data with the request's changes replayed. A new lifetime (SetExpiry, a renewal, a
+// new session) and the idle slide set its expiry.
+func (s *session) next(base Record, now time.Time) (Record, error) {
+	rec := base
+	if base.Key == s.base.Key && base.Version == s.base.Version {
+		rec.Data = s.data
+	} else {
+		rec.Data = cloneData(base.Data)
+		if err := replay(rec.Data, s.ops); err != nil {
+			return Record{}, err
+		}
+		if size := encodedSize(rec.Data); size > s.m.MaxSize {
+			return Record{}, fmt.Errorf("%w: merged session is %d bytes, over the limit of %d", ErrTooLarge, size, s.m.MaxSize)
+		}
+	}
+	switch {
+	case !s.lifetime.IsZero():
+		rec.Deadline = s.lifetime
+	case base.Key == "" || s.end == renew:
+		rec.Deadline = s.m.DefaultExpiry.from(now)
+	}
+	if !rec.Deadline.Equal(base.Deadline) || s.m.slides(base, now) {
+		rec.Expiry = s.m.idleExpiry(now, rec.Deadline)
+	}
+	return rec, nil
+}
+
+// destroy ends the stored record base whatever other requests committed to it since
+// it was loaded, and ends the records that renewals made of it meanwhile.
+func (m *manager) destroy(ctx context.Context, base Record) error {
+	for hops := 0; hops < maxSaveAttempts; hops++ {
+		var successor string
+		err := m.cas(ctx, base, false, func(base Record) (lost bool, err error) {
+			if link, renewed := base.Data[renewedTo]; renewed {
+				successor, _ = strconv.Unquote(string(link))
+				return false, nil
+			}
+			ended := Record{Key: base.Key, Expiry: endedAt, Deadline: endedAt, Version: base.Version}
+			if err := m.store.Save(ctx, ended); err != nil {
+				return errors.Is(err, ErrConflict), fmt.Errorf("destroy session: %w", err)
+			}
+			return false, nil
+		})
+		if successor == "" || err != nil {
+			if errors.Is(err, ErrSessionEnded) {
+				return nil // ended already
+			}
+			return err
+		}
+		if base, err = m.store.Load(ctx, successor); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return fmt.Errorf("destroy renewed session: %w", err)
+		}
+	}
+	return fmt.Errorf("destroy session: %w", ErrConflict)
+}
+
+// cas runs write against base, the record a request loaded, and again against the
+// record as reloaded each time write reports that it lost a compare-and-swap, up to
+// maxSaveAttempts times; with reread, it reloads before the first write too. Once the
+// record is gone, it returns ErrSessionEnded. Within the process, commits of one
+// session take turns, so they rarely lose at all.
+func (m *manager) cas(ctx context.Context, base Record, reread bool, write func(base Record) (lost bool, err error)) error {
+	mu := m.lock(base.Key)
+	defer mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		if !reread {
+			lost, err := write(base)
+			if !lost || attempt == maxSaveAttempts {
+				return err
+			}
+		}
+		reread = false
+		if attempt > 2 {
+			backoff := time.Duration(mathrand.Int64N(int64(attempt) * int64(100*time.Microsecond)))
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("save session: %w", ctx.Err())
+			case <-time.After(backoff):
+			}
+		}
+		var err error
+		base, _, err = loadLent(ctx, m.store, base.Key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return ErrSessionEnded
+		case err != nil:
+			return fmt.Errorf("reload session: %w", err)
+		}
+	}
+}
+
+// commitContext is the context of a commit: the request's values without its
+// cancellation, so that a client that goes away cannot stop a logout halfway, bounded
+// by StoreTimeout.
+func (m *manager) commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.inMemory {
+		return ctx, func() {} // a MemoryStore neither waits nor reads ctx
+	}
+	ctx = context.WithoutCancel(ctx)
+	if m.StoreTimeout > 0 {
+		return context.WithTimeout(ctx, m.StoreTimeout)
+	}
+	return ctx, func() {}
+}
+
+// slides reports whether a request at now must move rec's idle expiry: when less than
+// IdleTimeout is left before it, short of the deadline.
+func (m *manager) slides(rec Record, now time.Time) bool {
+	if m.IdleTimeout <= 0 {
+		return false
+	}
+	want := now.Add(m.IdleTimeout)
+	if !rec.Deadline.IsZero() && rec.Deadline.Before(want) {
+		want = rec.Deadline
+	}
+	return rec.Expiry.Before(want)
+}
+
+// idleExpiry is the expiry of a session used at now: its deadline, or with an idle
+// timeout, now plus 1¼ times the timeout when that comes first. The extra quarter is
+// the slack that lets requests within a quarter of the timeout of the last write skip
+// the write, while the session still lasts a whole timeout after each of them.
+func (m *manager) idleExpiry(now, deadline time.Time) time.Time {
+	if m.IdleTimeout > 0 {
+		if idle := now.Add(m.IdleTimeout + m.IdleTimeout/4); deadline.IsZero() || idle.Before(deadline) {
+			return idle
+		}
+	}
+	return deadline
+}

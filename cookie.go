@@ -1,0 +1,158 @@
+package echosess
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// tokenEncoding encodes tokens and store keys. Being strict, it gives each token
+// exactly one spelling.
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
+// newToken draws a session token and returns it with its store key.
+func newToken() (token, key string) {
+	var raw [32]byte
+	rand.Read(raw[:])
+	var b [43]byte
+	tokenEncoding.Encode(b[:], raw[:])
+	return string(b[:]), storeKey(raw)
+}
+
+// parseToken decodes a cookie value that is a well-formed session token.
+func parseToken(v string) (raw [32]byte, ok bool) {
+	if len(v) != tokenEncoding.EncodedLen(len(raw)) {
+		return raw, false
+	}
+	var src [43]byte // decoding from a copy on the stack saves an allocation
+	copy(src[:], v)
+	n, err := tokenEncoding.Decode(raw[:], src[:])
+	return raw, err == nil && n == len(raw)
+}
+
+// storeKey derives the store key from a token, so that the store never holds a
+// token a client could present.
+func storeKey(raw [32]byte) string {
+	sum := sha256.Sum256(raw[:])
+	var key [43]byte
+	tokenEncoding.Encode(key[:], sum[:])
+	return string(key[:])
+}
+
+// requestToken finds the session token in a request's Cookie headers without parsing
+// the cookies it has no use for. It returns the first well-formed token under name,
+// and whether any cookie of that name was sent at all.
+func requestToken(h http.Header, name string) (token, key string, named bool) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var pair string
+			pair, line, _ = strings.Cut(line, ";")
+			// Trim as net/http's cookie parser does: spaces and tabs, not \v or U+00A0.
+			n, value, ok := strings.Cut(textproto.TrimString(pair), "=")
+			if !ok || textproto.TrimString(n) != name {
+				continue
+			}
+			named = true
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			if raw, ok := parseToken(value); ok {
+				return value, storeKey(raw), true
+			}
+		}
+	}
+	return "", "", named
+}
+
+// cookieAttributes spells the attributes of the session cookie that cfg configures,
+// in the form of a Set-Cookie header after the name and value. It panics on a cookie
+// name that no browser would accept.
+func cookieAttributes(cfg Config) string {
+	ck := http.Cookie{
+		Name:     cfg.CookieName,
+		Value:    "v",
+		Path:     cfg.CookiePath,
+		Domain:   cfg.CookieDomain,
+		Secure:   !cfg.CookieInsecure,
+		HttpOnly: !cfg.CookieScriptReadable,
+		SameSite: cfg.CookieSameSite,
+	}
+	if err := ck.Valid(); err != nil {
+		panic("echosess: invalid cookie configuration: " + err.Error())
+	}
+	return strings.TrimPrefix(ck.String(), cfg.CookieName+"=v")
+}
+
+// setCookie puts the session cookie in the response header, replacing one that an
+// earlier commit of this request put there: the token until expiry, or with an empty
+// token, its removal. A response that sets the cookie is never cached.
+func (s *session) setCookie(token string, expiry time.Time, now time.Time) {
+	s.dropCookie()
+	maxAge := 0 // Max-Age=0 removes the cookie
+	if token != "" {
+		maxAge = max(1, int((expiry.Sub(now)+time.Second-1)/time.Second))
+	}
+	name, attrs := s.m.CookieName, s.m.cookieAttrs
+	var b strings.Builder
+	b.Grow(len(name) + len(token) + len(attrs) + 32)
+	b.WriteString(name)
+	b.WriteByte('=')
+	b.WriteString(token)
+	b.WriteString("; Max-Age=")
+	var digits [20]byte
+	b.Write(strconv.AppendInt(digits[:0], int64(maxAge), 10))
+	b.WriteString(attrs)
+	h := s.x.Header()
+	h.Add("Set-Cookie", b.String())
+	h["Cache-Control"] = noStore
+	s.cookieSent = true
+}
+
+// noStore is the Cache-Control header of a response that sets the cookie.
+var noStore = []string{"no-store"}
+
+// dropCookie removes the session cookie that an earlier commit of this request put
+// in the response header.
+func (s *session) dropCookie() {
+	if !s.cookieSent {
+		return
+	}
+	s.cookieSent = false
+	h := s.x.Header()
+	name := s.m.CookieName
+	kept := h.Values("Set-Cookie")[:0]
+	for _, v := range h.Values("Set-Cookie") {
+		if !(strings.HasPrefix(v, name) && len(v) > len(name) && v[len(name)] == '=') {
+			kept = append(kept, v)
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Set-Cookie")
+	} else {
+		h["Set-Cookie"] = kept
+	}
+}
+
+// failedWriter stands in for the response writer after a failed commit: it sends a
+// short error body instead of the handler's.
+type failedWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *failedWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.wrote = true
+		if _, err := w.ResponseWriter.Write([]byte("session could not be saved\n")); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (w *failedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
