@@ -10,7 +10,7 @@ import (
 
 // ErrHeaderWritten means a handler changed the session after the response header was
 // written, when the change could no longer reach the client.
-var ErrHeaderWritten = errors.New("echosess: response header already written; change the session before writing the response")
+var ErrHeaderWritten = errors.New("response header already written; change the session before writing the response")
 
 // Get returns the value under key decoded into a T. ok is false when the key is
 // absent. A value that does not decode into T gives an error wrapping ErrDecode and
@@ -25,8 +25,10 @@ func Get[T any](c echo.Context, key string) (value T, ok bool, err error) {
 	if err != nil || !ok {
 		return value, false, err
 	}
-	value, err = decode[T](key, raw)
-	return value, err == nil, err
+	if value, err = decode[T](key, raw); err != nil {
+		return value, false, fmt.Errorf("echosess: %w", err)
+	}
+	return value, true, nil
 }
 
 // Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
@@ -34,7 +36,7 @@ func Get[T any](c echo.Context, key string) (value T, ok bool, err error) {
 func Set(c echo.Context, key string, value any) error {
 	raw, err := json.Marshal(value)
 	if err != nil {
-		err = fmt.Errorf("echosess: encoding %q: %w", key, err)
+		err = fmt.Errorf("encoding %q: %w", key, err)
 	}
 	return locked(c, func(s *session) error {
 		if err != nil {

@@ -122,7 +122,7 @@ func (s *session) update(ctx context.Context, now time.Time) (rec Record, given 
 			err = touch(ctx, s.m.store, next)
 		}
 		if err != nil {
-			return errors.Is(err, ErrConflict), fmt.Errorf("save session: %w", err)
+			return errors.Is(err, ErrConflict), fmt.Errorf("update session: %w", err)
 		}
 		next.Version++
 		rec = next
@@ -164,7 +164,7 @@ func (s *session) renew(ctx context.Context, now time.Time) (token string, rec R
 			Version:  base.Version,
 		}
 		if err := s.m.store.Save(ctx, link); err != nil {
-			return errors.Is(err, ErrConflict), fmt.Errorf("end renewed session: %w", err)
+			return errors.Is(err, ErrConflict), fmt.Errorf("renew session: end the old record: %w", err)
 		}
 		return false, nil
 	})
@@ -234,7 +234,7 @@ func (m *manager) destroy(ctx context.Context, base Record) error {
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
-			return fmt.Errorf("destroy renewed session: %w", err)
+			return fmt.Errorf("destroy session: load its renewal: %w", err)
 		}
 	}
 	return fmt.Errorf("destroy session: %w", ErrConflict)
@@ -260,7 +260,7 @@ func (m *manager) cas(ctx context.Context, base Record, reread bool, write func(
 			backoff := time.Duration(mathrand.Int64N(int64(attempt) * int64(100*time.Microsecond)))
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("save session: %w", ctx.Err())
+				return ctx.Err()
 			case <-time.After(backoff):
 			}
 		}

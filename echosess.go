@@ -8,6 +8,7 @@
 package echosess
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -168,13 +169,17 @@ func from(c echo.Context) (*session, error) {
 	return nil, ErrNoMiddleware
 }
 
-// locked runs fn on the session that Middleware attached to c, holding its lock.
+// locked runs fn on the session that Middleware attached to c, holding its lock. Its
+// error is the handler API's, so it names the package.
 func locked(c echo.Context, fn func(*session) error) error {
 	s, err := from(c)
-	if err != nil {
-		return err
+	if err == nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		err = fn(s)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(s)
+	if err != nil {
+		return fmt.Errorf("echosess: %w", err)
+	}
+	return nil
 }

@@ -8,27 +8,28 @@ import (
 )
 
 // Errors returned by the middleware, the handler API and the stores. Wrapped errors
-// keep them reachable with errors.Is.
+// keep them reachable with errors.Is. Their texts do not name the package: the
+// handler API prefixes "echosess: " once, to whatever error it returns.
 var (
 	// ErrNotFound means the store holds no live record under the key: it never existed,
 	// was deleted, or has expired.
-	ErrNotFound = errors.New("echosess: session not found")
+	ErrNotFound = errors.New("session not found")
 	// ErrConflict means a Save lost a compare-and-swap: the stored version was not the
 	// one the record was loaded at.
-	ErrConflict = errors.New("echosess: session was changed concurrently")
+	ErrConflict = errors.New("session was changed concurrently")
 	// ErrTooLarge means a key, a value or the whole encoded session is over its limit.
-	ErrTooLarge = errors.New("echosess: session data too large")
+	ErrTooLarge = errors.New("session data too large")
 	// ErrDecode means stored data, or a value read with Get or Pop, does not decode.
-	ErrDecode = errors.New("echosess: cannot decode session data")
+	ErrDecode = errors.New("cannot decode session data")
 	// ErrInvalidKey means a session key is empty or not valid UTF-8.
-	ErrInvalidKey = errors.New("echosess: invalid session key")
+	ErrInvalidKey = errors.New("invalid session key")
 	// ErrNoMiddleware means a handler API function got a context that the echosess
 	// middleware did not wrap.
-	ErrNoMiddleware = errors.New("echosess: no session on this context; is echosess.Middleware installed?")
+	ErrNoMiddleware = errors.New("no session on this context; is echosess.Middleware installed?")
 	// ErrSessionEnded means a commit found the session it had loaded ended by another
 	// request meanwhile (Destroy, RenewID) or expired. The commit wrote nothing and sent
 	// no cookie: a request never brings an ended session back or forks it.
-	ErrSessionEnded = errors.New("echosess: session ended by a concurrent request")
+	ErrSessionEnded = errors.New("session ended by a concurrent request")
 )
 
 // Record is a session as a Store keeps it.
