@@ -66,7 +66,7 @@ func newSQLStore(q sqlQueries, dialect Dialect, opts []StoreOption) *SQLStore {
 func (s *SQLStore) Load(ctx context.Context, key string) (Record, error) {
 	row, found, err := s.q.load(ctx, key, s.now())
 	if err != nil {
-		return Record{}, fmt.Errorf("echosess: %s: load session: %w", s.dialect, err)
+		return Record{}, fmt.Errorf("%s: load session: %w", s.dialect, err)
 	}
 	if !found {
 		return Record{}, ErrNotFound
@@ -117,7 +117,7 @@ func (s *SQLStore) swap(ctx context.Context, op, key string, row sqlRow,
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("echosess: %s: %s session: %w", s.dialect, op, err)
+		return fmt.Errorf("%s: %s session: %w", s.dialect, op, err)
 	}
 	if n == 0 {
 		return ErrConflict
@@ -128,7 +128,7 @@ func (s *SQLStore) swap(ctx context.Context, op, key string, row sqlRow,
 // Delete removes the record under key. Deleting a missing record is not an error.
 func (s *SQLStore) Delete(ctx context.Context, key string) error {
 	if err := s.write(ctx, func() error { return s.q.delete(ctx, key) }); err != nil {
-		return fmt.Errorf("echosess: %s: delete session: %w", s.dialect, err)
+		return fmt.Errorf("%s: delete session: %w", s.dialect, err)
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("echosess: %s: delete expired sessions: %w", s.dialect, err)
+			return total, fmt.Errorf("%s: delete expired sessions: %w", s.dialect, err)
 		}
 		var n int64
 		err := s.write(ctx, func() (err error) {
@@ -150,7 +150,7 @@ func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
 		})
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("echosess: %s: delete expired sessions: %w", s.dialect, err)
+			return total, fmt.Errorf("%s: delete expired sessions: %w", s.dialect, err)
 		}
 		if n < int64(s.batch) {
 			return total, nil
