@@ -1,78 +1,31 @@
 package echosess
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-
 	"github.com/labstack/echo/v4"
-)
 
-// ErrHeaderWritten means a handler changed the session after the response header was
-// written, when the change could no longer reach the client.
-var ErrHeaderWritten = errors.New("response header already written; change the session before writing the response")
+	"github.com/echosess/echosess/core"
+)
 
 // Get returns the value under key decoded into a T. ok is false when the key is
 // absent. A value that does not decode into T gives an error wrapping ErrDecode and
 // leaves the session as it was.
 func Get[T any](c echo.Context, key string) (value T, ok bool, err error) {
-	var raw json.RawMessage
-	err = locked(c, func(s *session) error {
-		err := s.load()
-		raw, ok = s.data[key]
-		return err
-	})
-	if err != nil || !ok {
+	s, err := session(c)
+	if err != nil {
 		return value, false, err
 	}
-	if value, err = decode[T](key, raw); err != nil {
-		return value, false, fmt.Errorf("echosess: %w", err)
-	}
-	return value, true, nil
+	return core.Get[T](s, key)
 }
 
 // Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
 // nothing when the session would grow past Config.MaxSize.
 func Set(c echo.Context, key string, value any) error {
-	raw, err := json.Marshal(value)
-	if err != nil {
-		err = fmt.Errorf("encoding %q: %w", key, err)
-	}
-	return locked(c, func(s *session) error {
-		if err != nil {
-			return err
-		}
-		if err := checkKey(key, s.m.MaxSize); err != nil {
-			return err
-		}
-		if err := s.change(); err != nil {
-			return err
-		}
-		size := encodedSize(s.data) + len(raw)
-		if old, had := s.data[key]; had {
-			size -= len(old)
-		} else {
-			size += entrySize(key, nil)
-		}
-		if size > s.m.MaxSize {
-			return fmt.Errorf("%w: %q would make the session %d bytes, over the limit of %d", ErrTooLarge, key, size, s.m.MaxSize)
-		}
-		s.apply(op{key: key, value: raw})
-		return nil
-	})
+	return with(c, func(s *core.Session) error { return s.Set(key, value) })
 }
 
 // Delete removes key from the session.
 func Delete(c echo.Context, key string) error {
-	return locked(c, func(s *session) error {
-		if err := s.change(); err != nil {
-			return err
-		}
-		if _, ok := s.data[key]; ok {
-			s.apply(op{key: key})
-		}
-		return nil
-	})
+	return with(c, func(s *core.Session) error { return s.Delete(key) })
 }
 
 // Pop returns the value under key and removes it, as for a flash message or a
@@ -80,58 +33,24 @@ func Delete(c echo.Context, key string) error {
 // of any other fails with ErrConflict. A value that does not decode into T is left in
 // place.
 func Pop[T any](c echo.Context, key string) (value T, ok bool, err error) {
-	err = locked(c, func(s *session) error {
-		if err := s.load(); err != nil {
-			return err
-		}
-		raw, found := s.data[key]
-		if !found {
-			return nil
-		}
-		v, err := decode[T](key, raw)
-		if err != nil {
-			return err
-		}
-		if err := s.change(); err != nil {
-			return err
-		}
-		s.apply(op{key: key, popped: raw})
-		value, ok = v, true
-		return nil
-	})
+	s, err := session(c)
 	if err != nil {
-		var zero T
-		return zero, false, err
+		return value, false, err
 	}
-	return value, ok, nil
+	return core.Pop[T](s, key)
 }
 
 // Clear removes every key this request sees but keeps the session and its token. A
 // key that another request commits after this one loaded the session survives.
 func Clear(c echo.Context) error {
-	return locked(c, func(s *session) error {
-		if err := s.change(); err != nil {
-			return err
-		}
-		for key := range s.data {
-			s.ops = append(s.ops, op{key: key})
-		}
-		s.data, s.lent = nil, false
-		return nil
-	})
+	return with(c, (*core.Session).Clear)
 }
 
 // Destroy ends the session: the commit deletes it from the store and the cache and
 // expires the cookie, even when other requests of the session changed or renewed it
 // meanwhile. Values set afterwards start a new session with a new token.
 func Destroy(c echo.Context) error {
-	return locked(c, func(s *session) error {
-		if err := s.change(); err != nil {
-			return err
-		}
-		s.endSession()
-		return nil
-	})
+	return with(c, (*core.Session).Destroy)
 }
 
 // RenewID moves the session's data to a new token and makes the old token worthless,
@@ -139,46 +58,27 @@ func Destroy(c echo.Context) error {
 // another. Call it when privileges change, such as at login, to defeat session
 // fixation.
 func RenewID(c echo.Context) error {
-	return locked(c, func(s *session) error {
-		if err := s.change(); err != nil {
-			return err
-		}
-		if s.phase == stored && s.end == keep {
-			s.end = renew // a session not stored yet gets a fresh token when it is
-		}
-		return nil
-	})
+	return with(c, (*core.Session).RenewID)
 }
 
 // SetExpiry sets when this session ends, such as a longer life for "remember me".
 // An expiry in the past destroys the session.
 func SetExpiry(c echo.Context, e Expiry) error {
-	return locked(c, func(s *session) error {
-		if err := s.change(); err != nil {
-			return err
-		}
-		now := s.m.Now()
-		if deadline := e.from(now); deadline.After(now) {
-			s.lifetime = deadline
-		} else {
-			s.endSession()
-		}
-		return nil
-	})
+	return with(c, func(s *core.Session) error { return s.SetExpiry(e) })
 }
 
 // Save commits the session now rather than when the response is written, for
 // handlers that want to act on a failure. A failure is then the handler's to answer:
 // the automatic commit retries the failed changes only if the session changes again.
 func Save(c echo.Context) error {
-	return locked(c, func(s *session) error {
-		if s.x.Committed() && s.pending() {
-			return ErrHeaderWritten
-		}
-		err := s.commit()
-		if err != nil {
-			s.held = true
-		}
+	return with(c, (*core.Session).Save)
+}
+
+// with runs fn on the session of c's request.
+func with(c echo.Context, fn func(*core.Session) error) error {
+	s, err := session(c)
+	if err != nil {
 		return err
-	})
+	}
+	return fn(s)
 }

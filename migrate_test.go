@@ -105,7 +105,7 @@ func TestMigrateDownThenUp(t *testing.T) {
 			wantWorkingStore(t, store)
 
 			// The shipped folder, driven by goose itself, on the table Migrate made.
-			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
+			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
 				goose.WithTableName(echosess.MigrationTable), goose.WithDisableGlobalRegistry(true))
 			if err != nil {
 				t.Fatal(err)
@@ -205,7 +205,7 @@ func TestGooseCLI(t *testing.T) {
 	bin := gooseCLI(t)
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "cli.db")
-		args := []string{"-dir", "migrations/sqlite", "-table", echosess.MigrationTable, "sqlite3", path}
+		args := []string{"-dir", "core/migrations/sqlite", "-table", echosess.MigrationTable, "sqlite3", path}
 		runGoose(t, bin, append(args, "up")...)
 		wantApplied(t, runGoose(t, bin, append(args, "status")...))
 
@@ -220,7 +220,7 @@ func TestGooseCLI(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := newPostgresDatabase(t)
-		args := []string{"-dir", "migrations/postgres", "-table", echosess.MigrationTable, "postgres", dsn}
+		args := []string{"-dir", "core/migrations/postgres", "-table", echosess.MigrationTable, "postgres", dsn}
 		runGoose(t, bin, append(args, "up")...)
 		wantApplied(t, runGoose(t, bin, append(args, "status")...))
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/core"
 	"github.com/echosess/echosess/storetest"
 )
 
@@ -157,8 +158,7 @@ func TestSQLStoreDeleteExpiredInBatches(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			clock := newManualClock()
-			s, _ := b.newStore(t, echosess.WithClock(clock.Now))
-			echosess.SetDeleteBatch(s, 4)
+			s, _ := b.newStore(t, echosess.WithClock(clock.Now), core.WithDeleteBatch(4))
 			const expired, live = 10, 3
 			for i := range expired + live {
 				expiry := clock.Now().Add(time.Duration(i+1) * time.Second)
@@ -385,8 +385,7 @@ func TestPostgresDeleteExpiredConcurrent(t *testing.T) {
 	ctx := context.Background()
 	pool := newPostgresPool(t)
 	clock := newManualClock()
-	s := echosess.NewPostgresStore(pool, echosess.WithClock(clock.Now))
-	echosess.SetDeleteBatch(s, 7)
+	s := echosess.NewPostgresStore(pool, echosess.WithClock(clock.Now), core.WithDeleteBatch(7))
 	const rows = 300
 	insertExpired(t, pool, clock.Now(), rows)
 	clock.Advance(time.Hour)

@@ -1,4 +1,4 @@
-package echosess
+package core
 
 import (
 	"bytes"
@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// exchange is what the session engine needs of one HTTP exchange. Each framework
+// Exchange is what the session engine needs of one HTTP exchange. Each framework
 // adapter supplies it; the engine knows no framework.
-type exchange interface {
+type Exchange interface {
 	Request() *http.Request
 	// Header is the response header.
 	Header() http.Header
@@ -52,9 +52,9 @@ type op struct {
 }
 
 // session is one request's session: the record it started from and what it changed.
-type session struct {
-	m  *manager
-	x  exchange
+type Session struct {
+	m  *Manager
+	x  Exchange
 	mu sync.Mutex
 
 	phase phase
@@ -73,12 +73,13 @@ type session struct {
 	cookieSent bool  // the response header holds a session cookie
 	held       bool  // a failed Save holds back the automatic commit until the next change
 	commitErr  error // the automatic commit's failure
+	logged     bool  // commitErr has been logged
 }
 
 // load reads the session from the store the first time it is needed. A token the
 // store does not know, whose record ended, or whose data does not decode gives a
 // fresh session that will get a new token: a client never chooses its own ID.
-func (s *session) load() error {
+func (s *Session) load() error {
 	if s.phase != unread {
 		return nil
 	}
@@ -128,7 +129,7 @@ var varyCookie = []string{"Cookie"}
 
 // change prepares the session for a change by this request: the change must reach
 // the client, so the response header must not be out yet.
-func (s *session) change() error {
+func (s *Session) change() error {
 	if s.x.Committed() {
 		return ErrHeaderWritten
 	}
@@ -142,7 +143,7 @@ func (s *session) change() error {
 
 // hook arranges for the session to be committed just before the response header is
 // written. Requests that only read the session never need it.
-func (s *session) hook() {
+func (s *Session) hook() {
 	if !s.hooked {
 		s.hooked = true
 		s.x.Before(s.beforeWrite)
@@ -150,7 +151,7 @@ func (s *session) hook() {
 }
 
 // apply makes one change to the session's data and records it for the commit.
-func (s *session) apply(o op) {
+func (s *Session) apply(o op) {
 	if s.lent {
 		s.data, s.lent = cloneData(s.data), false
 	}
@@ -184,24 +185,24 @@ func replay(data map[string]json.RawMessage, ops []op) error {
 
 // endSession ends the session for the rest of the request: the commit ends the stored
 // record, and values set afterwards start a new session.
-func (s *session) endSession() {
+func (s *Session) endSession() {
 	s.end = destroy
 	s.data, s.lent, s.ops, s.lifetime = nil, false, nil, time.Time{}
 }
 
 // forget drops the changes once they are committed.
-func (s *session) forget() {
+func (s *Session) forget() {
 	s.ops, s.end, s.lifetime = s.ops[:0], keep, time.Time{}
 }
 
 // pending reports whether the session has changes to commit.
-func (s *session) pending() bool {
+func (s *Session) pending() bool {
 	return len(s.ops) > 0 || s.end != keep || !s.lifetime.IsZero()
 }
 
 // beforeWrite commits the session just before the response header is written. A
 // failed commit replaces the response with an error.
-func (s *session) beforeWrite() {
+func (s *Session) beforeWrite() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.commitErr != nil {
@@ -214,27 +215,24 @@ func (s *session) beforeWrite() {
 		h.Del("Location")
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
 		h["Cache-Control"] = noStore
-		s.x.Fail(failureStatus(s.commitErr))
+		s.x.Fail(FailureStatus(s.commitErr))
 	}
 }
 
-// finish commits what is left once the handler has returned.
-func (s *session) finish() error {
+// Finish commits what is left once the handler has returned, and reports a failed
+// commit, whether it happened now or just before the response header, which the
+// adapter hands to its ErrorHandler. The failure is logged here.
+func (s *Session) Finish() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.commitErr == nil && !s.x.Committed() {
-		s.commitErr = s.commit()
+		if s.commitErr = s.commit(); s.commitErr != nil {
+			s.x.Header()["Cache-Control"] = noStore
+		}
+	}
+	if s.commitErr != nil && !s.logged {
+		s.logged = true
+		s.m.Logger.ErrorContext(s.x.Request().Context(), "echosess: commit failed", "error", s.commitErr)
 	}
 	return s.commitErr
-}
-
-// failureStatus is the status of a response whose commit failed with err: 409 when a
-// concurrent request of the session won (the session ended, or a popped value was
-// taken), since retrying with the cookie the other request set succeeds; 500 for a
-// failure of the store.
-func failureStatus(err error) int {
-	if errors.Is(err, ErrSessionEnded) || errors.Is(err, ErrConflict) {
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
 }

@@ -1,4 +1,4 @@
-package echosess
+package core
 
 import (
 	"crypto/rand"
@@ -69,29 +69,21 @@ func requestToken(h http.Header, name string) (token, key string, named bool) {
 	return "", "", named
 }
 
-// cookieAttributes spells the attributes of the session cookie that cfg configures,
-// in the form of a Set-Cookie header after the name and value. It panics on a cookie
-// name that no browser would accept.
-func cookieAttributes(cfg Config) string {
-	ck := http.Cookie{
-		Name:     cfg.CookieName,
-		Value:    "v",
-		Path:     cfg.CookiePath,
-		Domain:   cfg.CookieDomain,
-		Secure:   !cfg.CookieInsecure,
-		HttpOnly: !cfg.CookieScriptReadable,
-		SameSite: cfg.CookieSameSite,
-	}
+// cookieAttributes spells the attributes of the session cookie, in the form of a
+// Set-Cookie header after the name and value. It fails on a cookie that no browser
+// would accept.
+func cookieAttributes(name, path, domain string, sameSite http.SameSite, secure, httpOnly bool) (string, error) {
+	ck := http.Cookie{Name: name, Value: "v", Path: path, Domain: domain, Secure: secure, HttpOnly: httpOnly, SameSite: sameSite}
 	if err := ck.Valid(); err != nil {
-		panic("echosess: invalid cookie configuration: " + err.Error())
+		return "", err
 	}
-	return strings.TrimPrefix(ck.String(), cfg.CookieName+"=v")
+	return strings.TrimPrefix(ck.String(), name+"=v"), nil
 }
 
 // setCookie puts the session cookie in the response header, replacing one that an
 // earlier commit of this request put there: the token until expiry, or with an empty
 // token, its removal. A response that sets the cookie is never cached.
-func (s *session) setCookie(token string, expiry time.Time, now time.Time) {
+func (s *Session) setCookie(token string, expiry time.Time, now time.Time) {
 	s.dropCookie()
 	maxAge := 0 // Max-Age=0 removes the cookie
 	if token != "" {
@@ -118,7 +110,7 @@ var noStore = []string{"no-store"}
 
 // dropCookie removes the session cookie that an earlier commit of this request put
 // in the response header.
-func (s *session) dropCookie() {
+func (s *Session) dropCookie() {
 	if !s.cookieSent {
 		return
 	}
@@ -138,8 +130,13 @@ func (s *session) dropCookie() {
 	}
 }
 
-// failedWriter stands in for the response writer after a failed commit: it sends a
-// short error body instead of the handler's.
+// FailedWriter returns the writer that stands in for w after a failed commit: it
+// sends a short error body instead of the handler's.
+func FailedWriter(w http.ResponseWriter) http.ResponseWriter {
+	return &failedWriter{ResponseWriter: w}
+}
+
+// failedWriter is the writer of FailedWriter.
 type failedWriter struct {
 	http.ResponseWriter
 	wrote bool

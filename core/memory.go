@@ -1,4 +1,4 @@
-package echosess
+package core
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 type StoreOption func(*storeOptions)
 
 type storeOptions struct {
-	now func() time.Time
+	now         func() time.Time
+	deleteBatch int
 }
 
 // WithClock makes a store read the time from now instead of time.Now, for tests.
@@ -21,8 +22,14 @@ func WithClock(now func() time.Time) StoreOption {
 	return func(o *storeOptions) { o.now = now }
 }
 
+// WithDeleteBatch sets how many expired rows one statement of an SQL store's
+// DeleteExpired removes at most. Default 1000.
+func WithDeleteBatch(n int) StoreOption {
+	return func(o *storeOptions) { o.deleteBatch = n }
+}
+
 func buildStoreOptions(opts []StoreOption) storeOptions {
-	o := storeOptions{now: time.Now}
+	o := storeOptions{now: time.Now, deleteBatch: 1000} // the batch of DeleteExpired, in rows
 	for _, opt := range opts {
 		opt(&o)
 	}

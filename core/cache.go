@@ -1,4 +1,4 @@
-package echosess
+package core
 
 import (
 	"context"

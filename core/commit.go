@@ -1,4 +1,4 @@
-package echosess
+package core
 
 import (
 	"context"
@@ -32,7 +32,7 @@ var endedAt = time.Unix(0, 0).UTC()
 // request committed first, the commit reloads the record and replays this request's
 // changes on it; when the record has ended meanwhile (Destroy, RenewID, expiry), it
 // writes nothing and fails with ErrSessionEnded.
-func (s *session) commit() error {
+func (s *Session) commit() error {
 	if s.phase == unread || s.held {
 		return nil
 	}
@@ -85,7 +85,7 @@ func (s *session) commit() error {
 }
 
 // create stores the session's data under a new token.
-func (s *session) create(ctx context.Context, now time.Time) (token string, rec Record, given bool, err error) {
+func (s *Session) create(ctx context.Context, now time.Time) (token string, rec Record, given bool, err error) {
 	rec, err = s.next(Record{}, now)
 	if err != nil {
 		return "", Record{}, false, err
@@ -101,7 +101,7 @@ func (s *session) create(ctx context.Context, now time.Time) (token string, rec 
 // update saves the request's changes over the stored record, or when only the idle
 // expiry moves, touches it. A slide that another request made meanwhile is not made
 // again.
-func (s *session) update(ctx context.Context, now time.Time) (rec Record, given bool, err error) {
+func (s *Session) update(ctx context.Context, now time.Time) (rec Record, given bool, err error) {
 	// A slide alone reads the record again first: of concurrent requests that all
 	// found the expiry due, only the first then writes it.
 	err = s.m.cas(ctx, s.base, !s.pending(), func(base Record) (lost bool, err error) {
@@ -138,7 +138,7 @@ func (s *session) update(ctx context.Context, now time.Time) (rec Record, given 
 // client can name yet, and then ends the old one with a compare-and-swap that leaves
 // a link to the new one: the renewal takes effect there, and holds every change
 // committed to the old record before it. A failure removes the new record again.
-func (s *session) renew(ctx context.Context, now time.Time) (token string, rec Record, err error) {
+func (s *Session) renew(ctx context.Context, now time.Time) (token string, rec Record, err error) {
 	token, key := newToken()
 	var version int64 // the new record's stored version
 	err = s.m.cas(ctx, s.base, false, func(base Record) (lost bool, err error) {
@@ -183,7 +183,7 @@ func (s *session) renew(ctx context.Context, now time.Time) (token string, rec R
 // request's own view when base is the record the request loaded, and otherwise base's
 // data with the request's changes replayed. A new lifetime (SetExpiry, a renewal, a
 // new session) and the idle slide set its expiry.
-func (s *session) next(base Record, now time.Time) (Record, error) {
+func (s *Session) next(base Record, now time.Time) (Record, error) {
 	rec := base
 	if base.Key == s.base.Key && base.Version == s.base.Version {
 		rec.Data = s.data
@@ -210,7 +210,7 @@ func (s *session) next(base Record, now time.Time) (Record, error) {
 
 // destroy ends the stored record base whatever other requests committed to it since
 // it was loaded, and ends the records that renewals made of it meanwhile.
-func (m *manager) destroy(ctx context.Context, base Record) error {
+func (m *Manager) destroy(ctx context.Context, base Record) error {
 	for hops := 0; hops < maxSaveAttempts; hops++ {
 		var successor string
 		err := m.cas(ctx, base, false, func(base Record) (lost bool, err error) {
@@ -245,7 +245,7 @@ func (m *manager) destroy(ctx context.Context, base Record) error {
 // maxSaveAttempts times; with reread, it reloads before the first write too. Once the
 // record is gone, it returns ErrSessionEnded. Within the process, commits of one
 // session take turns, so they rarely lose at all.
-func (m *manager) cas(ctx context.Context, base Record, reread bool, write func(base Record) (lost bool, err error)) error {
+func (m *Manager) cas(ctx context.Context, base Record, reread bool, write func(base Record) (lost bool, err error)) error {
 	mu := m.lock(base.Key)
 	defer mu.Unlock()
 	for attempt := 1; ; attempt++ {
@@ -278,7 +278,7 @@ func (m *manager) cas(ctx context.Context, base Record, reread bool, write func(
 // commitContext is the context of a commit: the request's values without its
 // cancellation, so that a client that goes away cannot stop a logout halfway, bounded
 // by StoreTimeout.
-func (m *manager) commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+func (m *Manager) commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if m.inMemory {
 		return ctx, func() {} // a MemoryStore neither waits nor reads ctx
 	}
@@ -291,7 +291,7 @@ func (m *manager) commitContext(ctx context.Context) (context.Context, context.C
 
 // slides reports whether a request at now must move rec's idle expiry: when less than
 // IdleTimeout is left before it, short of the deadline.
-func (m *manager) slides(rec Record, now time.Time) bool {
+func (m *Manager) slides(rec Record, now time.Time) bool {
 	if m.IdleTimeout <= 0 {
 		return false
 	}
@@ -306,7 +306,7 @@ func (m *manager) slides(rec Record, now time.Time) bool {
 // timeout, now plus 1¼ times the timeout when that comes first. The extra quarter is
 // the slack that lets requests within a quarter of the timeout of the last write skip
 // the write, while the session still lasts a whole timeout after each of them.
-func (m *manager) idleExpiry(now, deadline time.Time) time.Time {
+func (m *Manager) idleExpiry(now, deadline time.Time) time.Time {
 	if m.IdleTimeout > 0 {
 		if idle := now.Add(m.IdleTimeout + m.IdleTimeout/4); deadline.IsZero() || idle.Before(deadline) {
 			return idle

@@ -1,4 +1,4 @@
-package echosess
+package core
 
 import (
 	"context"
@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"time"
 )
-
-// deleteBatch is how many expired rows one statement of DeleteExpired removes at most.
-const deleteBatch = 1000
 
 // SQLStore is a Store kept in an SQL database: SQLite (NewSQLiteStore) or PostgreSQL
 // (NewPostgresStore). The table comes from Migrate. Every statement passes the store's
@@ -58,7 +55,7 @@ type sqlQueries interface {
 
 func newSQLStore(q sqlQueries, dialect Dialect, opts []StoreOption) *SQLStore {
 	o := buildStoreOptions(opts)
-	return &SQLStore{q: q, now: o.now, dialect: dialect, batch: deleteBatch}
+	return &SQLStore{q: q, now: o.now, dialect: dialect, batch: max(1, o.deleteBatch)}
 }
 
 // Load returns the live record under key, or ErrNotFound. Data that does not decode

@@ -1,4 +1,4 @@
-package echosess
+package core
 
 // Fuzz targets for every parser of outside input: the cookie and its token, a stored
 // record's bytes, and the typed decoding of Get and Pop. Their seed corpora live in
@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/labstack/echo/v4"
 )
 
 // fuzzNow is the fixed time of every fuzzed request.
@@ -77,9 +75,9 @@ func (s *fuzzStore) Save(ctx context.Context, rec Record) error {
 	return s.Store.Save(ctx, rec)
 }
 
-// fuzzRequest runs handler behind Middleware(cfg) for a GET with the given Cookie
-// header and returns the recorded response.
-func fuzzRequest(t *testing.T, cfg Config, cookie string, handler echo.HandlerFunc) *httptest.ResponseRecorder {
+// fuzzRequest runs handler on the session of a GET with the given Cookie header, as
+// an adapter's middleware would, and returns the recorded response.
+func fuzzRequest(t *testing.T, cfg testConfig, cookie string, handler func(x *testExchange) error) *httptest.ResponseRecorder {
 	t.Helper()
 	cfg.Now = func() time.Time { return fuzzNow }
 	if cfg.Logger == nil {
@@ -89,18 +87,20 @@ func fuzzRequest(t *testing.T, cfg Config, cookie string, handler echo.HandlerFu
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
 	}
-	rec := httptest.NewRecorder()
-	c := echo.New().NewContext(req, rec)
-	if err := Middleware(cfg)(handler)(c); err != nil {
-		t.Fatalf("Cookie %q: middleware returned %v", cookie, err)
+	x := newTestExchange(t, cfg, req)
+	if err := handler(x); err != nil {
+		t.Fatalf("Cookie %q: handler returned %v", cookie, err)
 	}
-	return rec
+	if err := x.Finish(); err != nil {
+		t.Fatalf("Cookie %q: commit failed: %v", cookie, err)
+	}
+	return x.rec
 }
 
 // responseToken returns the session token the response sets, or "".
 func responseToken(rec *httptest.ResponseRecorder) string {
 	for _, ck := range rec.Result().Cookies() {
-		if ck.Name == DefaultConfig.CookieName {
+		if ck.Name == "session" {
 			return ck.Value
 		}
 	}
@@ -142,23 +142,23 @@ func FuzzCookieHeader(f *testing.F) {
 		}
 		store := &fuzzStore{Store: mem}
 		var got string
-		rec := fuzzRequest(t, Config{Store: store}, cookie, func(c echo.Context) error {
-			v, _, err := Get[string](c, "k")
+		rec := fuzzRequest(t, testConfig{Store: store}, cookie, func(x *testExchange) error {
+			v, _, err := Get[string](&x.Session, "k")
 			if err != nil {
 				return err
 			}
 			got = v
 			if write {
-				if err := Set(c, "w", 1); err != nil {
+				if err := x.Set("w", 1); err != nil {
 					return err
 				}
 			}
-			return c.String(http.StatusOK, v)
+			return x.respond(http.StatusOK, v)
 		})
 
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.Header.Set("Cookie", cookie)
-		presented := req.CookiesNamed(DefaultConfig.CookieName)
+		presented := req.CookiesNamed("session")
 		first := ""
 		for _, ck := range presented {
 			if _, ok := parseToken(ck.Value); ok {
@@ -246,18 +246,18 @@ func FuzzStoredData(f *testing.F) {
 		}
 
 		var logged bytes.Buffer
-		cfg := Config{Store: store, Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+		cfg := testConfig{Store: store, Logger: slog.New(slog.NewTextHandler(&logged, nil))}
 		var read bool
-		rec := fuzzRequest(t, cfg, "session="+fuzzToken, func(c echo.Context) error {
-			_, ok, gerr := Get[json.RawMessage](c, "a")
+		rec := fuzzRequest(t, cfg, "session="+fuzzToken, func(x *testExchange) error {
+			_, ok, gerr := Get[json.RawMessage](&x.Session, "a")
 			if gerr != nil && !errors.Is(gerr, ErrDecode) {
 				return gerr
 			}
 			read = ok
-			if err := Set(c, "w", 1); err != nil {
+			if err := x.Set("w", 1); err != nil {
 				return err
 			}
-			return c.NoContent(http.StatusOK)
+			return x.respond(http.StatusOK, "")
 		})
 		if rec.Code != http.StatusOK {
 			t.Fatalf("data %q: status %d", data, rec.Code)
@@ -313,47 +313,47 @@ func FuzzGet(f *testing.F) {
 				t.Fatalf("%s of %q: %v, want nil or ErrDecode", what, value, err)
 			}
 		}
-		rec := fuzzRequest(t, Config{Store: mem}, "session="+fuzzToken, func(c echo.Context) error {
-			_, _, err := Get[string](c, "f")
+		rec := fuzzRequest(t, testConfig{Store: mem}, "session="+fuzzToken, func(x *testExchange) error {
+			_, _, err := Get[string](&x.Session, "f")
 			check("Get[string]", err)
-			_, _, err = Get[int](c, "f")
+			_, _, err = Get[int](&x.Session, "f")
 			check("Get[int]", err)
-			_, _, err = Get[uint8](c, "f")
+			_, _, err = Get[uint8](&x.Session, "f")
 			check("Get[uint8]", err)
-			_, _, err = Get[float64](c, "f")
+			_, _, err = Get[float64](&x.Session, "f")
 			check("Get[float64]", err)
-			_, _, err = Get[bool](c, "f")
+			_, _, err = Get[bool](&x.Session, "f")
 			check("Get[bool]", err)
-			_, _, err = Get[[]int](c, "f")
+			_, _, err = Get[[]int](&x.Session, "f")
 			check("Get[[]int]", err)
-			_, _, err = Get[[2]string](c, "f")
+			_, _, err = Get[[2]string](&x.Session, "f")
 			check("Get[[2]string]", err)
-			_, _, err = Get[map[string]int](c, "f")
+			_, _, err = Get[map[string]int](&x.Session, "f")
 			check("Get[map[string]int]", err)
-			_, _, err = Get[*fuzzPoint](c, "f")
+			_, _, err = Get[*fuzzPoint](&x.Session, "f")
 			check("Get[*fuzzPoint]", err)
-			_, _, err = Get[time.Time](c, "f")
+			_, _, err = Get[time.Time](&x.Session, "f")
 			check("Get[time.Time]", err)
-			_, _, err = Get[json.Number](c, "f")
+			_, _, err = Get[json.Number](&x.Session, "f")
 			check("Get[json.Number]", err)
-			_, _, err = Get[any](c, "f")
+			_, _, err = Get[any](&x.Session, "f")
 			check("Get[any]", err)
-			raw, ok, err := Get[json.RawMessage](c, "f")
+			raw, ok, err := Get[json.RawMessage](&x.Session, "f")
 			check("Get[json.RawMessage]", err)
 			if json.Valid(value) && (!ok || !json.Valid(raw)) {
 				t.Fatalf("Get[json.RawMessage] of valid JSON %q: %q, %v, %v", value, raw, ok, err)
 			}
-			_, popped, err := Pop[fuzzPoint](c, "f")
+			_, popped, err := Pop[fuzzPoint](&x.Session, "f")
 			check("Pop[fuzzPoint]", err)
-			_, ok, err = Get[json.RawMessage](c, "f")
+			_, ok, err = Get[json.RawMessage](&x.Session, "f")
 			if present := ok || errors.Is(err, ErrDecode); popped == present {
 				t.Fatalf("Pop[fuzzPoint] of %q reported %v, but afterwards the key is present: %v", value, popped, present)
 			}
-			keep, ok, err := Get[string](c, "keep")
+			keep, ok, err := Get[string](&x.Session, "keep")
 			if keep != "me" || !ok || err != nil {
 				t.Fatalf("after reading %q: keep = %q, %v, %v", value, keep, ok, err)
 			}
-			return c.NoContent(http.StatusOK)
+			return x.respond(http.StatusOK, "")
 		})
 		if rec.Code != http.StatusOK {
 			t.Fatalf("value %q: status %d", value, rec.Code)

@@ -1,4 +1,4 @@
-package echosess
+package core
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/echosess/echosess/internal/db/sqlite"
+	"github.com/echosess/echosess/core/internal/db/sqlite"
 )
 
 // SQLiteDSN returns the data source name that opens the SQLite database file at path

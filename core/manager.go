@@ -1,0 +1,120 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// commitLocks is how many locks serialise the commits of one process. Commits of
+// the same session take the same lock, so they rarely race each other to the store.
+const commitLocks = 1024
+
+// Manager is a middleware's configuration and the state its requests share. A
+// framework adapter makes one with NewManager and starts a Session for each request
+// with Start.
+type Manager struct {
+	settings
+	store       Store  // Config.Store, bounded by StoreTimeout and behind Config.Cache
+	inMemory    bool   // store is a bare MemoryStore, which never waits
+	cookieAttrs string // the cookie's attributes after its value and Max-Age
+	seed        maphash.Seed
+	locks       [commitLocks]sync.Mutex
+}
+
+// settings is the part of a Config that the engine uses.
+type settings struct {
+	Store                                Store
+	Cache                                Cache
+	CookieName, CookiePath, CookieDomain string
+	CookieSameSite                       http.SameSite
+	CookieInsecure, CookieScriptReadable bool
+	DefaultExpiry                        Expiry
+	IdleTimeout, StoreTimeout            time.Duration
+	MaxSize                              int
+	Logger                               *slog.Logger
+	Now                                  func() time.Time
+}
+
+// NewManager fills the zero fields of cfg from defaults, checks it, and returns the
+// Manager of a middleware configured by it. An adapter's Middleware panics with the
+// error, as Echo's own middleware does on a configuration that cannot work.
+func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("echosess: Config.Store is required")
+	}
+	if cfg.Skipper == nil {
+		cfg.Skipper = defaults.Skipper
+	}
+	fill(&cfg.CookieName, defaults.CookieName)
+	fill(&cfg.CookiePath, defaults.CookiePath)
+	fill(&cfg.CookieSameSite, defaults.CookieSameSite)
+	if cfg.DefaultExpiry.isZero() {
+		cfg.DefaultExpiry = defaults.DefaultExpiry
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = defaults.MaxSize
+	}
+	fill(&cfg.StoreTimeout, defaults.StoreTimeout)
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = defaults.ErrorHandler
+	}
+	fill(&cfg.Logger, defaults.Logger)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = defaults.Now
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	attrs, err := cookieAttributes(cfg.CookieName, cfg.CookiePath, cfg.CookieDomain, cfg.CookieSameSite, !cfg.CookieInsecure, !cfg.CookieScriptReadable)
+	if err != nil {
+		return nil, fmt.Errorf("echosess: invalid cookie configuration: %w", err)
+	}
+	m := &Manager{
+		settings: settings{
+			Store: cfg.Store, Cache: cfg.Cache,
+			CookieName: cfg.CookieName, CookiePath: cfg.CookiePath, CookieDomain: cfg.CookieDomain,
+			CookieSameSite: cfg.CookieSameSite, CookieInsecure: cfg.CookieInsecure, CookieScriptReadable: cfg.CookieScriptReadable,
+			DefaultExpiry: cfg.DefaultExpiry, IdleTimeout: cfg.IdleTimeout, StoreTimeout: cfg.StoreTimeout,
+			MaxSize: cfg.MaxSize, Logger: cfg.Logger, Now: cfg.Now,
+		},
+		store: cfg.Store, seed: maphash.MakeSeed(), cookieAttrs: attrs,
+	}
+	_, m.inMemory = m.store.(*MemoryStore)
+	if !m.inMemory && cfg.StoreTimeout > 0 {
+		m.store = boundedStore{Store: m.store, timeout: cfg.StoreTimeout}
+	}
+	if cfg.Cache != nil {
+		m.store = newCachedStore(m.store, cfg.Cache, cfg.Logger, cfg.Now)
+		m.inMemory = false
+	}
+	return m, nil
+}
+
+// fill sets *field to def when it is the zero value.
+func fill[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// Start makes s the session of one request, whose exchange is x. Adapters embed a
+// Session in the value that implements Exchange, so that one allocation serves both.
+func (m *Manager) Start(s *Session, x Exchange) {
+	s.m, s.x = m, x
+}
+
+// lock locks the commit lock of the session under key and returns it.
+func (m *Manager) lock(key string) *sync.Mutex {
+	mu := &m.locks[maphash.String(m.seed, key)%commitLocks]
+	mu.Lock()
+	return mu
+}
