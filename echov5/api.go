@@ -1,0 +1,95 @@
+package echosess
+
+import (
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/echosess/echosess/core"
+)
+
+// Get returns the value under key decoded into a T. ok is false when the key is
+// absent. A value that does not decode into T gives an error wrapping ErrDecode and
+// leaves the session as it was.
+func Get[T any](c *echo.Context, key string) (value T, ok bool, err error) {
+	s, err := session(c)
+	if err != nil {
+		return value, false, err
+	}
+	return core.Get[T](s, key)
+}
+
+// Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
+// nothing when the session would grow past Config.MaxSize.
+func Set(c *echo.Context, key string, value any) error {
+	return with(c, func(s *core.Session) error { return s.Set(key, value) })
+}
+
+// Delete removes key from the session.
+func Delete(c *echo.Context, key string) error {
+	return with(c, func(s *core.Session) error { return s.Delete(key) })
+}
+
+// Pop returns the value under key and removes it, as for a flash message or a
+// one-time token. Of concurrent requests popping one value, one gets it: the commit
+// of any other fails with ErrConflict. A value that does not decode into T is left in
+// place.
+func Pop[T any](c *echo.Context, key string) (value T, ok bool, err error) {
+	s, err := session(c)
+	if err != nil {
+		return value, false, err
+	}
+	return core.Pop[T](s, key)
+}
+
+// Clear removes every key this request sees but keeps the session and its token. A
+// key that another request commits after this one loaded the session survives.
+func Clear(c *echo.Context) error {
+	return with(c, (*core.Session).Clear)
+}
+
+// Destroy ends the session: the commit deletes it from the store and the cache and
+// expires the cookie, even when other requests of the session changed or renewed it
+// meanwhile. Values set afterwards start a new session with a new token.
+func Destroy(c *echo.Context) error {
+	return with(c, (*core.Session).Destroy)
+}
+
+// RenewID moves the session's data to a new token and makes the old token worthless,
+// and starts the session's lifetime (DefaultExpiry) afresh unless SetExpiry sets
+// another. Call it when privileges change, such as at login, to defeat session
+// fixation.
+func RenewID(c *echo.Context) error {
+	return with(c, (*core.Session).RenewID)
+}
+
+// SetExpiry sets when this session ends, such as a longer life for "remember me".
+// An expiry in the past destroys the session.
+func SetExpiry(c *echo.Context, e Expiry) error {
+	return with(c, func(s *core.Session) error { return s.SetExpiry(e) })
+}
+
+// Save commits the session now rather than when the response is written, for
+// handlers that want to act on a failure. A failure is then the handler's to answer:
+// the automatic commit retries the failed changes only if the session changes again.
+func Save(c *echo.Context) error {
+	return with(c, (*core.Session).Save)
+}
+
+// with runs fn on the session of c's request.
+func with(c *echo.Context, fn func(*core.Session) error) error {
+	s, err := session(c)
+	if err != nil {
+		return err
+	}
+	return fn(s)
+}
+
+// Expiry says when a session ends: after a duration (ExpireIn) or at a time (ExpireAt).
+type Expiry = core.Expiry
+
+// ExpireIn ends a session d after it is created or its expiry is set.
+func ExpireIn(d time.Duration) Expiry { return core.ExpireIn(d) }
+
+// ExpireAt ends a session at t.
+func ExpireAt(t time.Time) Expiry { return core.ExpireAt(t) }

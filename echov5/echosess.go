@@ -1,0 +1,111 @@
+// Package echosess keeps key-value sessions for Echo v5 applications.
+//
+// It is the Echo v5 twin of github.com/echosess/echosess (for Echo v4): the same
+// Middleware, Config and handler API (Get, Set, Delete, Pop, Clear, Destroy,
+// RenewID, SetExpiry, Save) on *echo.Context, over the same engine and the same
+// stores, which live in github.com/echosess/echosess/core:
+//
+//	store := core.NewSQLiteStore(db)
+//	e.Use(echosess.Middleware(echosess.Config{Store: store, Cache: core.NewMemoryStore()}))
+package echosess
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+	"github.com/labstack/echo/v5/middleware"
+
+	"github.com/echosess/echosess/core"
+)
+
+// Config configures Middleware. Zero fields take their values from DefaultConfig.
+type Config = core.Config[*echo.Context]
+
+// DefaultConfig holds the values that Middleware uses for zero fields of Config.
+var DefaultConfig = core.Defaults[*echo.Context](middleware.DefaultSkipper, defaultErrorHandler)
+
+func defaultErrorHandler(_ *echo.Context, err error) error {
+	return echo.NewHTTPError(core.FailureStatus(err), "").Wrap(err)
+}
+
+// contextKey is where Middleware keeps the request's session in the echo.Context.
+const contextKey = "_echosess"
+
+// Middleware returns Echo middleware that gives each request a lazily loaded session.
+// It panics on a configuration that cannot work, such as a nil Store, as Echo's
+// middleware does.
+func Middleware(cfg Config) echo.MiddlewareFunc {
+	m, err := core.NewManager(&cfg, DefaultConfig)
+	if err != nil {
+		panic(err.Error())
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			if cfg.Skipper(c) {
+				return next(c)
+			}
+			c.Set(contextKey, m) // session turns it into a session on first use
+			err := next(c)
+			if s, touched := c.Get(contextKey).(*echoSession); touched {
+				if cerr := s.Finish(); cerr != nil {
+					return cfg.ErrorHandler(c, cerr)
+				}
+			}
+			return err
+		}
+	}
+}
+
+// echoSession is a session on an echo.Context, which supplies its exchange through
+// the *echo.Response under whatever writers wrap it (c.JSON's delayed status, the
+// automatic HEAD handler, other middleware).
+type echoSession struct {
+	core.Session
+	c   *echo.Context
+	res *echo.Response
+}
+
+func (s *echoSession) Request() *http.Request { return s.c.Request() }
+func (s *echoSession) Header() http.Header    { return s.res.Header() }
+func (s *echoSession) Committed() bool        { return s.res.Committed }
+func (s *echoSession) Before(fn func())       { s.res.Before(fn) }
+
+func (s *echoSession) Fail(status int) {
+	s.res.Status = status
+	s.res.ResponseWriter = core.FailedWriter(s.res.ResponseWriter)
+}
+
+// session returns the session of c's request, starting it on first use from the
+// manager that Middleware attached to c.
+func session(c *echo.Context) (*core.Session, error) {
+	if c == nil {
+		return nil, ErrNoMiddleware
+	}
+	switch v := c.Get(contextKey).(type) {
+	case *echoSession:
+		return &v.Session, nil
+	case *core.Manager:
+		res, err := echo.UnwrapResponse(c.Response())
+		if err != nil {
+			return nil, fmt.Errorf("echosess: the response writer %T does not unwrap to *echo.Response: %w", c.Response(), err)
+		}
+		s := &echoSession{c: c, res: res}
+		v.Start(&s.Session, s)
+		c.Set(contextKey, s)
+		return &s.Session, nil
+	}
+	return nil, ErrNoMiddleware
+}
+
+// The errors of the middleware, the handler API and the stores, for errors.Is.
+var (
+	ErrNotFound      = core.ErrNotFound
+	ErrConflict      = core.ErrConflict
+	ErrSessionEnded  = core.ErrSessionEnded
+	ErrTooLarge      = core.ErrTooLarge
+	ErrDecode        = core.ErrDecode
+	ErrInvalidKey    = core.ErrInvalidKey
+	ErrNoMiddleware  = core.ErrNoMiddleware
+	ErrHeaderWritten = core.ErrHeaderWritten
+)
