@@ -105,7 +105,7 @@ func (s *Session) update(ctx context.Context, now time.Time) (rec Record, given 
 	// A slide alone reads the record again first: of concurrent requests that all
 	// found the expiry due, only the first then writes it.
 	err = s.m.cas(ctx, s.base, !s.pending(), func(base Record) (lost bool, err error) {
-		if _, renewed := base.Data[renewedTo]; renewed {
+		if renewed(base) {
 			return false, ErrSessionEnded
 		}
 		if !s.pending() && !s.m.slides(base, now) {
@@ -142,7 +142,7 @@ func (s *Session) renew(ctx context.Context, now time.Time) (token string, rec R
 	token, key := newToken()
 	var version int64 // the new record's stored version
 	err = s.m.cas(ctx, s.base, false, func(base Record) (lost bool, err error) {
-		if _, renewed := base.Data[renewedTo]; renewed {
+		if renewed(base) {
 			return false, ErrSessionEnded
 		}
 		next, err := s.next(base, now)
@@ -214,8 +214,8 @@ func (m *Manager) destroy(ctx context.Context, base Record) error {
 	for hops := 0; hops < maxSaveAttempts; hops++ {
 		var successor string
 		err := m.cas(ctx, base, false, func(base Record) (lost bool, err error) {
-			if link, renewed := base.Data[renewedTo]; renewed {
-				successor, _ = strconv.Unquote(string(link))
+			if renewed(base) {
+				successor, _ = strconv.Unquote(string(base.Data[renewedTo]))
 				return false, nil
 			}
 			ended := Record{Key: base.Key, Expiry: endedAt, Deadline: endedAt, Version: base.Version}

@@ -83,16 +83,18 @@ func (s *Session) load() error {
 	if s.phase != unread {
 		return nil
 	}
-	token, key, named := requestToken(s.x.Request().Header, s.m.CookieName)
+	req := s.x.Request()
+	token, key, named := requestToken(req.Header, s.m.CookieName)
 	s.hadCookie = named
 	addVary(s.x.Header())
 	if key != "" {
-		ctx := s.x.Request().Context()
+		ctx := req.Context()
 		rec, lent, err := loadLent(ctx, s.m.store, key)
+		now := s.m.Now()
 		switch {
-		case err == nil && isLive(rec, s.m.Now()):
+		case err == nil && isLive(rec, now):
 			s.phase, s.token, s.base, s.data, s.lent = stored, token, rec, rec.Data, lent
-			if s.m.slides(rec, s.m.Now()) {
+			if s.m.slides(rec, now) {
 				s.hook() // a read-only request still moves the idle expiry
 			}
 			return nil
@@ -110,8 +112,17 @@ func (s *Session) load() error {
 // isLive reports whether rec is a session at now, rather than expired or the link
 // that a renewal leaves behind.
 func isLive(rec Record, now time.Time) bool {
-	_, renewed := rec.Data[renewedTo]
-	return rec.Expiry.After(now) && !renewed
+	return rec.Expiry.After(now) && !renewed(rec)
+}
+
+// renewed reports whether rec is the link that a renewal leaves behind, which holds
+// nothing but its successor's key.
+func renewed(rec Record) bool {
+	if len(rec.Data) != 1 {
+		return false
+	}
+	_, ok := rec.Data[renewedTo]
+	return ok
 }
 
 // addVary marks a response that depends on the session cookie.
