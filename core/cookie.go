@@ -101,12 +101,15 @@ func (s *Session) setCookie(token string, expiry time.Time, now time.Time) {
 	b.WriteString(attrs)
 	h := s.x.Header()
 	h.Add("Set-Cookie", b.String())
-	h["Cache-Control"] = noStore
+	noStore(h)
 	s.cookieSent = true
 }
 
-// noStore is the Cache-Control header of a response that sets the cookie.
-var noStore = []string{"no-store"}
+// noStore keeps shared caches from storing a response that sets the cookie or failed.
+// Each response gets a value of its own: a handler may change its header in place.
+func noStore(h http.Header) {
+	h["Cache-Control"] = []string{"no-store"}
+}
 
 // dropCookie removes the session cookie that an earlier commit of this request put
 // in the response header.

@@ -127,16 +127,8 @@ func renewed(rec Record) bool {
 
 // addVary marks a response that depends on the session cookie.
 func addVary(h http.Header) {
-	if h["Vary"] == nil {
-		h["Vary"] = varyCookie
-	} else {
-		h.Add("Vary", "Cookie")
-	}
+	h["Vary"] = append(h["Vary"], "Cookie")
 }
-
-// varyCookie is the Vary header of a response without one. Header.Add appends to a
-// copy, so sharing it is safe.
-var varyCookie = []string{"Cookie"}
 
 // change prepares the session for a change by this request: the change must reach
 // the client, so the response header must not be out yet.
@@ -225,7 +217,7 @@ func (s *Session) beforeWrite() {
 		h.Del("Content-Length")
 		h.Del("Location")
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
-		h["Cache-Control"] = noStore
+		noStore(h)
 		s.x.Fail(FailureStatus(s.commitErr))
 	}
 }
@@ -238,7 +230,7 @@ func (s *Session) Finish() error {
 	defer s.mu.Unlock()
 	if s.commitErr == nil && !s.x.Committed() {
 		if s.commitErr = s.commit(); s.commitErr != nil {
-			s.x.Header()["Cache-Control"] = noStore
+			noStore(s.x.Header())
 		}
 	}
 	if s.commitErr != nil && !s.logged {
