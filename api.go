@@ -1,6 +1,8 @@
 package echosess
 
 import (
+	"time"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/echosess/echosess/core"
@@ -67,11 +69,66 @@ func SetExpiry(c echo.Context, e Expiry) error {
 	return with(c, func(s *core.Session) error { return s.SetExpiry(e) })
 }
 
+// RememberMe makes this session's cookie persistent, lasting until the session's
+// expiry even when Config.CookieSessionOnly sends browser-session cookies, or with
+// false returns it to the configured kind. Pair it with SetExpiry for its lifetime:
+//
+//	echosess.RememberMe(c, true)
+//	echosess.SetExpiry(c, echosess.ExpireIn(30*24*time.Hour))
+func RememberMe(c echo.Context, remember bool) error {
+	return with(c, func(s *core.Session) error { return s.RememberMe(remember) })
+}
+
 // Save commits the session now rather than when the response is written, for
 // handlers that want to act on a failure. A failure is then the handler's to answer:
 // the automatic commit retries the failed changes only if the session changes again.
 func Save(c echo.Context) error {
 	return with(c, (*core.Session).Save)
+}
+
+// IsNew reports whether the session is not stored yet: the request carried no cookie
+// that names a live session, or the session ended in this request. It loads the
+// session when the request has a well-formed session cookie, as Get would.
+func IsNew(c echo.Context) (bool, error) {
+	return read(c, (*core.Session).IsNew)
+}
+
+// Keys returns the session's keys in sorted order. It loads the session.
+func Keys(c echo.Context) ([]string, error) {
+	return read(c, (*core.Session).Keys)
+}
+
+// Expires returns when the stored session ends: lifetime is the end of its lifetime,
+// however active it stays; idle is when it ends unless another request touches it
+// (lifetime itself without an IdleTimeout). Both are zero for a new session. It loads
+// the session.
+func Expires(c echo.Context) (lifetime, idle time.Time, err error) {
+	s, err := session(c)
+	if err != nil {
+		return lifetime, idle, err
+	}
+	return s.Expires()
+}
+
+// ID returns an identifier of the session that is safe to log and to show, derived
+// from the store key, never the token; "" for a new session. It does not load the
+// session: before a load, it names the session that the request's cookie names.
+func ID(c echo.Context) string {
+	s, err := session(c)
+	if err != nil {
+		return ""
+	}
+	return s.ID()
+}
+
+// read returns what fn reads from the session of c's request.
+func read[T any](c echo.Context, fn func(*core.Session) (T, error)) (T, error) {
+	s, err := session(c)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return fn(s)
 }
 
 // with runs fn on the session of c's request.

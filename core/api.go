@@ -168,6 +168,21 @@ func (s *Session) SetExpiry(e Expiry) error {
 	})
 }
 
+// RememberMe makes this session's cookie persistent, lasting until the session's
+// expiry even when Config.CookieSessionOnly sends browser-session cookies, or with
+// false returns it to the configured kind. Pair it with SetExpiry for the remembered
+// session's own lifetime. RenewID starts a session afresh, not remembered, unless the
+// same request calls RememberMe.
+func (s *Session) RememberMe(remember bool) error {
+	return s.locked(func() error {
+		if err := s.change(); err != nil {
+			return err
+		}
+		s.remember = &remember
+		return nil
+	})
+}
+
 // Save commits the session now rather than when the response is written, for
 // handlers that want to act on a failure. A failure is then the handler's to answer:
 // the automatic commit retries the failed changes only if the session changes again.

@@ -67,13 +67,13 @@ func (s *Session) commit() error {
 		return err
 	}
 
-	switch {
-	case token != "" && (token != s.token || !rec.Expiry.Equal(s.base.Expiry)):
-		s.setCookie(token, rec.Expiry, now)
+	switch persistent := s.m.persistent(rec); {
+	case token != "" && (token != s.token || rec.Persistent != s.base.Persistent || persistent && !rec.Expiry.Equal(s.base.Expiry)):
+		s.setCookie(token, persistent, rec.Expiry, now)
 	case token == "" && s.end == destroy:
 		s.dropCookie()
 		if s.hadCookie {
-			s.setCookie("", time.Time{}, now)
+			s.setCookie("", true, time.Time{}, now)
 		}
 	}
 	s.phase, s.token, s.base, s.data, s.lent = fresh, token, rec, rec.Data, given
@@ -202,6 +202,12 @@ func (s *Session) next(base Record, now time.Time) (Record, error) {
 	case base.Key == "" || s.end == renew:
 		rec.Deadline = s.m.DefaultExpiry.from(now)
 	}
+	switch {
+	case s.remember != nil:
+		rec.Persistent = *s.remember
+	case s.end == renew:
+		rec.Persistent = false // a renewal starts afresh, like its lifetime
+	}
 	if !rec.Deadline.Equal(base.Deadline) || s.m.slides(base, now) {
 		rec.Expiry = s.m.idleExpiry(now, rec.Deadline)
 	}
@@ -287,6 +293,11 @@ func (m *Manager) commitContext(ctx context.Context) (context.Context, context.C
 		return context.WithTimeout(ctx, m.StoreTimeout)
 	}
 	return ctx, func() {}
+}
+
+// persistent reports whether the cookie of rec carries a Max-Age.
+func (m *Manager) persistent(rec Record) bool {
+	return !m.CookieSessionOnly || rec.Persistent
 }
 
 // slides reports whether a request at now must move rec's idle expiry: when less than

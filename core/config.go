@@ -35,6 +35,11 @@ type Config[C any] struct {
 	// CookieScriptReadable drops the HttpOnly attribute, letting page scripts read the
 	// token. Leave it off unless you must.
 	CookieScriptReadable bool
+	// CookieSessionOnly sends browser-session cookies, without Max-Age or Expires:
+	// the browser forgets the session when it closes, while the server-side expiry
+	// still ends it. RememberMe makes one session's cookie persistent. Default false:
+	// the cookie's Max-Age follows the session's expiry.
+	CookieSessionOnly bool
 
 	// DefaultExpiry is a new session's lifetime, and a renewed one's. Default
 	// ExpireIn(24 * time.Hour).

@@ -81,9 +81,10 @@ func cookieAttributes(name, path, domain string, sameSite http.SameSite, secure,
 }
 
 // setCookie puts the session cookie in the response header, replacing one that an
-// earlier commit of this request put there: the token until expiry, or with an empty
-// token, its removal. A response that sets the cookie is never cached.
-func (s *Session) setCookie(token string, expiry time.Time, now time.Time) {
+// earlier commit of this request put there: the token, until expiry when persistent
+// and until the browser closes otherwise, or with an empty token, its removal. A
+// response that sets the cookie is never cached.
+func (s *Session) setCookie(token string, persistent bool, expiry time.Time, now time.Time) {
 	s.dropCookie()
 	maxAge := 0 // Max-Age=0 removes the cookie
 	if token != "" {
@@ -95,9 +96,11 @@ func (s *Session) setCookie(token string, expiry time.Time, now time.Time) {
 	b.WriteString(name)
 	b.WriteByte('=')
 	b.WriteString(token)
-	b.WriteString("; Max-Age=")
-	var digits [20]byte
-	b.Write(strconv.AppendInt(digits[:0], int64(maxAge), 10))
+	if persistent {
+		b.WriteString("; Max-Age=")
+		var digits [20]byte
+		b.Write(strconv.AppendInt(digits[:0], int64(maxAge), 10))
+	}
 	b.WriteString(attrs)
 	h := s.x.Header()
 	h.Add("Set-Cookie", b.String())

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -26,18 +25,15 @@ type Manager struct {
 	locks       [commitLocks]sync.Mutex
 }
 
-// settings is the part of a Config that the engine uses.
+// settings is the part of a Config that the engine reads while it serves requests.
 type settings struct {
-	Store                                Store
-	Cache                                Cache
-	CookieName, CookiePath, CookieDomain string
-	CookieSameSite                       http.SameSite
-	CookieInsecure, CookieScriptReadable bool
-	DefaultExpiry                        Expiry
-	IdleTimeout, StoreTimeout            time.Duration
-	MaxSize                              int
-	Logger                               *slog.Logger
-	Now                                  func() time.Time
+	CookieName                string
+	CookieSessionOnly         bool
+	DefaultExpiry             Expiry
+	IdleTimeout, StoreTimeout time.Duration
+	MaxSize                   int
+	Logger                    *slog.Logger
+	Now                       func() time.Time
 }
 
 // NewManager fills the zero fields of cfg from defaults, checks it, and returns the
@@ -79,9 +75,7 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 	}
 	m := &Manager{
 		settings: settings{
-			Store: cfg.Store, Cache: cfg.Cache,
-			CookieName: cfg.CookieName, CookiePath: cfg.CookiePath, CookieDomain: cfg.CookieDomain,
-			CookieSameSite: cfg.CookieSameSite, CookieInsecure: cfg.CookieInsecure, CookieScriptReadable: cfg.CookieScriptReadable,
+			CookieName: cfg.CookieName, CookieSessionOnly: cfg.CookieSessionOnly,
 			DefaultExpiry: cfg.DefaultExpiry, IdleTimeout: cfg.IdleTimeout, StoreTimeout: cfg.StoreTimeout,
 			MaxSize: cfg.MaxSize, Logger: cfg.Logger, Now: cfg.Now,
 		},

@@ -67,6 +67,7 @@ type Session struct {
 	ops      []op
 	end      ending
 	lifetime time.Time // the deadline SetExpiry chose; zero when it was not called
+	remember *bool     // RememberMe's choice; nil when it was not called
 
 	hadCookie  bool  // the request named a session cookie, so an ending must remove it
 	hooked     bool  // the commit runs before the response header
@@ -190,17 +191,17 @@ func replay(data map[string]json.RawMessage, ops []op) error {
 // record, and values set afterwards start a new session.
 func (s *Session) endSession() {
 	s.end = destroy
-	s.data, s.lent, s.ops, s.lifetime = nil, false, nil, time.Time{}
+	s.data, s.lent, s.ops, s.lifetime, s.remember = nil, false, nil, time.Time{}, nil
 }
 
 // forget drops the changes once they are committed.
 func (s *Session) forget() {
-	s.ops, s.end, s.lifetime = s.ops[:0], keep, time.Time{}
+	s.ops, s.end, s.lifetime, s.remember = s.ops[:0], keep, time.Time{}, nil
 }
 
 // pending reports whether the session has changes to commit.
 func (s *Session) pending() bool {
-	return len(s.ops) > 0 || s.end != keep || !s.lifetime.IsZero()
+	return len(s.ops) > 0 || s.end != keep || !s.lifetime.IsZero() || s.remember != nil
 }
 
 // beforeWrite commits the session just before the response header is written. A

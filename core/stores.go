@@ -42,6 +42,9 @@ type Record struct {
 	Expiry time.Time
 	// Deadline is the absolute expiry that an idle-timeout slide never moves Expiry past.
 	Deadline time.Time
+	// Persistent marks a session whose cookie outlives the browser (RememberMe) even
+	// when the middleware sends browser-session cookies (Config.CookieSessionOnly).
+	Persistent bool
 	// Version counts the saves of the record: 0 for one never saved.
 	Version int64
 }

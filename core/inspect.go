@@ -1,0 +1,81 @@
+package core
+
+import (
+	"crypto/sha256"
+	"slices"
+	"time"
+)
+
+// Introspection: what a handler may read about its session besides the values. Each
+// call loads the session only when it must, as Get would, and changes nothing.
+
+// IsNew reports whether the session is not stored yet: the request carried no
+// session cookie that names a live session, or the session ended in this request. It
+// loads the session when the request has a well-formed session cookie.
+func (s *Session) IsNew() (bool, error) {
+	var isNew bool
+	err := s.locked(func() error {
+		err := s.load()
+		isNew = s.phase != stored
+		return err
+	})
+	return isNew, err
+}
+
+// Keys returns the session's keys in sorted order. It loads the session.
+func (s *Session) Keys() ([]string, error) {
+	var keys []string
+	err := s.locked(func() error {
+		if err := s.load(); err != nil {
+			return err
+		}
+		keys = make([]string, 0, len(s.data))
+		for k := range s.data {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return nil
+	})
+	return keys, err
+}
+
+// Expires returns when the stored session ends: lifetime is the end of its lifetime
+// (DefaultExpiry, SetExpiry), however active it stays; idle is when it ends unless
+// another request touches it, which is lifetime when there is no IdleTimeout. Both
+// are zero for a new session. They are the stored times: a SetExpiry of this request
+// shows once it is committed. It loads the session.
+func (s *Session) Expires() (lifetime, idle time.Time, err error) {
+	err = s.locked(func() error {
+		if err := s.load(); err != nil {
+			return err
+		}
+		if s.phase == stored {
+			lifetime, idle = s.base.Deadline, s.base.Expiry
+		}
+		return nil
+	})
+	return lifetime, idle, err
+}
+
+// ID returns an identifier of the session that is safe to show and to log: a hash
+// of the store key, from which neither the token nor the key can be recovered. It is
+// "" for a new session. It does not load the session: before a load, it names the
+// session that the request's cookie names, live or not.
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := s.base.Key
+	if s.phase == unread {
+		_, key, _ = requestToken(s.x.Request().Header, s.m.CookieName)
+	}
+	return sessionID(key)
+}
+
+// sessionID derives the public identifier of the record under key.
+func sessionID(key string) string {
+	if key == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("echosess session id\x00" + key))
+	return tokenEncoding.EncodeToString(sum[:12])
+}
