@@ -18,29 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/echosess/echosess"
-	"github.com/labstack/echo/v4"
+	"github.com/echosess/echosess/internal/adaptertest"
 )
-
-// errorLog collects the errors that reach Config.ErrorHandler, however many.
-type errorLog struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (l *errorLog) configure(cfg *echosess.Config) {
-	cfg.ErrorHandler = func(_ echo.Context, err error) error {
-		l.mu.Lock()
-		l.errs = append(l.errs, err)
-		l.mu.Unlock()
-		return echo.NewHTTPError(http.StatusInternalServerError, "session error").SetInternal(err)
-	}
-}
-
-func (l *errorLog) all() []error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]error(nil), l.errs...)
-}
 
 // isLocked reports whether msg is SQLite's "database is locked" (SQLITE_BUSY).
 func isLocked(msg string) bool {
@@ -52,31 +31,31 @@ func isLocked(msg string) bool {
 // request may fail, none with "database is locked", and no write may be lost.
 func TestSQLiteConcurrentSessions(t *testing.T) {
 	for _, cached := range []bool{false, true} {
-		v := variant{name: "sqlite", newStore: newSQLiteTestStore, cached: cached}
+		v := adaptertest.Variant{Name: "sqlite", NewStore: adaptertest.NewSQLiteStore, Cached: cached}
 		if cached {
-			v.name += "+cache"
+			v.Name += "+cache"
 		}
-		t.Run(v.name, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			const sessions, writes = 64, 10
-			var log errorLog
-			h := newHarness(t, v, log.configure)
+			var log adaptertest.ErrorLog
+			h := newHarness(t, v, log.Configure)
 			var (
 				wg       sync.WaitGroup
 				mu       sync.Mutex
 				failures []string
 				slowest  time.Duration
 			)
-			browsers := make([]*browser, sessions)
+			browsers := make([]*adaptertest.Browser, sessions)
 			began := time.Now()
 			for i := range browsers {
-				b := h.browser()
+				b := h.Browser()
 				browsers[i] = b
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					for w := range writes {
 						sent := time.Now()
-						resp, err := b.client.Get(h.url("/set", "k", fmt.Sprint("k", w), "v", fmt.Sprint(i, "-", w)))
+						resp, err := b.Client.Get(h.URL("/set", "k", fmt.Sprint("k", w), "v", fmt.Sprint(i, "-", w)))
 						mu.Lock()
 						slowest = max(slowest, time.Since(sent))
 						mu.Unlock()
@@ -95,7 +74,7 @@ func TestSQLiteConcurrentSessions(t *testing.T) {
 			}
 			wg.Wait()
 			took := time.Since(began)
-			errs := log.all()
+			errs := log.All()
 			locked := 0
 			for _, f := range failures {
 				if isLocked(f) {
@@ -124,7 +103,7 @@ func TestSQLiteConcurrentSessions(t *testing.T) {
 			lost := 0
 			for i, b := range browsers {
 				for w := range writes {
-					if b.value(fmt.Sprint("k", w)) != fmt.Sprint(i, "-", w) {
+					if b.Value(fmt.Sprint("k", w)) != fmt.Sprint(i, "-", w) {
 						lost++
 					}
 				}
@@ -153,7 +132,7 @@ func readAll(resp *http.Response) string {
 func TestConcurrentKeysAcrossApps(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "sessions.db")
-		db := openSQLite(t, path)
+		db := adaptertest.OpenSQLite(t, path)
 		if err := echosess.Migrate(context.Background(), db, echosess.DialectSQLite); err != nil {
 			t.Fatal(err)
 		}
@@ -162,12 +141,12 @@ func TestConcurrentKeysAcrossApps(t *testing.T) {
 				return echosess.NewSQLiteStore(db, echosess.WithClock(now))
 			},
 			func(t *testing.T, now func() time.Time) echosess.Store {
-				return echosess.NewSQLiteStore(openSQLite(t, path), echosess.WithClock(now))
+				return echosess.NewSQLiteStore(adaptertest.OpenSQLite(t, path), echosess.WithClock(now))
 			})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := newPostgresSchema(t)
-		pool := openPostgres(t, dsn)
+		dsn := adaptertest.NewPostgresSchema(t)
+		pool := adaptertest.OpenPostgres(t, dsn)
 		db := stdlib.OpenDBFromPool(pool)
 		defer db.Close()
 		if err := echosess.Migrate(context.Background(), db, echosess.DialectPostgres); err != nil {
@@ -178,20 +157,20 @@ func TestConcurrentKeysAcrossApps(t *testing.T) {
 				return echosess.NewPostgresStore(pool, echosess.WithClock(now))
 			},
 			func(t *testing.T, now func() time.Time) echosess.Store {
-				return echosess.NewPostgresStore(openPostgres(t, dsn), echosess.WithClock(now))
+				return echosess.NewPostgresStore(adaptertest.OpenPostgres(t, dsn), echosess.WithClock(now))
 			})
 	})
 }
 
-func testConcurrentKeysAcrossApps(t *testing.T, first, second storeFactory) {
+func testConcurrentKeysAcrossApps(t *testing.T, first, second adaptertest.StoreFactory) {
 	const n = 100
-	var log errorLog
-	apps := []*harness{
-		newHarness(t, variant{name: "first", newStore: first}, log.configure),
-		newHarness(t, variant{name: "second", newStore: second}, log.configure),
+	var log adaptertest.ErrorLog
+	apps := []*adaptertest.Harness{
+		newHarness(t, adaptertest.Variant{Name: "first", NewStore: first}, log.Configure),
+		newHarness(t, adaptertest.Variant{Name: "second", NewStore: second}, log.Configure),
 	}
-	b := apps[0].browser()
-	b.set("seed", "0")
+	b := apps[0].Browser()
+	b.Set("seed", "0")
 	// Cookies do not depend on the port: b's jar sends the session to both apps.
 	var wg sync.WaitGroup
 	failures := make(chan string, n)
@@ -199,7 +178,7 @@ func testConcurrentKeysAcrossApps(t *testing.T, first, second storeFactory) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := b.client.Get(apps[i%2].url("/set", "k", fmt.Sprint("key", i), "v", fmt.Sprint(i)))
+			resp, err := b.Client.Get(apps[i%2].URL("/set", "k", fmt.Sprint("key", i), "v", fmt.Sprint(i)))
 			if err != nil {
 				failures <- err.Error()
 				return
@@ -214,19 +193,19 @@ func testConcurrentKeysAcrossApps(t *testing.T, first, second storeFactory) {
 	for f := range failures {
 		t.Error(f)
 	}
-	for _, err := range log.all() {
+	for _, err := range log.All() {
 		t.Error(err)
 	}
 	for _, h := range apps {
-		reader := &browser{h: h, client: b.client}
+		reader := b.On(h)
 		lost := 0
 		for i := range n {
-			if reader.value(fmt.Sprint("key", i)) != fmt.Sprint(i) {
+			if reader.Value(fmt.Sprint("key", i)) != fmt.Sprint(i) {
 				lost++
 			}
 		}
 		if lost > 0 {
-			t.Fatalf("read through app %s: %d of %d concurrently set keys were lost", h.srv.URL, lost, n)
+			t.Fatalf("read through app %s: %d of %d concurrently set keys were lost", h.Server.URL, lost, n)
 		}
 	}
 }

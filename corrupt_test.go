@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/internal/adaptertest"
 )
 
 // corruptData are data columns that do not decode as a session.
@@ -38,7 +39,7 @@ type corruptor func(t *testing.T, key string, data []byte)
 func TestCorruptedSQLiteRow(t *testing.T) {
 	var db *sql.DB
 	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
-		db = newSQLiteDB(t)
+		db = adaptertest.NewSQLiteDB(t)
 		return echosess.NewSQLiteStore(db, echosess.WithClock(now))
 	}
 	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
@@ -50,7 +51,7 @@ func TestCorruptedSQLiteRow(t *testing.T) {
 func TestCorruptedPostgresRow(t *testing.T) {
 	var pool *pgxpool.Pool
 	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
-		pool = newPostgresPool(t)
+		pool = adaptertest.NewPostgresPool(t)
 		return echosess.NewPostgresStore(pool, echosess.WithClock(now))
 	}
 	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
@@ -74,50 +75,50 @@ func checkOneRow(t *testing.T, res sql.Result, err error) {
 // testCorruptedRow overwrites one session's data column with each of corruptData and
 // checks that its next request finds a new, empty session (a warning logged, a new
 // token on write, the old token dead) while another session carries on.
-func testCorruptedRow(t *testing.T, newStore storeFactory, corrupt corruptor) {
+func testCorruptedRow(t *testing.T, newStore adaptertest.StoreFactory, corrupt corruptor) {
 	for _, c := range corruptData {
 		t.Run(c.name, func(t *testing.T) {
 			rec := &keyRecorder{}
 			logs := new(syncBuffer)
-			h := newHarness(t, variant{name: "recorded", newStore: func(t *testing.T, now func() time.Time) echosess.Store {
+			h := newHarness(t, adaptertest.Variant{Name: "recorded", NewStore: func(t *testing.T, now func() time.Time) echosess.Store {
 				rec.Store = newStore(t, now)
 				return rec
-			}}, func(cfg *echosess.Config) {
+			}}, func(cfg *adaptertest.Config) {
 				cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			})
-			bystander := h.browser()
-			bystander.set("mine", "intact")
-			victim := h.browser()
-			victim.set("keep", "me")
-			oldToken := victim.sessionCookie(cookieName).Value
+			bystander := h.Browser()
+			bystander.Set("mine", "intact")
+			victim := h.Browser()
+			victim.Set("keep", "me")
+			oldToken := victim.SessionCookie(cookieName).Value
 			corrupt(t, rec.keys[len(rec.keys)-1], c.data)
 
-			if got := victim.value("keep"); got != "<absent>" {
+			if got := victim.Value("keep"); got != "<absent>" {
 				t.Fatalf("corrupted session read keep = %q, want a new empty session", got)
 			}
 			if !strings.Contains(logs.String(), "does not decode") || !strings.Contains(logs.String(), "level=WARN") {
 				t.Fatalf("no warning logged for the corrupted row; log:\n%s", logs.String())
 			}
-			r := victim.get("/set", "k", "after", "v", "1")
-			ck := r.cookie(cookieName)
-			if r.status != http.StatusOK || ck == nil || ck.Value == oldToken || len(ck.Value) != 43 {
-				t.Fatalf("write after the corruption: %d %q, Set-Cookie %q; want a new token", r.status, r.body, r.header.Get("Set-Cookie"))
+			r := victim.Get("/set", "k", "after", "v", "1")
+			ck := r.Cookie(cookieName)
+			if r.Status != http.StatusOK || ck == nil || ck.Value == oldToken || len(ck.Value) != 43 {
+				t.Fatalf("write after the corruption: %d %q, Set-Cookie %q; want a new token", r.Status, r.Body, r.Header.Get("Set-Cookie"))
 			}
-			if got := victim.value("after"); got != "1" {
+			if got := victim.Value("after"); got != "1" {
 				t.Fatalf("the new session lost its write: after = %q", got)
 			}
-			if got := h.withCookie(cookieName, oldToken).value("keep"); got != "<absent>" {
+			if got := h.WithCookie(cookieName, oldToken).Value("keep"); got != "<absent>" {
 				t.Fatalf("the corrupted session's token still reads keep = %q", got)
 			}
-			if got := bystander.value("mine"); got != "intact" {
+			if got := bystander.Value("mine"); got != "intact" {
 				t.Fatalf("another session read mine = %q", got)
 			}
-			bystander.set("mine", "still")
-			if got := bystander.value("mine"); got != "still" {
+			bystander.Set("mine", "still")
+			if got := bystander.Value("mine"); got != "still" {
 				t.Fatalf("another session cannot write: mine = %q", got)
 			}
 			select {
-			case err := <-h.errors:
+			case err := <-h.Errors:
 				t.Fatalf("a corrupted row reached ErrorHandler: %v", err)
 			default:
 			}

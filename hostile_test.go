@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/internal/adaptertest"
 	"github.com/labstack/echo/v4"
 )
 
@@ -36,45 +37,43 @@ const (
 type hostileApp struct {
 	t     *testing.T
 	e     *echo.Echo
-	store *countingStore
+	store *adaptertest.CountingStore
 	sizes *sizeStore
 	logs  *syncBuffer
 }
 
-func newHostileApp(t *testing.T, v variant) *hostileApp {
+func newHostileApp(t *testing.T, v adaptertest.Variant) *hostileApp {
 	t.Helper()
-	clk := newClock()
+	clk := adaptertest.NewClock()
 	a := &hostileApp{t: t, logs: new(syncBuffer)}
-	a.sizes = &sizeStore{Store: v.newStore(t, clk.Now)}
-	a.store = &countingStore{Store: a.sizes}
-	cfg := echosess.Config{
+	a.sizes = &sizeStore{Store: v.NewStore(t, clk.Now)}
+	a.store = &adaptertest.CountingStore{Store: a.sizes}
+	cfg := adaptertest.Config{
 		Store:   a.store,
 		Now:     clk.Now,
 		MaxSize: hostileMaxSize,
 		Logger:  slog.New(slog.NewTextHandler(a.logs, nil)),
 	}
-	if v.cached {
+	if v.Cached {
 		cfg.Cache = echosess.NewMemoryStore(echosess.WithClock(clk.Now))
 	}
-	a.e = echo.New()
-	a.e.Use(echosess.Middleware(cfg))
-	routes(a.e)
+	a.e = newApp(cfg, nil, nil, adaptertest.Routes())
 	a.e.POST("/setraw", func(c echo.Context) error {
 		body, err := io.ReadAll(c.Request().Body)
 		if err != nil {
 			return err
 		}
-		return reply(c, "ok", true, echosess.Set(c, c.QueryParam("k"), json.RawMessage(body)))
+		return adaptertest.Reply(c, "ok", true, echosess.Set(c, c.QueryParam("k"), json.RawMessage(body)))
 	})
 	a.e.GET("/getany", func(c echo.Context) error {
 		v, ok, err := echosess.Get[any](c, c.QueryParam("k"))
-		return reply(c, fmt.Sprintf("%T", v), ok, err)
+		return adaptertest.Reply(c, fmt.Sprintf("%T", v), ok, err)
 	})
 	return a
 }
 
 // do serves one request in process; cookie is the whole Cookie header.
-func (a *hostileApp) do(method, path, cookie string, body []byte, query ...string) response {
+func (a *hostileApp) do(method, path, cookie string, body []byte, query ...string) adaptertest.Response {
 	a.t.Helper()
 	q := url.Values{}
 	for i := 0; i+1 < len(query); i += 2 {
@@ -86,16 +85,16 @@ func (a *hostileApp) do(method, path, cookie string, body []byte, query ...strin
 	}
 	rec := httptest.NewRecorder()
 	a.e.ServeHTTP(rec, req)
-	return response{status: rec.Code, body: rec.Body.String(), header: rec.Header()}
+	return adaptertest.Response{Status: rec.Code, Body: rec.Body.String(), Header: rec.Header()}
 }
 
 // get serves a GET and fails the test on a status other than 200 or 418 (the
 // routes' answer to an error from the handler API).
-func (a *hostileApp) get(path, cookie string, query ...string) response {
+func (a *hostileApp) get(path, cookie string, query ...string) adaptertest.Response {
 	a.t.Helper()
 	r := a.do(http.MethodGet, path, cookie, nil, query...)
-	if r.status != http.StatusOK && r.status != http.StatusTeapot {
-		a.t.Fatalf("GET %s: %d %.200q", path, r.status, r.body)
+	if r.Status != http.StatusOK && r.Status != http.StatusTeapot {
+		a.t.Fatalf("GET %s: %d %.200q", path, r.Status, r.Body)
 	}
 	return r
 }
@@ -104,9 +103,9 @@ func (a *hostileApp) get(path, cookie string, query ...string) response {
 func (a *hostileApp) newSession() string {
 	a.t.Helper()
 	r := a.get("/set", "", "k", "keep", "v", "me")
-	ck := r.cookie(cookieName)
-	if r.body != "ok" || ck == nil {
-		a.t.Fatalf("starting a session: %q, Set-Cookie %q", r.body, r.header.Get("Set-Cookie"))
+	ck := r.Cookie(cookieName)
+	if r.Body != "ok" || ck == nil {
+		a.t.Fatalf("starting a session: %q, Set-Cookie %q", r.Body, r.Header.Get("Set-Cookie"))
 	}
 	return cookieName + "=" + ck.Value
 }
@@ -115,8 +114,8 @@ func (a *hostileApp) newSession() string {
 // and checks that the store never received a record over MaxSize.
 func (a *hostileApp) checkIntact(cookie string) {
 	a.t.Helper()
-	if r := a.get("/get", cookie, "k", "keep"); r.body != "me" {
-		a.t.Fatalf("the session's other key: keep = %.200q", r.body)
+	if r := a.get("/get", cookie, "k", "keep"); r.Body != "me" {
+		a.t.Fatalf("the session's other key: keep = %.200q", r.Body)
 	}
 	if n := a.sizes.max.Load(); n > hostileMaxSize {
 		a.t.Fatalf("the store was sent a record of %d bytes, over MaxSize %d", n, hostileMaxSize)
@@ -176,8 +175,8 @@ var hostileTests = []struct {
 
 // TestHostileInput runs each hostile input on every store variant.
 func TestHostileInput(t *testing.T) {
-	for _, v := range testVariants {
-		t.Run(v.name, func(t *testing.T) {
+	for _, v := range adaptertest.Variants {
+		t.Run(v.Name, func(t *testing.T) {
 			for _, tt := range hostileTests {
 				t.Run(tt.name, func(t *testing.T) { tt.fn(t, newHostileApp(t, v)) })
 			}
@@ -189,29 +188,29 @@ func TestHostileInput(t *testing.T) {
 // session without a single store call, and a write gets a new token.
 func testHugeCookieHeader(t *testing.T, a *hostileApp) {
 	cookie := a.newSession()
-	before := a.store.calls()
+	before := a.store.Calls()
 	for _, huge := range []string{
 		cookieName + "=" + strings.Repeat("A", mib),
 		strings.Repeat("x=y; ", mib/5),
 		cookieName + "=" + strings.Repeat(`"`, mib),
 		strings.Repeat(cookieName+"=;", mib/9),
 	} {
-		if r := a.get("/get", huge, "k", "keep"); r.status != http.StatusOK || r.body != "<absent>" {
-			t.Fatalf("1 MiB Cookie header: %d %.200q, want a fresh session", r.status, r.body)
+		if r := a.get("/get", huge, "k", "keep"); r.Status != http.StatusOK || r.Body != "<absent>" {
+			t.Fatalf("1 MiB Cookie header: %d %.200q, want a fresh session", r.Status, r.Body)
 		}
-		if n := a.store.calls() - before; n != 0 {
+		if n := a.store.Calls() - before; n != 0 {
 			t.Fatalf("a 1 MiB Cookie header without a token cost %d store calls", n)
 		}
 	}
 	huge := cookieName + "=" + strings.Repeat("A", mib)
 	r := a.get("/set", huge, "k", "a", "v", "1")
-	ck := r.cookie(cookieName)
-	if r.body != "ok" || ck == nil || len(ck.Value) != 43 {
-		t.Fatalf("write with a 1 MiB cookie: %q, Set-Cookie %.200q", r.body, r.header.Get("Set-Cookie"))
+	ck := r.Cookie(cookieName)
+	if r.Body != "ok" || ck == nil || len(ck.Value) != 43 {
+		t.Fatalf("write with a 1 MiB cookie: %q, Set-Cookie %.200q", r.Body, r.Header.Get("Set-Cookie"))
 	}
 	// The real token after a megabyte of other cookies still finds its session.
-	if r := a.get("/get", strings.Repeat("x=y; ", mib/5)+cookie, "k", "keep"); r.body != "me" {
-		t.Fatalf("token after 1 MiB of other cookies: keep = %.200q", r.body)
+	if r := a.get("/get", strings.Repeat("x=y; ", mib/5)+cookie, "k", "keep"); r.Body != "me" {
+		t.Fatalf("token after 1 MiB of other cookies: keep = %.200q", r.Body)
 	}
 	a.checkIntact(cookie)
 }
@@ -220,7 +219,7 @@ func testHugeCookieHeader(t *testing.T, a *hostileApp) {
 // fits net/http's default limit (1 MiB plus 4 KiB of slack) and gets a fresh session
 // without a store call; one of 2 MiB is refused with 431 before the middleware runs.
 func TestHugeCookieOverHTTP(t *testing.T) {
-	a := newHostileApp(t, variant{name: "memory", newStore: newMemoryStore})
+	a := newHostileApp(t, adaptertest.Variant{Name: "memory", NewStore: adaptertest.NewMemoryStore})
 	srv := httptest.NewServer(a.e)
 	defer srv.Close()
 	for _, c := range []struct {
@@ -249,7 +248,7 @@ func TestHugeCookieOverHTTP(t *testing.T) {
 			t.Fatalf("%d MiB Cookie header over HTTP: %s %.100q, want %d %q", c.size/mib, res.Status, body, c.status, c.body)
 		}
 	}
-	if n := a.store.calls(); n != 0 {
+	if n := a.store.Calls(); n != 0 {
 		t.Fatalf("huge Cookie headers cost %d store calls", n)
 	}
 }
@@ -268,22 +267,22 @@ func testThousandsOfCookies(t *testing.T, a *hostileApp) {
 		fmt.Fprintf(&unknown, "%s=%043d; ", cookieName, i)
 	}
 
-	before := a.store.calls()
+	before := a.store.Calls()
 	r := a.get("/get", others.String()+garbage.String(), "k", "keep")
-	if r.body != "<absent>" || a.store.calls() != before {
-		t.Fatalf("%d malformed session cookies: %q after %d store calls", n, r.body, a.store.calls()-before)
+	if r.Body != "<absent>" || a.store.Calls() != before {
+		t.Fatalf("%d malformed session cookies: %q after %d store calls", n, r.Body, a.store.Calls()-before)
 	}
 	r = a.get("/set", others.String()+garbage.String(), "k", "a", "v", "1")
-	if ck := r.cookie(cookieName); ck == nil || strings.Contains(garbage.String(), "="+ck.Value+";") {
-		t.Fatalf("write with %d malformed session cookies: Set-Cookie %.200q", n, r.header.Get("Set-Cookie"))
+	if ck := r.Cookie(cookieName); ck == nil || strings.Contains(garbage.String(), "="+ck.Value+";") {
+		t.Fatalf("write with %d malformed session cookies: Set-Cookie %.200q", n, r.Header.Get("Set-Cookie"))
 	}
 
-	loads := a.store.loads.Load()
-	if r := a.get("/get", garbage.String()+cookie, "k", "keep"); r.body != "me" {
-		t.Fatalf("the token after %d malformed session cookies: keep = %q", n, r.body)
+	loads := a.store.Loads.Load()
+	if r := a.get("/get", garbage.String()+cookie, "k", "keep"); r.Body != "me" {
+		t.Fatalf("the token after %d malformed session cookies: keep = %q", n, r.Body)
 	}
 	a.get("/get", unknown.String()+cookie, "k", "keep")
-	if got := a.store.loads.Load() - loads; got > 2 {
+	if got := a.store.Loads.Load() - loads; got > 2 {
 		t.Fatalf("two requests with up to %d well-formed tokens each cost %d store loads, want at most 2", n+1, got)
 	}
 	a.checkIntact(cookie)
@@ -293,12 +292,12 @@ func testThousandsOfCookies(t *testing.T, a *hostileApp) {
 func testHugeKey(t *testing.T, a *hostileApp) {
 	cookie := a.newSession()
 	key := strings.Repeat("k", mib)
-	if r := a.get("/set", cookie, "k", key, "v", "1"); r.body != "ErrTooLarge" {
-		t.Fatalf("Set with a 1 MiB key: %.200q, want ErrTooLarge", r.body)
+	if r := a.get("/set", cookie, "k", key, "v", "1"); r.Body != "ErrTooLarge" {
+		t.Fatalf("Set with a 1 MiB key: %.200q, want ErrTooLarge", r.Body)
 	}
 	for _, path := range []string{"/get", "/pop", "/delete"} {
-		if r := a.get(path, cookie, "k", key); r.status != http.StatusOK {
-			t.Fatalf("%s with a 1 MiB key: %d %.200q", path, r.status, r.body)
+		if r := a.get(path, cookie, "k", key); r.Status != http.StatusOK {
+			t.Fatalf("%s with a 1 MiB key: %d %.200q", path, r.Status, r.Body)
 		}
 	}
 	a.checkIntact(cookie)
@@ -308,30 +307,30 @@ func testHugeKey(t *testing.T, a *hostileApp) {
 func testValueOverLimit(t *testing.T, a *hostileApp) {
 	cookie := a.newSession()
 	for _, size := range []int{mib, hostileMaxSize} {
-		if r := a.get("/set", cookie, "k", "big", "v", strings.Repeat("x", size)); r.body != "ErrTooLarge" {
-			t.Fatalf("Set of a %d-byte value: %.200q, want ErrTooLarge", size, r.body)
+		if r := a.get("/set", cookie, "k", "big", "v", strings.Repeat("x", size)); r.Body != "ErrTooLarge" {
+			t.Fatalf("Set of a %d-byte value: %.200q, want ErrTooLarge", size, r.Body)
 		}
 	}
-	if r := a.do(http.MethodPost, "/setraw", cookie, []byte(`"`+strings.Repeat("x", mib)+`"`), "k", "big"); r.body != "ErrTooLarge" {
-		t.Fatalf("Set of a 1 MiB json.RawMessage: %d %.200q, want ErrTooLarge", r.status, r.body)
+	if r := a.do(http.MethodPost, "/setraw", cookie, []byte(`"`+strings.Repeat("x", mib)+`"`), "k", "big"); r.Body != "ErrTooLarge" {
+		t.Fatalf("Set of a 1 MiB json.RawMessage: %d %.200q, want ErrTooLarge", r.Status, r.Body)
 	}
 	// Values that fit one by one until the session is full.
 	part := strings.Repeat("y", hostileMaxSize/4)
 	full := false
 	for i := range 8 {
 		r := a.get("/set", cookie, "k", fmt.Sprint("part", i), "v", part)
-		if r.body == "ErrTooLarge" {
+		if r.Body == "ErrTooLarge" {
 			full = true
 			break
 		}
-		if r.body != "ok" {
-			t.Fatalf("Set of part%d: %q", i, r.body)
+		if r.Body != "ok" {
+			t.Fatalf("Set of part%d: %q", i, r.Body)
 		}
 	}
 	if !full {
 		t.Fatalf("8 values of %d bytes fit in a session of at most %d", len(part), hostileMaxSize)
 	}
-	if r := a.get("/get", cookie, "k", "part0"); r.body != part {
+	if r := a.get("/get", cookie, "k", "part0"); r.Body != part {
 		t.Fatal("a value set before the session filled up was lost")
 	}
 	a.checkIntact(cookie)
@@ -346,21 +345,21 @@ func testDeeplyNestedJSON(t *testing.T, a *hostileApp) {
 	}
 	for _, bad := range [][]byte{nested(100_000), nested(20_000), []byte("[[[["), []byte("{")} {
 		r := a.do(http.MethodPost, "/setraw", cookie, bad, "k", "deep")
-		if r.status != http.StatusTeapot || r.body == "ok" {
-			t.Fatalf("Set of %d bytes of bad JSON: %d %.200q, want an error", len(bad), r.status, r.body)
+		if r.Status != http.StatusTeapot || r.Body == "ok" {
+			t.Fatalf("Set of %d bytes of bad JSON: %d %.200q, want an error", len(bad), r.Status, r.Body)
 		}
 	}
-	if r := a.get("/get", cookie, "k", "deep"); r.body != "<absent>" {
-		t.Fatalf("a rejected value was stored: deep = %.200q", r.body)
+	if r := a.get("/get", cookie, "k", "deep"); r.Body != "<absent>" {
+		t.Fatalf("a rejected value was stored: deep = %.200q", r.Body)
 	}
-	if r := a.do(http.MethodPost, "/setraw", cookie, nested(1000), "k", "deep"); r.body != "ok" {
-		t.Fatalf("Set of JSON nested 1000 deep: %d %.200q", r.status, r.body)
+	if r := a.do(http.MethodPost, "/setraw", cookie, nested(1000), "k", "deep"); r.Body != "ok" {
+		t.Fatalf("Set of JSON nested 1000 deep: %d %.200q", r.Status, r.Body)
 	}
-	if r := a.get("/getany", cookie, "k", "deep"); r.body != "[]interface {}" {
-		t.Fatalf("Get[any] of JSON nested 1000 deep: %.200q", r.body)
+	if r := a.get("/getany", cookie, "k", "deep"); r.Body != "[]interface {}" {
+		t.Fatalf("Get[any] of JSON nested 1000 deep: %.200q", r.Body)
 	}
-	if r := a.get("/get", cookie, "k", "deep"); r.body != "ErrDecode" {
-		t.Fatalf("Get[string] of JSON nested 1000 deep: %.200q, want ErrDecode", r.body)
+	if r := a.get("/get", cookie, "k", "deep"); r.Body != "ErrDecode" {
+		t.Fatalf("Get[string] of JSON nested 1000 deep: %.200q, want ErrDecode", r.Body)
 	}
 	a.checkIntact(cookie)
 }
@@ -369,26 +368,26 @@ func testDeeplyNestedJSON(t *testing.T, a *hostileApp) {
 // deletes find nothing, and nothing is written.
 func testInvalidUTF8Keys(t *testing.T, a *hostileApp) {
 	cookie := a.newSession()
-	saves := a.store.saves.Load()
+	saves := a.store.Saves.Load()
 	for _, key := range []string{"bad\xff", "\xc3\x28", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", strings.Repeat("\xff", 1000)} {
-		if r := a.get("/set", cookie, "k", key, "v", "1"); r.body != "ErrInvalidKey" {
-			t.Fatalf("Set with key %q: %q, want ErrInvalidKey", key, r.body)
+		if r := a.get("/set", cookie, "k", key, "v", "1"); r.Body != "ErrInvalidKey" {
+			t.Fatalf("Set with key %q: %q, want ErrInvalidKey", key, r.Body)
 		}
 		for _, path := range []string{"/get", "/pop", "/delete"} {
-			if r := a.get(path, cookie, "k", key); r.status != http.StatusOK {
-				t.Fatalf("%s with key %q: %d %q", path, key, r.status, r.body)
+			if r := a.get(path, cookie, "k", key); r.Status != http.StatusOK {
+				t.Fatalf("%s with key %q: %d %q", path, key, r.Status, r.Body)
 			}
 		}
 	}
-	if n := a.store.saves.Load() - saves; n != 0 {
+	if n := a.store.Saves.Load() - saves; n != 0 {
 		t.Fatalf("requests with invalid keys wrote the session %d times", n)
 	}
 	// A value that is not UTF-8 is stored as JSON stores it: with U+FFFD.
-	if r := a.get("/set", cookie, "k", "v", "v", "bad\xff"); r.body != "ok" {
-		t.Fatalf("Set of a non-UTF-8 value: %q", r.body)
+	if r := a.get("/set", cookie, "k", "v", "v", "bad\xff"); r.Body != "ok" {
+		t.Fatalf("Set of a non-UTF-8 value: %q", r.Body)
 	}
-	if r := a.get("/get", cookie, "k", "v"); !utf8.ValidString(r.body) || !strings.HasPrefix(r.body, "bad") {
-		t.Fatalf("non-UTF-8 value read back as %q", r.body)
+	if r := a.get("/get", cookie, "k", "v"); !utf8.ValidString(r.Body) || !strings.HasPrefix(r.Body, "bad") {
+		t.Fatalf("non-UTF-8 value read back as %q", r.Body)
 	}
 	a.checkIntact(cookie)
 }
@@ -399,13 +398,13 @@ func testOddKeys(t *testing.T, a *hostileApp) {
 	cookie := a.newSession()
 	keys := []string{"\x00", "a\"b", `\`, "\u2028", "<script>", "💥", " ", "é", "\x7f", `{"keep":"x"}`, "keep ", "KEEP"}
 	for i, key := range keys {
-		if r := a.get("/set", cookie, "k", key, "v", fmt.Sprint(i)); r.body != "ok" {
-			t.Fatalf("Set with key %q: %q", key, r.body)
+		if r := a.get("/set", cookie, "k", key, "v", fmt.Sprint(i)); r.Body != "ok" {
+			t.Fatalf("Set with key %q: %q", key, r.Body)
 		}
 	}
 	for i, key := range keys {
-		if r := a.get("/get", cookie, "k", key); r.body != fmt.Sprint(i) {
-			t.Fatalf("key %q read back as %q, want %d", key, r.body, i)
+		if r := a.get("/get", cookie, "k", key); r.Body != fmt.Sprint(i) {
+			t.Fatalf("key %q read back as %q, want %d", key, r.Body, i)
 		}
 	}
 	a.checkIntact(cookie)
@@ -415,7 +414,7 @@ func testOddKeys(t *testing.T, a *hostileApp) {
 // survives a collection does not grow with the number of rounds: nothing holds on to
 // the megabytes that each round sends.
 func TestHostileInputMemory(t *testing.T) {
-	a := newHostileApp(t, variant{name: "memory", newStore: newMemoryStore})
+	a := newHostileApp(t, adaptertest.Variant{Name: "memory", NewStore: adaptertest.NewMemoryStore})
 	round := func() {
 		for _, tt := range hostileTests {
 			tt.fn(t, a)

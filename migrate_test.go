@@ -17,6 +17,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/internal/adaptertest"
 )
 
 // migrationBackend is a fresh, unmigrated database of one dialect.
@@ -28,11 +29,11 @@ type migrationBackend struct {
 
 var migrationBackends = []migrationBackend{
 	{echosess.DialectSQLite, goose.DialectSQLite3, func(t *testing.T) (*sql.DB, echosess.Store) {
-		db := openSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
+		db := adaptertest.OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
 		return db, echosess.NewSQLiteStore(db)
 	}},
 	{echosess.DialectPostgres, goose.DialectPostgres, func(t *testing.T) (*sql.DB, echosess.Store) {
-		pool := openPostgres(t, newPostgresSchema(t))
+		pool := adaptertest.OpenPostgres(t, adaptertest.NewPostgresSchema(t))
 		db := stdlib.OpenDBFromPool(pool)
 		t.Cleanup(func() { db.Close() })
 		return db, echosess.NewPostgresStore(pool)
@@ -67,7 +68,7 @@ func appliedVersions(t *testing.T, db *sql.DB) []int64 {
 func wantWorkingStore(t *testing.T, s echosess.Store) {
 	t.Helper()
 	ctx := context.Background()
-	rec := sessionRecord("migrated-"+randomHex(t), time.Now().Add(time.Hour), 0, "k", "v")
+	rec := sessionRecord("migrated-"+adaptertest.RandomHex(t), time.Now().Add(time.Hour), 0, "k", "v")
 	if err := s.Save(ctx, rec); err != nil {
 		t.Fatalf("Save on the migrated table: %v", err)
 	}
@@ -131,7 +132,7 @@ func TestMigrateDownThenUp(t *testing.T) {
 }
 
 func TestMigrateUnknownDialect(t *testing.T) {
-	db := openSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
+	db := adaptertest.OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
 	if err := echosess.Migrate(context.Background(), db, "oracle"); err == nil {
 		t.Fatal("Migrate with an unknown dialect: no error")
 	}
@@ -141,11 +142,11 @@ func TestMigrateUnknownDialect(t *testing.T) {
 // database: the advisory lock lets exactly one of them apply the migration.
 func TestPostgresMigrateConcurrently(t *testing.T) {
 	ctx := context.Background()
-	dsn := newPostgresSchema(t)
+	dsn := adaptertest.NewPostgresSchema(t)
 	const instances = 4
 	dbs := make([]*sql.DB, instances)
 	for i := range dbs {
-		dbs[i] = stdlib.OpenDBFromPool(openPostgres(t, dsn))
+		dbs[i] = stdlib.OpenDBFromPool(adaptertest.OpenPostgres(t, dsn))
 		t.Cleanup(func() { dbs[i].Close() })
 	}
 	var wg sync.WaitGroup
@@ -209,7 +210,7 @@ func TestGooseCLI(t *testing.T) {
 		runGoose(t, bin, append(args, "up")...)
 		wantApplied(t, runGoose(t, bin, append(args, "status")...))
 
-		db := openSQLite(t, path)
+		db := adaptertest.OpenSQLite(t, path)
 		if err := echosess.Migrate(context.Background(), db, echosess.DialectSQLite); err != nil {
 			t.Fatalf("Migrate after goose up: %v", err)
 		}
@@ -224,7 +225,7 @@ func TestGooseCLI(t *testing.T) {
 		runGoose(t, bin, append(args, "up")...)
 		wantApplied(t, runGoose(t, bin, append(args, "status")...))
 
-		pool := openPostgres(t, dsn)
+		pool := adaptertest.OpenPostgres(t, dsn)
 		db := stdlib.OpenDBFromPool(pool)
 		defer db.Close()
 		if err := echosess.Migrate(context.Background(), db, echosess.DialectPostgres); err != nil {
@@ -249,9 +250,9 @@ func wantApplied(t *testing.T, status string) {
 // returns its DSN.
 func newPostgresDatabase(t *testing.T) string {
 	t.Helper()
-	dsn := postgresDSN(t)
-	name := "echosess_test_" + randomHex(t)
-	adminExec(t, dsn, "CREATE DATABASE "+name)
-	t.Cleanup(func() { adminExec(t, dsn, "DROP DATABASE "+name+" WITH (FORCE)") })
-	return withPostgresParam(dsn, "dbname", name)
+	dsn := adaptertest.PostgresDSN(t)
+	name := "echosess_test_" + adaptertest.RandomHex(t)
+	adaptertest.AdminExec(t, dsn, "CREATE DATABASE "+name)
+	t.Cleanup(func() { adaptertest.AdminExec(t, dsn, "DROP DATABASE "+name+" WITH (FORCE)") })
+	return adaptertest.WithPostgresParam(dsn, "dbname", name)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/internal/adaptertest"
 )
 
 // tcpProxy forwards TCP connections to a target. Cut closes every connection and
@@ -160,8 +161,8 @@ func (p *tcpProxy) close() {
 // it through a new tcpProxy, and a pool that reaches it directly.
 func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpProxy, direct *pgxpool.Pool) {
 	t.Helper()
-	dsn := newPostgresSchema(t)
-	direct = openPostgres(t, dsn)
+	dsn := adaptertest.NewPostgresSchema(t)
+	direct = adaptertest.OpenPostgres(t, dsn)
 	db := stdlib.OpenDBFromPool(direct)
 	defer db.Close()
 	if err := echosess.Migrate(context.Background(), db, echosess.DialectPostgres); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/adaptertest"
 	"github.com/echosess/echosess/storetest"
 )
 
@@ -27,7 +28,7 @@ type sqlBackend struct {
 
 var sqlBackends = []sqlBackend{
 	{"SQLite", func(t *testing.T, opts ...echosess.StoreOption) (*echosess.SQLStore, func(string, ...any)) {
-		db := newSQLiteDB(t)
+		db := adaptertest.NewSQLiteDB(t)
 		return echosess.NewSQLiteStore(db, opts...), func(query string, args ...any) {
 			t.Helper()
 			if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
@@ -36,7 +37,7 @@ var sqlBackends = []sqlBackend{
 		}
 	}},
 	{"Postgres", func(t *testing.T, opts ...echosess.StoreOption) (*echosess.SQLStore, func(string, ...any)) {
-		pool := newPostgresPool(t)
+		pool := adaptertest.NewPostgresPool(t)
 		return echosess.NewPostgresStore(pool, opts...), func(query string, args ...any) {
 			t.Helper()
 			if _, err := pool.Exec(context.Background(), numberPlaceholders(query), args...); err != nil {
@@ -62,24 +63,24 @@ func numberPlaceholders(query string) string {
 }
 
 func TestSQLiteStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) echosess.Store { return echosess.NewSQLiteStore(newSQLiteDB(t)) })
+	storetest.Run(t, func(t *testing.T) echosess.Store { return echosess.NewSQLiteStore(adaptertest.NewSQLiteDB(t)) })
 }
 
 func TestSQLiteStoreBehindCache(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		return echosess.WithCache(echosess.NewSQLiteStore(newSQLiteDB(t)), echosess.NewMemoryStore(), nil)
+		return echosess.WithCache(echosess.NewSQLiteStore(adaptertest.NewSQLiteDB(t)), echosess.NewMemoryStore(), nil)
 	})
 }
 
 func TestPostgresStore(t *testing.T) {
-	postgresDSN(t)
-	storetest.Run(t, func(t *testing.T) echosess.Store { return echosess.NewPostgresStore(newPostgresPool(t)) })
+	adaptertest.PostgresDSN(t)
+	storetest.Run(t, func(t *testing.T) echosess.Store { return echosess.NewPostgresStore(adaptertest.NewPostgresPool(t)) })
 }
 
 func TestPostgresStoreBehindCache(t *testing.T) {
-	postgresDSN(t)
+	adaptertest.PostgresDSN(t)
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		return echosess.WithCache(echosess.NewPostgresStore(newPostgresPool(t)), echosess.NewMemoryStore(), nil)
+		return echosess.WithCache(echosess.NewPostgresStore(adaptertest.NewPostgresPool(t)), echosess.NewMemoryStore(), nil)
 	})
 }
 
@@ -259,7 +260,7 @@ func TestSQLStoreTouchWritesNoData(t *testing.T) {
 
 func TestSQLStoreDatabaseErrors(t *testing.T) {
 	ctx := context.Background()
-	db := newSQLiteDB(t)
+	db := adaptertest.NewSQLiteDB(t)
 	s := echosess.NewSQLiteStore(db)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -287,7 +288,7 @@ func TestSQLStoreDatabaseErrors(t *testing.T) {
 func TestSQLiteConcurrentWriters(t *testing.T) {
 	const writers, saves = 64, 10
 	ctx := context.Background()
-	db := newSQLiteDB(t)
+	db := adaptertest.NewSQLiteDB(t)
 	s := echosess.NewSQLiteStore(db)
 	if err := s.Save(ctx, sessionRecord("shared", time.Now().Add(time.Hour), 0, "n", "0")); err != nil {
 		t.Fatal(err)
@@ -383,7 +384,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 // every expired row exactly once.
 func TestPostgresDeleteExpiredConcurrent(t *testing.T) {
 	ctx := context.Background()
-	pool := newPostgresPool(t)
+	pool := adaptertest.NewPostgresPool(t)
 	clock := newManualClock()
 	s := echosess.NewPostgresStore(pool, echosess.WithClock(clock.Now), core.WithDeleteBatch(7))
 	const rows = 300

@@ -1,0 +1,177 @@
+package adaptertest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
+	"github.com/echosess/echosess/core"
+)
+
+// StoreFactory makes an empty store that tells time with now.
+type StoreFactory func(t *testing.T, now func() time.Time) core.Store
+
+// Variant is a store set-up that the middleware tests run on.
+type Variant struct {
+	Name     string
+	NewStore StoreFactory
+	Cached   bool // put a MemoryStore cache in front of the store
+}
+
+// Variants lists the store set-ups every middleware test runs on.
+var Variants = []Variant{
+	{Name: "memory", NewStore: NewMemoryStore},
+	{Name: "memory+cache", NewStore: NewMemoryStore, Cached: true},
+	{Name: "sqlite", NewStore: NewSQLiteStore},
+	{Name: "sqlite+cache", NewStore: NewSQLiteStore, Cached: true},
+	{Name: "postgres", NewStore: NewPostgresStore},
+	{Name: "postgres+cache", NewStore: NewPostgresStore, Cached: true},
+}
+
+// NewMemoryStore is the StoreFactory of a MemoryStore.
+func NewMemoryStore(t *testing.T, now func() time.Time) core.Store {
+	return core.NewMemoryStore(core.WithClock(now))
+}
+
+// NewSQLiteStore is the StoreFactory of an SQLStore on a new SQLite database.
+func NewSQLiteStore(t *testing.T, now func() time.Time) core.Store {
+	return core.NewSQLiteStore(NewSQLiteDB(t), core.WithClock(now))
+}
+
+// NewPostgresStore is the StoreFactory of an SQLStore on a new PostgreSQL schema
+// (see NewPostgresPool).
+func NewPostgresStore(t *testing.T, now func() time.Time) core.Store {
+	return core.NewPostgresStore(NewPostgresPool(t), core.WithClock(now))
+}
+
+// NewSQLiteDB returns a migrated SQLite database in a new temporary file, opened the
+// way SQLiteDSN documents. It is closed when the test ends.
+func NewSQLiteDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db := OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
+	if err := core.Migrate(context.Background(), db, core.DialectSQLite); err != nil {
+		t.Fatalf("migrate sqlite: %v", err)
+	}
+	return db
+}
+
+// OpenSQLite opens the SQLite file at path with SQLiteDSN, closing it when the test ends.
+func OpenSQLite(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", core.SQLiteDSN(path))
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close sqlite: %v", err)
+		}
+	})
+	return db
+}
+
+// NewPostgresPool returns a pool on a new, migrated schema of the PostgreSQL database
+// that ECHOSESS_POSTGRES_DSN names; the schema is dropped when the test ends. Without
+// the variable the test is skipped, or fails when CI=true.
+func NewPostgresPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool := OpenPostgres(t, NewPostgresSchema(t))
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	if err := core.Migrate(context.Background(), db, core.DialectPostgres); err != nil {
+		t.Fatalf("migrate postgres: %v", err)
+	}
+	return pool
+}
+
+// PostgresDSN returns ECHOSESS_POSTGRES_DSN, skipping the test when it is not set
+// (failing it under CI, which must run the PostgreSQL tests).
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("ECHOSESS_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ECHOSESS_POSTGRES_DSN is not set; CI must run the PostgreSQL tests")
+		}
+		t.Skip("ECHOSESS_POSTGRES_DSN is not set")
+	}
+	return dsn
+}
+
+// NewPostgresSchema creates an empty schema with a random name, to be dropped when the
+// test ends, and returns a DSN whose search_path is that schema.
+func NewPostgresSchema(t testing.TB) string {
+	t.Helper()
+	dsn := PostgresDSN(t)
+	schema := "echosess_test_" + RandomHex(t)
+	AdminExec(t, dsn, "CREATE SCHEMA "+schema)
+	t.Cleanup(func() { AdminExec(t, dsn, "DROP SCHEMA "+schema+" CASCADE") })
+	return WithPostgresParam(dsn, "search_path", schema)
+}
+
+// OpenPostgres opens a pool on dsn, closed when the test ends.
+func OpenPostgres(t testing.TB, dsn string) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if err := pool.Ping(ctx); err != nil {
+		t.Fatalf("ping postgres: %v", err)
+	}
+	return pool
+}
+
+// AdminExec runs one statement on a connection of its own to dsn.
+func AdminExec(t testing.TB, dsn, statement string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to postgres: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, statement); err != nil {
+		t.Fatalf("%s: %v", statement, err)
+	}
+}
+
+// WithPostgresParam sets a connection parameter in a DSN of either form that pgx
+// accepts: a postgres:// URL or key=value pairs.
+func WithPostgresParam(dsn, key, value string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err == nil {
+			q := u.Query()
+			q.Set(key, value)
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	return dsn + " " + key + "=" + value
+}
+
+// RandomHex returns 12 random hex digits, for names that no other test uses.
+func RandomHex(t testing.TB) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
