@@ -46,10 +46,13 @@ func (s *Session) Set(key string, value any) error {
 		if err := checkKey(key, s.m.MaxSize); err != nil {
 			return err
 		}
+		if depth := nesting(raw); depth > maxValueDepth {
+			return fmt.Errorf("%w: %q nests %d levels deep, and a store could not decode more than %d", ErrTooLarge, key, depth, maxValueDepth)
+		}
 		if err := s.change(); err != nil {
 			return err
 		}
-		size := encodedSize(s.data) + len(raw)
+		size := s.size() + len(raw)
 		if old, had := s.data[key]; had {
 			size -= len(old)
 		} else {
@@ -117,7 +120,7 @@ func (s *Session) Clear() error {
 		for key := range s.data {
 			s.ops = append(s.ops, op{key: key})
 		}
-		s.data, s.lent = nil, false
+		s.data, s.lent, s.encoded = nil, false, 0
 		return nil
 	})
 }

@@ -83,7 +83,7 @@ func (s *cachedStore) load(ctx context.Context, key string, lend bool) (Record, 
 // rec.Data to the cache when the cache can keep it, and reports whether it did.
 func (s *cachedStore) save(ctx context.Context, rec Record, give bool) (bool, error) {
 	if err := s.store.Save(ctx, rec); err != nil {
-		s.evict(ctx, rec.Key)
+		s.forget(ctx, rec.Key, err)
 		return false, err
 	}
 	rec.Version++
@@ -95,7 +95,7 @@ func (s *cachedStore) save(ctx context.Context, rec Record, give bool) (bool, er
 // at rec.Version. A conflict or error from the store evicts the cached copy.
 func (s *cachedStore) Touch(ctx context.Context, rec Record) error {
 	if err := touch(ctx, s.store, rec); err != nil {
-		s.evict(ctx, rec.Key)
+		s.forget(ctx, rec.Key, err)
 		return err
 	}
 	rec.Version++
@@ -114,9 +114,7 @@ func (s *cachedStore) putSaved(ctx context.Context, rec Record, give bool) bool 
 		return false
 	}
 	var err error
-	g, canGive := s.cache.(interface {
-		putGiven(ctx context.Context, rec Record) error
-	})
+	g, canGive := s.cache.(*MemoryStore)
 	if give && canGive {
 		err = g.putGiven(ctx, rec)
 	} else {
@@ -147,6 +145,19 @@ func (s *cachedStore) DeleteExpired(ctx context.Context) (int64, error) {
 	return s.store.DeleteExpired(ctx)
 }
 
+// forget drops the cached copy of a record whose write failed with err. After a lost
+// compare-and-swap the record lives on at a newer version, which the next load reads
+// from the store and caches again: a MemoryStore cache forgets it without the
+// tombstone of an eviction, which would keep the session out of the cache until it
+// expired.
+func (s *cachedStore) forget(ctx context.Context, key string, err error) {
+	if m, ok := s.cache.(*MemoryStore); ok && errors.Is(err, ErrConflict) {
+		m.forget(key)
+		return
+	}
+	s.evict(ctx, key)
+}
+
 func (s *cachedStore) evict(ctx context.Context, key string) {
 	if err := s.cache.Delete(ctx, key); err != nil {
 		s.cacheFailed(ctx, "evict", err)
@@ -157,21 +168,20 @@ func (s *cachedStore) cacheFailed(ctx context.Context, op string, err error) {
 	s.logger.WarnContext(ctx, "echosess: cache "+op+" failed; using the store", "error", err)
 }
 
-// lender is a Store that can lend a record's data read-only instead of copying it;
-// lent reports whether it did.
-type lender interface {
-	loadLent(ctx context.Context, key string) (rec Record, lent bool, err error)
-}
-
 // loadLent loads the record under key from a Store or Cache, borrowing its data
-// when that can lend it.
+// read-only when that is one of this package's own, which can lend it; lent reports
+// whether it did. The check is for the exact types: a type that embeds a MemoryStore
+// to override its Load must be called through that Load.
 func loadLent(ctx context.Context, from interface {
 	Load(ctx context.Context, key string) (Record, error)
-}, key string) (Record, bool, error) {
-	if l, ok := from.(lender); ok {
+}, key string) (rec Record, lent bool, err error) {
+	switch l := from.(type) {
+	case *MemoryStore:
+		return l.loadLent(ctx, key)
+	case *cachedStore:
 		return l.loadLent(ctx, key)
 	}
-	rec, err := from.Load(ctx, key)
+	rec, err = from.Load(ctx, key)
 	return rec, false, err
 }
 
@@ -180,15 +190,14 @@ func (s *cachedStore) loadLent(ctx context.Context, key string) (Record, bool, e
 	return s.load(ctx, key, true)
 }
 
-// giver is a Store that can keep a saved record's data instead of copying it; given
-// reports whether it did, and then the caller must not change the data again.
-type giver interface {
-	saveGiven(ctx context.Context, rec Record) (given bool, err error)
-}
-
-// saveGiven saves rec to store, giving it rec.Data when the store can keep it.
-func saveGiven(ctx context.Context, store Store, rec Record) (bool, error) {
-	if g, ok := store.(giver); ok {
+// saveGiven saves rec to store, giving it rec.Data when store is one of this
+// package's own, which can keep it (the exact types, as for loadLent); given reports
+// whether it did, and then the caller must not change the data again.
+func saveGiven(ctx context.Context, store Store, rec Record) (given bool, err error) {
+	switch g := store.(type) {
+	case *MemoryStore:
+		return g.saveGiven(ctx, rec)
+	case *cachedStore:
 		return g.saveGiven(ctx, rec)
 	}
 	return false, store.Save(ctx, rec)

@@ -77,6 +77,7 @@ func (s *Session) commit() error {
 		}
 	}
 	s.phase, s.token, s.base, s.data, s.lent = fresh, token, rec, rec.Data, given
+	s.encoded = 0 // a replay may have made other data
 	if token != "" {
 		s.phase = stored
 	}

@@ -44,29 +44,52 @@ func storeKey(raw [32]byte) string {
 	return string(key[:])
 }
 
-// requestToken finds the session token in a request's Cookie headers without parsing
-// the cookies it has no use for. It returns the first well-formed token under name,
-// and whether any cookie of that name was sent at all.
-func requestToken(h http.Header, name string) (token, key string, named bool) {
-	for _, line := range h["Cookie"] {
-		for line != "" {
+// maxTokens is how many session cookies of one request the middleware tries, in
+// order, for one that names a live session: a stale cookie at a more specific Path,
+// or one from a sibling subdomain, must not log the user out.
+const maxTokens = 3
+
+// maxCookiePairs is net/http's bound on the cookies of a request: past it, net/http
+// reads none, and neither does the middleware.
+const maxCookiePairs = 3000
+
+// requestTokens finds the session tokens in a request's Cookie headers without
+// parsing the cookies it has no use for: the first maxTokens well-formed tokens
+// under name, and whether any cookie of that name was sent at all.
+func requestTokens(h http.Header, name string) (tokens [maxTokens]string, n int, named bool) {
+	lines := h["Cookie"]
+	pairs := 0
+	for _, line := range lines {
+		if pairs += strings.Count(line, ";") + 1; pairs > maxCookiePairs {
+			return tokens, 0, false
+		}
+	}
+	for _, line := range lines {
+		for line != "" && n < maxTokens {
 			var pair string
 			pair, line, _ = strings.Cut(line, ";")
 			// Trim as net/http's cookie parser does: spaces and tabs, not \v or U+00A0.
-			n, value, ok := strings.Cut(textproto.TrimString(pair), "=")
-			if !ok || textproto.TrimString(n) != name {
+			k, value, ok := strings.Cut(textproto.TrimString(pair), "=")
+			if !ok || textproto.TrimString(k) != name {
 				continue
 			}
 			named = true
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
-			if raw, ok := parseToken(value); ok {
-				return value, storeKey(raw), true
+			if _, ok := parseToken(value); ok {
+				tokens[n] = value
+				n++
 			}
 		}
 	}
-	return "", "", named
+	return tokens, n, named
+}
+
+// tokenKey is the store key of a well-formed token.
+func tokenKey(token string) string {
+	raw, _ := parseToken(token)
+	return storeKey(raw)
 }
 
 // cookieAttributes spells the attributes of the session cookie, in the form of a

@@ -52,6 +52,33 @@ func checkKey(key string, maxSize int) error {
 	return nil
 }
 
+// maxValueDepth is how deeply a value may nest: encoding/json decodes at most 10000
+// levels, and a stored session holds each value one level down.
+const maxValueDepth = 9999
+
+// nesting is how deeply the JSON value raw nests arrays and objects.
+func nesting(raw []byte) int {
+	if len(raw) < 2*(maxValueDepth+1) {
+		return 0 // too short to nest past the limit; not counted
+	}
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // encodedSize is the length of data encoded as a JSON object.
 func encodedSize(data map[string]json.RawMessage) int {
 	n := 2

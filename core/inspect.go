@@ -65,8 +65,8 @@ func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := s.base.Key
-	if s.phase == unread {
-		_, key, _ = requestToken(s.x.Request().Header, s.m.CookieName)
+	if tokens, n, _ := requestTokens(s.x.Request().Header, s.m.CookieName); s.phase == unread && n > 0 {
+		key = tokenKey(tokens[0])
 	}
 	return sessionID(key)
 }

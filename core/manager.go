@@ -86,7 +86,11 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 		m.store = boundedStore{Store: m.store, timeout: cfg.StoreTimeout}
 	}
 	if cfg.Cache != nil {
-		m.store = newCachedStore(m.store, cfg.Cache, cfg.Logger, cfg.Now)
+		cache := cfg.Cache
+		if _, inMemory := cache.(*MemoryStore); !inMemory && cfg.StoreTimeout > 0 {
+			cache = boundedCache{Cache: cache, timeout: cfg.StoreTimeout}
+		}
+		m.store = newCachedStore(m.store, cache, cfg.Logger, cfg.Now)
 		m.inMemory = false
 	}
 	return m, nil

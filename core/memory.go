@@ -177,6 +177,17 @@ func (m *MemoryStore) Delete(_ context.Context, key string) error {
 	return nil
 }
 
+// forget removes the record under key, leaving no tombstone: for a cached copy that
+// is out of date, not a record that was deleted.
+func (m *MemoryStore) forget(key string) {
+	s := m.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.records[key]; ok && old.Version != tombstoneVersion {
+		delete(s.records, key)
+	}
+}
+
 // DeleteExpired removes every expired record and tombstone and reports how many
 // records it removed.
 func (m *MemoryStore) DeleteExpired(ctx context.Context) (int64, error) {

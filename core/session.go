@@ -62,6 +62,10 @@ type Session struct {
 	base  Record // stored: the record as loaded or last committed
 	data  map[string]json.RawMessage
 	lent  bool // data is the store's copy, lent read-only: copy it before changing it
+	// encoded is the length of data encoded as a JSON object, once Set has needed it,
+	// kept as data changes so that each Set costs the same however many keys there
+	// are; 0 when it is not known.
+	encoded int
 
 	// This request's changes since its last commit.
 	ops      []op
@@ -77,20 +81,27 @@ type Session struct {
 	logged     bool  // commitErr has been logged
 }
 
-// load reads the session from the store the first time it is needed. A token the
-// store does not know, whose record ended, or whose data does not decode gives a
-// fresh session that will get a new token: a client never chooses its own ID.
+// load reads the session from the store the first time it is needed. The first of
+// the request's session cookies that names a live session wins. A token the store
+// does not know, whose record ended, or whose data does not decode gives a fresh
+// session that will get a new token: a client never chooses its own ID.
+//
+// The response then depends on the cookie, and says so with Vary: Cookie, so a load
+// after the header went out fails with ErrHeaderWritten.
 func (s *Session) load() error {
 	if s.phase != unread {
 		return nil
 	}
+	if s.x.Committed() {
+		return ErrHeaderWritten
+	}
 	req := s.x.Request()
-	token, key, named := requestToken(req.Header, s.m.CookieName)
+	tokens, n, named := requestTokens(req.Header, s.m.CookieName)
 	s.hadCookie = named
 	addVary(s.x.Header())
-	if key != "" {
+	for _, token := range tokens[:n] {
 		ctx := req.Context()
-		rec, lent, err := loadLent(ctx, s.m.store, key)
+		rec, lent, err := loadLent(ctx, s.m.store, tokenKey(token))
 		now := s.m.Now()
 		switch {
 		case err == nil && isLive(rec, now):
@@ -154,10 +165,26 @@ func (s *Session) hook() {
 	}
 }
 
+// size is the length of the session's data encoded as a JSON object.
+func (s *Session) size() int {
+	if s.encoded == 0 {
+		s.encoded = encodedSize(s.data)
+	}
+	return s.encoded
+}
+
 // apply makes one change to the session's data and records it for the commit.
 func (s *Session) apply(o op) {
 	if s.lent {
 		s.data, s.lent = cloneData(s.data), false
+	}
+	if s.encoded != 0 {
+		if old, had := s.data[o.key]; had {
+			s.encoded -= entrySize(o.key, old)
+		}
+		if o.value != nil {
+			s.encoded += entrySize(o.key, o.value)
+		}
 	}
 	if o.value == nil {
 		delete(s.data, o.key)
@@ -191,7 +218,7 @@ func replay(data map[string]json.RawMessage, ops []op) error {
 // record, and values set afterwards start a new session.
 func (s *Session) endSession() {
 	s.end = destroy
-	s.data, s.lent, s.ops, s.lifetime, s.remember = nil, false, nil, time.Time{}, nil
+	s.data, s.lent, s.encoded, s.ops, s.lifetime, s.remember = nil, false, 0, nil, time.Time{}, nil
 }
 
 // forget drops the changes once they are committed.

@@ -37,3 +37,28 @@ func (s boundedStore) Delete(ctx context.Context, key string) error {
 	defer cancel()
 	return s.Store.Delete(ctx, key)
 }
+
+// boundedCache gives each call to a Cache at most a fixed time, as boundedStore does
+// for a Store: a cache that hangs costs at most that much before the store answers.
+type boundedCache struct {
+	Cache
+	timeout time.Duration
+}
+
+func (c boundedCache) Load(ctx context.Context, key string) (Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.Cache.Load(ctx, key)
+}
+
+func (c boundedCache) Put(ctx context.Context, rec Record) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.Cache.Put(ctx, rec)
+}
+
+func (c boundedCache) Delete(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.Cache.Delete(ctx, key)
+}
