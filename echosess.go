@@ -12,6 +12,8 @@
 package echosess
 
 import (
+	"cmp"
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -47,27 +49,54 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 				return next(c)
 			}
 			c.Set(contextKey, m) // session turns it into a session on first use
-			err := next(c)
-			if s, touched := c.Get(contextKey).(*echoSession); touched {
-				if cerr := s.Finish(); cerr != nil {
-					return cfg.ErrorHandler(c, cerr)
-				}
+			err, cerr := m.Handle(func() error { return next(c) }, func() *core.Session { return started(c) }, isServerError)
+			if cerr != nil {
+				return cfg.ErrorHandler(c, cerr)
 			}
 			return err
 		}
 	}
 }
 
+// started returns the session of c's request, or nil when the handler never touched
+// it.
+func started(c echo.Context) *core.Session {
+	if s, ok := c.Get(contextKey).(*echoSession); ok {
+		return &s.Session
+	}
+	return nil
+}
+
+// isServerError reports whether Echo answers err with a 5xx.
+func isServerError(err error) bool {
+	var he *echo.HTTPError
+	return !errors.As(err, &he) || he.Code >= 500
+}
+
 // echoSession is a session on an echo.Context, which supplies its exchange.
 type echoSession struct {
 	core.Session
-	c echo.Context
+	c     echo.Context
+	flush core.FlushGuard
 }
 
 func (s *echoSession) Request() *http.Request { return s.c.Request() }
 func (s *echoSession) Header() http.Header    { return s.c.Response().Header() }
 func (s *echoSession) Committed() bool        { return s.c.Response().Committed }
-func (s *echoSession) Before(fn func())       { s.c.Response().Before(fn) }
+func (s *echoSession) Status() int            { return s.c.Response().Status }
+
+func (s *echoSession) Before(fn func()) {
+	res := s.c.Response()
+	res.Before(fn)
+	s.flush = core.FlushGuard{ResponseWriter: res.Writer, Exchange: s}
+	res.Writer = &s.flush
+}
+
+func (s *echoSession) WriteHeader() {
+	if res := s.c.Response(); !res.Committed {
+		res.WriteHeader(cmp.Or(res.Status, http.StatusOK))
+	}
+}
 
 func (s *echoSession) Fail(status int) {
 	res := s.c.Response()

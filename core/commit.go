@@ -33,7 +33,7 @@ var endedAt = time.Unix(0, 0).UTC()
 // changes on it; when the record has ended meanwhile (Destroy, RenewID, expiry), it
 // writes nothing and fails with ErrSessionEnded.
 func (s *Session) commit() error {
-	if s.phase == unread || s.held {
+	if s.phase == unread || s.held || s.abandoned {
 		return nil
 	}
 	now := s.m.Now()

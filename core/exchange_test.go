@@ -40,6 +40,14 @@ func (x *testExchange) Header() http.Header    { return x.rec.Header() }
 func (x *testExchange) Committed() bool        { return x.committed }
 func (x *testExchange) Before(fn func())       { x.before = append(x.before, fn) }
 
+func (x *testExchange) Status() int { return x.status }
+
+func (x *testExchange) WriteHeader() {
+	if !x.committed {
+		x.respondHeader(x.status)
+	}
+}
+
 func (x *testExchange) Fail(status int) {
 	x.status = status
 	x.w = FailedWriter(x.w)
@@ -48,12 +56,16 @@ func (x *testExchange) Fail(status int) {
 // respond writes the response as a framework does: the Before hooks run first, and
 // may change the status and the writer.
 func (x *testExchange) respond(status int, body string) error {
+	x.respondHeader(status)
+	_, err := io.WriteString(x.w, body)
+	return err
+}
+
+func (x *testExchange) respondHeader(status int) {
 	x.status = status
 	for _, fn := range x.before {
 		fn()
 	}
 	x.committed = true
 	x.rec.WriteHeader(x.status)
-	_, err := io.WriteString(x.w, body)
-	return err
 }

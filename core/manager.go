@@ -96,6 +96,33 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 	return m, nil
 }
 
+// Handle runs the handler of one request and then commits what it left of the
+// request's session; started returns that session, or nil when the handler never
+// touched it. It returns the handler's error and the commit's, which the adapter
+// hands to its ErrorHandler. A handler that panics, or whose error isServerError
+// says will be answered with a 5xx, commits nothing: its half-done changes must not
+// outlive the failure. A 4xx commits, as for a flash message set before a
+// validation error.
+func (m *Manager) Handle(handler func() error, started func() *Session, isServerError func(error) bool) (err, commitErr error) {
+	returned := false
+	defer func() {
+		if s := started(); !returned && s != nil {
+			s.abandon() // the handler panicked
+		}
+	}()
+	err = handler()
+	returned = true
+	s := started()
+	switch {
+	case s == nil:
+		return err, nil
+	case err != nil && isServerError(err):
+		s.abandon()
+		return err, nil
+	}
+	return err, s.Finish()
+}
+
 // fill sets *field to def when it is the zero value.
 func fill[T comparable](field *T, def T) {
 	var zero T

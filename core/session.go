@@ -20,6 +20,11 @@ type Exchange interface {
 	Committed() bool
 	// Before arranges for fn to run just before the response header is written.
 	Before(fn func())
+	// Status is the status of the response, as it is being written in a Before hook.
+	Status() int
+	// WriteHeader writes the response header the framework's way, running its Before
+	// hooks, unless it is out already.
+	WriteHeader()
 	// Fail, called from a Before hook, replaces the response with status and a short
 	// error body.
 	Fail(status int)
@@ -77,6 +82,7 @@ type Session struct {
 	hooked     bool  // the commit runs before the response header
 	cookieSent bool  // the response header holds a session cookie
 	held       bool  // a failed Save holds back the automatic commit until the next change
+	abandoned  bool  // the handler failed: commit nothing
 	commitErr  error // the automatic commit's failure
 	logged     bool  // commitErr has been logged
 }
@@ -231,12 +237,17 @@ func (s *Session) pending() bool {
 	return len(s.ops) > 0 || s.end != keep || !s.lifetime.IsZero() || s.remember != nil
 }
 
-// beforeWrite commits the session just before the response header is written. A
-// failed commit replaces the response with an error.
+// beforeWrite commits the session just before the response header is written, unless
+// the response is a server error: then nothing the handler changed outlives its
+// failure. A failed commit replaces the response with an error.
 func (s *Session) beforeWrite() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.commitErr != nil {
+		return
+	}
+	if s.x.Status() >= 500 {
+		s.abandoned = true
 		return
 	}
 	if s.commitErr = s.commit(); s.commitErr != nil {
@@ -249,6 +260,36 @@ func (s *Session) beforeWrite() {
 		s.x.Fail(FailureStatus(s.commitErr))
 	}
 }
+
+// abandon drops what the request has not committed, and keeps a later Before hook
+// from committing it.
+func (s *Session) abandon() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.abandoned = true
+}
+
+// FlushGuard is the writer that an adapter puts under the framework's response once
+// the session must be committed. A handler that flushes before it writes (streaming,
+// server-sent events) sends the header, and the frameworks' Flush does not run their
+// Before hooks: FlushGuard writes the header through Exchange.WriteHeader first, so
+// the commit and its cookie still go out with it. Adapters keep one in their
+// per-request value.
+type FlushGuard struct {
+	http.ResponseWriter
+	Exchange Exchange
+}
+
+// Flush writes the header the framework's way, then flushes.
+func (w *FlushGuard) Flush() {
+	w.Exchange.WriteHeader()
+	if err := http.NewResponseController(w.ResponseWriter).Flush(); errors.Is(err, http.ErrNotSupported) {
+		panic(fmt.Errorf("echosess: response writer %T does not support flushing", w.ResponseWriter))
+	}
+}
+
+// Unwrap returns the writer under the guard, for http.ResponseController.
+func (w *FlushGuard) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Finish commits what is left once the handler has returned, and reports a failed
 // commit, whether it happened now or just before the response header, which the

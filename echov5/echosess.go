@@ -10,6 +10,7 @@
 package echosess
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 
@@ -46,15 +47,28 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 				return next(c)
 			}
 			c.Set(contextKey, m) // session turns it into a session on first use
-			err := next(c)
-			if s, touched := c.Get(contextKey).(*echoSession); touched {
-				if cerr := s.Finish(); cerr != nil {
-					return cfg.ErrorHandler(c, cerr)
-				}
+			err, cerr := m.Handle(func() error { return next(c) }, func() *core.Session { return started(c) }, isServerError)
+			if cerr != nil {
+				return cfg.ErrorHandler(c, cerr)
 			}
 			return err
 		}
 	}
+}
+
+// started returns the session of c's request, or nil when the handler never touched
+// it.
+func started(c *echo.Context) *core.Session {
+	if s, ok := c.Get(contextKey).(*echoSession); ok {
+		return &s.Session
+	}
+	return nil
+}
+
+// isServerError reports whether Echo answers err with a 5xx.
+func isServerError(err error) bool {
+	code := echo.StatusCode(err)
+	return code == 0 || code >= 500
 }
 
 // echoSession is a session on an echo.Context, which supplies its exchange through
@@ -62,14 +76,27 @@ func Middleware(cfg Config) echo.MiddlewareFunc {
 // automatic HEAD handler, other middleware).
 type echoSession struct {
 	core.Session
-	c   *echo.Context
-	res *echo.Response
+	c     *echo.Context
+	res   *echo.Response
+	flush core.FlushGuard
 }
 
 func (s *echoSession) Request() *http.Request { return s.c.Request() }
 func (s *echoSession) Header() http.Header    { return s.res.Header() }
 func (s *echoSession) Committed() bool        { return s.res.Committed }
-func (s *echoSession) Before(fn func())       { s.res.Before(fn) }
+func (s *echoSession) Status() int            { return s.res.Status }
+
+func (s *echoSession) Before(fn func()) {
+	s.res.Before(fn)
+	s.flush = core.FlushGuard{ResponseWriter: s.res.ResponseWriter, Exchange: s}
+	s.res.ResponseWriter = &s.flush
+}
+
+func (s *echoSession) WriteHeader() {
+	if !s.res.Committed {
+		s.res.WriteHeader(cmp.Or(s.res.Status, http.StatusOK))
+	}
+}
 
 func (s *echoSession) Fail(status int) {
 	s.res.Status = status
