@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -16,8 +17,12 @@ type Cleaner struct {
 }
 
 // StartCleaner starts a Cleaner that runs until ctx is cancelled or Stop is called.
-// A nil logger means slog.Default.
+// A nil logger means slog.Default. It panics on an interval that is not positive, as
+// time.NewTicker does, but here rather than in the Cleaner's goroutine.
 func StartCleaner(ctx context.Context, store Store, interval time.Duration, logger *slog.Logger) *Cleaner {
+	if interval <= 0 {
+		panic(fmt.Sprintf("echosess: StartCleaner: the interval must be positive, not %v", interval))
+	}
 	if logger == nil {
 		logger = slog.Default()
 	}

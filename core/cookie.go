@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -93,12 +95,24 @@ func tokenKey(token string) string {
 }
 
 // cookieAttributes spells the attributes of the session cookie, in the form of a
-// Set-Cookie header after the name and value. It fails on a cookie that no browser
-// would accept.
+// Set-Cookie header after the name and value. It fails on a cookie that browsers
+// would reject or weaken.
 func cookieAttributes(name, path, domain string, sameSite http.SameSite, secure, httpOnly bool) (string, error) {
 	ck := http.Cookie{Name: name, Value: "v", Path: path, Domain: domain, Secure: secure, HttpOnly: httpOnly, SameSite: sameSite}
 	if err := ck.Valid(); err != nil {
 		return "", err
+	}
+	switch {
+	case !strings.HasPrefix(path, "/"):
+		return "", fmt.Errorf("path %q does not start with /", path)
+	case sameSite < http.SameSiteDefaultMode || sameSite > http.SameSiteNoneMode:
+		return "", fmt.Errorf("unknown SameSite value %d", sameSite)
+	case sameSite == http.SameSiteNoneMode && !secure:
+		return "", errors.New("SameSite=None needs Secure: browsers reject it without (CookieInsecure is set)")
+	case strings.HasPrefix(name, "__Secure-") && !secure:
+		return "", fmt.Errorf("a %q cookie needs Secure (CookieInsecure is set)", name)
+	case strings.HasPrefix(name, "__Host-") && (!secure || domain != "" || path != "/"):
+		return "", fmt.Errorf("a %q cookie needs Secure, no Domain and Path=/", name)
 	}
 	return strings.TrimPrefix(ck.String(), name+"=v"), nil
 }

@@ -69,6 +69,12 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	switch now := cfg.Now(); {
+	case cfg.IdleTimeout < 0:
+		return nil, fmt.Errorf("echosess: Config.IdleTimeout is negative (%v); 0 turns it off", cfg.IdleTimeout)
+	case !cfg.DefaultExpiry.from(now).After(now):
+		return nil, fmt.Errorf("echosess: Config.DefaultExpiry ends every session before it starts (%v)", cfg.DefaultExpiry.from(now))
+	}
 	attrs, err := cookieAttributes(cfg.CookieName, cfg.CookiePath, cfg.CookieDomain, cfg.CookieSameSite, !cfg.CookieInsecure, !cfg.CookieScriptReadable)
 	if err != nil {
 		return nil, fmt.Errorf("echosess: invalid cookie configuration: %w", err)
