@@ -7,6 +7,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/gob"
 	"encoding/json"
 	"fmt"
@@ -99,24 +100,10 @@ func NewApp(lib string, pg *Postgres, count bool) (*App, error) {
 			store = pg.echosessStore()
 		} else {
 			mem := echosess.NewMemoryStore()
-			store = mem
-			if count {
-				a.Count = new(Counter)
-				store = countingStore{Store: mem, n: a.Count}
-			}
+			store = a.counted(mem, count)
 			a.seed = func(ctx context.Context, n int) error { return seedEchosess(ctx, mem, n) }
 		}
-		cfg := echosess.Config{
-			Store:          store,
-			CookieName:     CookieName,
-			CookieInsecure: true, // the load command speaks plain HTTP
-			DefaultExpiry:  echosess.ExpireIn(lifetime),
-		}
-		if lib == LibEchosessCache {
-			cfg.Cache = echosess.NewMemoryStore()
-		}
-		e.Use(echosess.Middleware(cfg))
-		routeEchosess(e)
+		useEchosess(e, lib, store)
 	case LibSCS:
 		sm := scs.New()
 		sm.Lifetime = lifetime
@@ -153,6 +140,45 @@ func NewApp(lib string, pg *Postgres, count bool) (*App, error) {
 		return nil, fmt.Errorf("bench: unknown library %q", lib)
 	}
 	return a, nil
+}
+
+// NewSQLiteApp builds lib's app, echosess or echosess-cache, on a SQLite store in db.
+// With count set, App.Count counts the calls to the store, through a wrapper.
+func NewSQLiteApp(lib string, db *sql.DB, count bool) (*App, error) {
+	if lib != LibEchosess && lib != LibEchosessCache {
+		return nil, fmt.Errorf("bench: %s has no SQLite store here", lib)
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	a := &App{Lib: lib, Echo: e}
+	useEchosess(e, lib, a.counted(echosess.NewSQLiteStore(db), count))
+	return a, nil
+}
+
+// counted returns store, or with count set a wrapper that counts the calls to it in
+// a new App.Count.
+func (a *App) counted(store echosess.Store, count bool) echosess.Store {
+	if !count {
+		return store
+	}
+	a.Count = new(Counter)
+	return countingStore{Store: store, n: a.Count}
+}
+
+// useEchosess installs echosess on store, with a MemoryStore as Config.Cache for
+// echosess-cache, and the app's routes.
+func useEchosess(e *echo.Echo, lib string, store echosess.Store) {
+	cfg := echosess.Config{
+		Store:          store,
+		CookieName:     CookieName,
+		CookieInsecure: true, // the load command speaks plain HTTP
+		DefaultExpiry:  echosess.ExpireIn(lifetime),
+	}
+	if lib == LibEchosessCache {
+		cfg.Cache = echosess.NewMemoryStore()
+	}
+	e.Use(echosess.Middleware(cfg))
+	routeEchosess(e)
 }
 
 func routeBaseline(e *echo.Echo) {

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -24,10 +26,11 @@ var (
 	caseUntouched = benchCase{http.MethodGet, PathNone, true, "ok"}
 )
 
-// memoryLibs and postgresLibs are the libraries compared on each store, the
-// baseline first: benchstat -col /lib lists columns in this order.
+// memoryLibs, sqliteLibs and postgresLibs are the libraries compared on each store,
+// the baseline first: benchstat -col /lib lists columns in this order.
 var (
 	memoryLibs   = []string{LibBaseline, LibEchosess, LibSCS, LibGorilla}
+	sqliteLibs   = []string{LibEchosess, LibEchosessCache}
 	postgresLibs = []string{LibEchosess, LibEchosessCache, LibSCS}
 )
 
@@ -44,30 +47,38 @@ func BenchmarkCreate(b *testing.B) { runCase(b, caseCreate) }
 // never touches the session.
 func BenchmarkUntouched(b *testing.B) { runCase(b, caseUntouched) }
 
-// runCase times k on every library, on memory stores and then, when the DSN is set,
-// on Postgres.
+// runCase times k on every library, on memory stores, on SQLite files and, when the
+// DSN is set, on Postgres.
 func runCase(b *testing.B, k benchCase) {
 	for _, lib := range memoryLibs {
-		b.Run("lib="+lib+"/store=memory", func(b *testing.B) { runApp(b, k, lib, nil) })
+		b.Run("lib="+lib+"/store=memory", func(b *testing.B) {
+			runApp(b, k, func(count bool) (*App, error) { return NewApp(lib, nil, count) }, false)
+		})
+	}
+	for _, lib := range sqliteLibs {
+		b.Run("lib="+lib+"/store=sqlite", func(b *testing.B) {
+			runApp(b, k, func(count bool) (*App, error) { return NewSQLiteApp(lib, newSQLiteDB(b), count) }, false)
+		})
 	}
 	for _, lib := range postgresLibs {
 		b.Run("lib="+lib+"/store=postgres", func(b *testing.B) {
 			pg := sharedPostgres(b)
-			runApp(b, k, lib, pg)
+			runApp(b, k, func(bool) (*App, error) { return NewApp(lib, pg, true) }, true)
 		})
 	}
 }
 
-// countRequests is how many requests of a case a counted memory app serves to
-// measure its store round trips.
+// countRequests is how many requests of a case a counted app serves to measure its
+// store round trips.
 const countRequests = 100
 
-// runApp times k on lib's app, serving each request in-process, and reports the
-// store round trips per request alongside time and allocations. On memory stores the
-// round trips are counted on a second, counted app, so that the timed one runs on the
-// bare stores; on Postgres the pool's tracer counts them during the timed loop.
-func runApp(b *testing.B, k benchCase, lib string, pg *Postgres) {
-	d := newDriver(b, k, lib, pg, false)
+// runApp times k on the app that newApp builds, serving each request in-process, and
+// reports the store round trips per request alongside time and allocations. With
+// traced set, the timed app counts its own round trips (a pgx tracer on Postgres);
+// otherwise they are counted on a second, counted app, so that the timed one runs on
+// the bare store.
+func runApp(b *testing.B, k benchCase, newApp func(count bool) (*App, error), traced bool) {
+	d := newDriver(b, k, newApp, false)
 	defer d.app.Close()
 	d.serve(b) // one request before timing warms the cache of echosess-cache
 	counter := d.app.Count
@@ -85,8 +96,8 @@ func runApp(b *testing.B, k benchCase, lib string, pg *Postgres) {
 	}
 	d.check(b, k)
 	got := counter.Snapshot().Sub(start)
-	if pg == nil {
-		c := newDriver(b, k, lib, nil, true)
+	if !traced {
+		c := newDriver(b, k, newApp, true)
 		defer c.app.Close()
 		c.serve(b)
 		start := c.app.Count.Snapshot()
@@ -109,9 +120,9 @@ type driver struct {
 	n    int // requests served
 }
 
-// newDriver builds lib's app and, for cases that need one, a session to send.
-func newDriver(b *testing.B, k benchCase, lib string, pg *Postgres, count bool) *driver {
-	app, err := NewApp(lib, pg, count)
+// newDriver builds an app with newApp and, for cases that need one, a session to send.
+func newDriver(b *testing.B, k benchCase, newApp func(count bool) (*App, error), count bool) *driver {
+	app, err := newApp(count)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -198,6 +209,16 @@ func (w *recorder) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	w.body = append(w.body, p...)
 	return len(p), nil
+}
+
+// newSQLiteDB returns a migrated SQLite database in a new file, closed when b ends.
+func newSQLiteDB(b *testing.B) *sql.DB {
+	db, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "sessions.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
 }
 
 // The Postgres schemas are made once per test binary and dropped by TestMain.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the measurements behind BENCHMARKS.md and writes them to a folder (default
 # results/): six runs of every benchmark (interleaved: the whole suite runs six times,
-# so that load from other processes spreads over all libraries), benchstat tables,
+# so that load from other processes spreads over all libraries), benchstat tables (the
+# HTTP cases per store, and the SQL stores' Load and Save beside their floors),
 # the ratio tables, instructions per request where perf can count them, and the load
 # runs. The Postgres cases need ECHOSESS_POSTGRES_DSN.
 #
@@ -30,16 +31,22 @@ for _ in $(seq "$count"); do
 done
 rm "$out/bench.test"
 
+# The HTTP cases, apart from the store benchmarks (StoreLoad, StoreSave) and their floors.
+http='.name:(Read OR Write OR Create OR Untouched)'
 {
-	"$benchstat" -filter '/store:memory' -col '/lib@(scs echosess)' "$out/bench.txt"
+	"$benchstat" -filter "/store:memory $http" -col '/lib@(scs echosess)' "$out/bench.txt"
 	echo
-	"$benchstat" -filter '/store:memory' -col '/lib@(gorilla echosess)' "$out/bench.txt"
+	"$benchstat" -filter "/store:memory $http" -col '/lib@(gorilla echosess)' "$out/bench.txt"
 	echo
-	"$benchstat" -filter '/store:memory' -col '/lib@(baseline echosess scs gorilla)' "$out/bench.txt"
+	"$benchstat" -filter "/store:memory $http" -col '/lib@(baseline echosess scs gorilla)' "$out/bench.txt"
+	echo
+	"$benchstat" -filter "/store:sqlite $http" -col '/lib@(echosess echosess-cache)' "$out/bench.txt"
 	if grep -q 'store=postgres' "$out/bench.txt"; then
 		echo
-		"$benchstat" -filter '/store:postgres' -col '/lib@(scs echosess echosess-cache)' "$out/bench.txt"
+		"$benchstat" -filter "/store:postgres $http" -col '/lib@(scs echosess echosess-cache)' "$out/bench.txt"
 	fi
+	echo
+	"$benchstat" -filter '.name:(StoreLoad OR StoreSave)' -col '/lib@(floor floor-deadline floor-unprepared echosess)' "$out/bench.txt"
 } > "$out/benchstat.txt"
 go run ./ratios < "$out/bench.txt" > "$out/ratios.md"
 
