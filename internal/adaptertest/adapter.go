@@ -60,13 +60,10 @@ type Ctx interface {
 	// DefaultErrorHandler returns what the adapter's default ErrorHandler returns.
 	DefaultErrorHandler(err error) error
 
-	// The framework's context.
-	QueryParam(name string) string
-	QueryParams() url.Values
-	String(code int, s string) error
-	Path() string
-	Request() *http.Request
-	SetRequest(r *http.Request)
+	// The framework context's own QueryParam, QueryParams, String, Path, Request
+	// and SetRequest.
+	passedOn
+	// Response returns the response writer.
 	Response() http.ResponseWriter
 	// Value and SetValue read and write the framework context's own store.
 	Value(key string) any
@@ -75,15 +72,21 @@ type Ctx interface {
 	unwrap() any // the framework's context
 }
 
-// frameworkContext is what the suite uses of a framework's own request context;
-// Echo v4's echo.Context and Echo v5's *echo.Context both have it.
-type frameworkContext interface {
+// passedOn is the part of a framework's request context that Ctx passes on as it
+// is.
+type passedOn interface {
 	QueryParam(name string) string
 	QueryParams() url.Values
 	String(code int, s string) error
 	Path() string
 	Request() *http.Request
 	SetRequest(r *http.Request)
+}
+
+// frameworkContext is what the suite uses of a framework's own request context;
+// Echo v4's echo.Context and Echo v5's *echo.Context both have it.
+type frameworkContext interface {
+	passedOn
 	Get(key string) any
 	Set(key string, val any)
 }
@@ -135,7 +138,7 @@ func (b *Binding[C, H, M]) Handle(h Handler) H {
 }
 
 // Ctx returns the suite's view of c.
-func (b *Binding[C, H, M]) Ctx(c C) Ctx { return bound[C, H, M]{c: c, b: b} }
+func (b *Binding[C, H, M]) Ctx(c C) Ctx { return bound[C, H, M]{passedOn: c, c: c, b: b} }
 
 // convert returns cfg as the configuration of an adapter whose context is C: the
 // Skipper and the ErrorHandler see the adapter's context as a Ctx made by wrap, and
@@ -160,8 +163,9 @@ func convert[C any](cfg Config, wrap func(C) Ctx) core.Config[C] {
 
 // bound is the Ctx of a Binding: a framework context with the adapter's handler API.
 type bound[C frameworkContext, H ~func(C) error, M ~func(H) H] struct {
-	c C
-	b *Binding[C, H, M]
+	passedOn // c
+	c        C
+	b        *Binding[C, H, M]
 }
 
 func (x bound[C, H, M]) Get(key string) (string, bool, error) { return x.b.Get(x.c, key) }
@@ -178,13 +182,7 @@ func (x bound[C, H, M]) DefaultErrorHandler(err error) error {
 	return x.b.DefaultErrorHandler(x.c, err)
 }
 
-func (x bound[C, H, M]) QueryParam(name string) string   { return x.c.QueryParam(name) }
-func (x bound[C, H, M]) QueryParams() url.Values         { return x.c.QueryParams() }
-func (x bound[C, H, M]) String(code int, s string) error { return x.c.String(code, s) }
-func (x bound[C, H, M]) Path() string                    { return x.c.Path() }
-func (x bound[C, H, M]) Request() *http.Request          { return x.c.Request() }
-func (x bound[C, H, M]) SetRequest(r *http.Request)      { x.c.SetRequest(r) }
-func (x bound[C, H, M]) Response() http.ResponseWriter   { return x.b.Response(x.c) }
-func (x bound[C, H, M]) Value(key string) any            { return x.c.Get(key) }
-func (x bound[C, H, M]) SetValue(key string, value any)  { x.c.Set(key, value) }
-func (x bound[C, H, M]) unwrap() any                     { return x.c }
+func (x bound[C, H, M]) Response() http.ResponseWriter  { return x.b.Response(x.c) }
+func (x bound[C, H, M]) Value(key string) any           { return x.c.Get(key) }
+func (x bound[C, H, M]) SetValue(key string, value any) { x.c.Set(key, value) }
+func (x bound[C, H, M]) unwrap() any                    { return x.c }
