@@ -23,7 +23,8 @@ var v4 = &adaptertest.Binding[echo.Context, echo.HandlerFunc, echo.MiddlewareFun
 	Middleware: echosess.Middleware, DefaultErrorHandler: echosess.DefaultConfig.ErrorHandler,
 	Get: echosess.Get[string], GetInt: echosess.Get[int], Pop: echosess.Pop[string],
 	Set: echosess.Set, Delete: echosess.Delete, Clear: echosess.Clear, Destroy: echosess.Destroy,
-	RenewID: echosess.RenewID, SetExpiry: echosess.SetExpiry, Save: echosess.Save,
+	RenewID: echosess.RenewID, SetExpiry: echosess.SetExpiry, RememberMe: echosess.RememberMe, Save: echosess.Save,
+	IsNew: echosess.IsNew, Keys: echosess.Keys, Expires: echosess.Expires, ID: echosess.ID,
 	Response: func(c echo.Context) http.ResponseWriter { return c.Response() },
 }
 

@@ -22,7 +22,8 @@ var v5 = &adaptertest.Binding[*echo.Context, echo.HandlerFunc, echo.MiddlewareFu
 	Middleware: echosess.Middleware, DefaultErrorHandler: echosess.DefaultConfig.ErrorHandler,
 	Get: echosess.Get[string], GetInt: echosess.Get[int], Pop: echosess.Pop[string],
 	Set: echosess.Set, Delete: echosess.Delete, Clear: echosess.Clear, Destroy: echosess.Destroy,
-	RenewID: echosess.RenewID, SetExpiry: echosess.SetExpiry, Save: echosess.Save,
+	RenewID: echosess.RenewID, SetExpiry: echosess.SetExpiry, RememberMe: echosess.RememberMe, Save: echosess.Save,
+	IsNew: echosess.IsNew, Keys: echosess.Keys, Expires: echosess.Expires, ID: echosess.ID,
 	Response: (*echo.Context).Response,
 }
 

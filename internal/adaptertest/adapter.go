@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"time"
 
 	"github.com/echosess/echosess/core"
 )
@@ -46,7 +47,7 @@ type Route struct {
 // handler API on the request's context, and the framework calls the routes make.
 type Ctx interface {
 	// The handler API: Get[string], Get[int], Pop[string], Set, Delete, Clear,
-	// Destroy, RenewID, SetExpiry and Save.
+	// Destroy, RenewID, SetExpiry, RememberMe and Save.
 	Get(key string) (string, bool, error)
 	GetInt(key string) (int, bool, error)
 	Pop(key string) (string, bool, error)
@@ -56,7 +57,13 @@ type Ctx interface {
 	Destroy() error
 	RenewID() error
 	SetExpiry(e core.Expiry) error
+	RememberMe(remember bool) error
 	Save() error
+	// The introspection calls: IsNew, Keys, Expires and ID.
+	IsNew() (bool, error)
+	Keys() ([]string, error)
+	Expires() (lifetime, idle time.Time, err error)
+	ID() string
 	// DefaultErrorHandler returns what the adapter's default ErrorHandler returns.
 	DefaultErrorHandler(err error) error
 
@@ -101,16 +108,22 @@ type Binding[C frameworkContext, H ~func(C) error, M ~func(H) H] struct {
 	Middleware          func(core.Config[C]) M
 	DefaultErrorHandler func(C, error) error
 
-	Get       func(C, string) (string, bool, error)
-	GetInt    func(C, string) (int, bool, error)
-	Pop       func(C, string) (string, bool, error)
-	Set       func(C, string, any) error
-	Delete    func(C, string) error
-	Clear     func(C) error
-	Destroy   func(C) error
-	RenewID   func(C) error
-	SetExpiry func(C, core.Expiry) error
-	Save      func(C) error
+	Get        func(C, string) (string, bool, error)
+	GetInt     func(C, string) (int, bool, error)
+	Pop        func(C, string) (string, bool, error)
+	Set        func(C, string, any) error
+	Delete     func(C, string) error
+	Clear      func(C) error
+	Destroy    func(C) error
+	RenewID    func(C) error
+	SetExpiry  func(C, core.Expiry) error
+	RememberMe func(C, bool) error
+	Save       func(C) error
+
+	IsNew   func(C) (bool, error)
+	Keys    func(C) ([]string, error)
+	Expires func(C) (time.Time, time.Time, error)
+	ID      func(C) string
 
 	// Response returns the response writer of c's request.
 	Response func(C) http.ResponseWriter
@@ -177,7 +190,14 @@ func (x bound[C, H, M]) Clear() error                         { return x.b.Clear
 func (x bound[C, H, M]) Destroy() error                       { return x.b.Destroy(x.c) }
 func (x bound[C, H, M]) RenewID() error                       { return x.b.RenewID(x.c) }
 func (x bound[C, H, M]) SetExpiry(e core.Expiry) error        { return x.b.SetExpiry(x.c, e) }
+func (x bound[C, H, M]) RememberMe(remember bool) error       { return x.b.RememberMe(x.c, remember) }
 func (x bound[C, H, M]) Save() error                          { return x.b.Save(x.c) }
+func (x bound[C, H, M]) IsNew() (bool, error)                 { return x.b.IsNew(x.c) }
+func (x bound[C, H, M]) Keys() ([]string, error)              { return x.b.Keys(x.c) }
+func (x bound[C, H, M]) Expires() (time.Time, time.Time, error) {
+	return x.b.Expires(x.c)
+}
+func (x bound[C, H, M]) ID() string { return x.b.ID(x.c) }
 func (x bound[C, H, M]) DefaultErrorHandler(err error) error {
 	return x.b.DefaultErrorHandler(x.c, err)
 }
