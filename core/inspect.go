@@ -16,7 +16,7 @@ func (s *Session) IsNew() (bool, error) {
 	var isNew bool
 	err := s.locked(func() error {
 		err := s.load()
-		isNew = s.phase != stored
+		isNew = !s.stored()
 		return err
 	})
 	return isNew, err
@@ -49,7 +49,7 @@ func (s *Session) Expires() (lifetime, idle time.Time, err error) {
 		if err := s.load(); err != nil {
 			return err
 		}
-		if s.phase == stored {
+		if s.stored() {
 			lifetime, idle = s.base.Deadline, s.base.Expiry
 		}
 		return nil
@@ -64,11 +64,21 @@ func (s *Session) Expires() (lifetime, idle time.Time, err error) {
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := s.base.Key
-	if tokens, n, _ := requestTokens(s.x.Request().Header, s.m.CookieName); s.phase == unread && n > 0 {
-		key = tokenKey(tokens[0])
+	switch {
+	case s.stored():
+		return sessionID(s.base.Key)
+	case s.phase == unread:
+		if tokens, n, _ := requestTokens(s.x.Request().Header, s.m.CookieName); n > 0 {
+			return sessionID(tokenKey(tokens[0]))
+		}
 	}
-	return sessionID(key)
+	return ""
+}
+
+// stored reports whether the session is a stored one that this request has not
+// ended.
+func (s *Session) stored() bool {
+	return s.phase == stored && s.end != destroy
 }
 
 // sessionID derives the public identifier of the record under key.

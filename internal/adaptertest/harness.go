@@ -201,6 +201,35 @@ func Routes() []Route {
 			// Sets and returns without writing: the middleware commits after the handler.
 			return c.Set(c.QueryParam("k"), c.QueryParam("v"))
 		}),
+		get("/remember", func(c Ctx) error {
+			return Reply(c, "ok", true, c.RememberMe(c.QueryParam("on") == "1"))
+		}),
+		get("/isnew", func(c Ctx) error {
+			isNew, err := c.IsNew()
+			return Reply(c, strconv.FormatBool(isNew), true, err)
+		}),
+		get("/keys", func(c Ctx) error {
+			keys, err := c.Keys()
+			return Reply(c, strings.Join(keys, ","), true, err)
+		}),
+		get("/expires", func(c Ctx) error {
+			lifetime, idle, err := c.Expires()
+			return Reply(c, lifetime.UTC().Format(time.RFC3339)+" "+idle.UTC().Format(time.RFC3339), true, err)
+		}),
+		get("/id", func(c Ctx) error { return c.String(http.StatusOK, c.ID()) }),
+		get("/destroy-then", func(c Ctx) error {
+			// Destroys the session, then reports what introspection says of it.
+			if err := c.Destroy(); err != nil {
+				return Reply(c, "", false, err)
+			}
+			isNew, err := c.IsNew()
+			if err != nil {
+				return Reply(c, "", false, err)
+			}
+			keys, _ := c.Keys()
+			lifetime, _, _ := c.Expires()
+			return c.String(http.StatusOK, fmt.Sprintf("new=%v keys=%q lifetime=%v id=%q", isNew, keys, lifetime.IsZero(), c.ID()))
+		}),
 		get("/set-late", func(c Ctx) error {
 			if err := c.String(http.StatusOK, "body first "); err != nil {
 				return err

@@ -65,6 +65,10 @@ var middlewareTests = []test{
 	{"SaveEarly", testSaveEarly},
 	{"HeaderWritten", testHeaderWritten},
 	{"StoreDownOnLoad", testStoreDownOnLoad},
+	{"SessionOnlyCookie", testSessionOnlyCookie},
+	{"RememberedLogin", testRememberedLogin},
+	{"PersistentCookieToggle", testPersistentCookieToggle},
+	{"Introspection", testIntrospection},
 }
 
 // RunMiddleware runs the middleware tests on every store variant under adapter a.

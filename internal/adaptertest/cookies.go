@@ -1,0 +1,181 @@
+package adaptertest
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/echosess/echosess/core"
+)
+
+// The cookie's two kinds (persistent, browser-session with RememberMe) and the
+// introspection calls. They are entries of the middleware table.
+
+// setCookie returns the response's Set-Cookie header of the session cookie, or "".
+func setCookie(r Response) string {
+	for _, v := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, CookieName+"=") {
+			return v
+		}
+	}
+	return ""
+}
+
+// testSessionOnlyCookie: with CookieSessionOnly the cookie has neither Max-Age nor
+// Expires, and the session still ends server-side; RememberMe makes it persistent
+// with the lifetime of SetExpiry, and back; Destroy removes either kind.
+func testSessionOnlyCookie(t *testing.T, v variant) {
+	h := newHarness(t, v, func(c *Config) {
+		c.CookieSessionOnly = true
+		c.DefaultExpiry = core.ExpireIn(2 * time.Hour)
+	})
+	b := h.Browser()
+	r := b.Get("/set", "k", "a", "v", "1")
+	if sc := setCookie(r); sc == "" || strings.Contains(sc, "Max-Age") || strings.Contains(sc, "Expires") {
+		t.Fatalf("a browser-session cookie: Set-Cookie %q, want neither Max-Age nor Expires", sc)
+	}
+	if ck := r.Cookie(CookieName); ck == nil || !ck.HttpOnly || !ck.Secure || ck.Path != "/" || ck.SameSite != http.SameSiteLaxMode {
+		t.Errorf("a browser-session cookie lost its attributes: %q", setCookie(r))
+	}
+	token := b.SessionCookie(CookieName).Value
+
+	// Remember: persistent, with its own lifetime; the token stays.
+	r = b.Get("/remember", "on", "1")
+	if sc := setCookie(r); !strings.Contains(sc, "Max-Age=7200") || !strings.Contains(sc, token) {
+		t.Fatalf("RememberMe(true) sent %q, want the same token with Max-Age=7200", sc)
+	}
+	r = b.Get("/expiry", "in", "720h")
+	if ck := r.Cookie(CookieName); ck == nil || ck.MaxAge != 720*3600 {
+		t.Fatalf("SetExpiry(30 days) of a remembered session sent %q", setCookie(r))
+	}
+	h.Clock.Advance(3 * time.Hour) // past DefaultExpiry: remembered, it lives on
+	if got := b.Value("a"); got != "1" {
+		t.Fatalf("a remembered session with 30 days is gone after 3 hours: a = %q", got)
+	}
+	if sc := setCookie(b.Get("/get", "k", "a")); sc != "" {
+		t.Errorf("a read of a remembered session sent %q", sc)
+	}
+
+	// And back: a browser-session cookie again.
+	r = b.Get("/remember", "on", "0")
+	if sc := setCookie(r); sc == "" || strings.Contains(sc, "Max-Age") || !strings.Contains(sc, token) {
+		t.Fatalf("RememberMe(false) sent %q, want the same token without Max-Age", sc)
+	}
+	r = b.Get("/destroy")
+	if ck := r.Cookie(CookieName); ck == nil || ck.MaxAge != -1 {
+		t.Fatalf("Destroy of a browser-session cookie sent %q, want a removal", setCookie(r))
+	}
+
+	// The server-side expiry ends a browser-session cookie's session, however long
+	// the browser keeps it.
+	fresh := h.Browser()
+	fresh.Set("a", "2")
+	h.Clock.Advance(2*time.Hour + time.Second)
+	if got := fresh.Value("a"); got != "<absent>" {
+		t.Fatalf("a browser-session cookie outlived the session's expiry: a = %q", got)
+	}
+}
+
+// testRememberedLogin: a remembered session's cookie is persistent on every later
+// response too, and a RenewID starts afresh, not remembered.
+func testRememberedLogin(t *testing.T, v variant) {
+	h := newHarness(t, v, func(c *Config) {
+		c.CookieSessionOnly = true
+		c.IdleTimeout = 40 * time.Minute
+	})
+	b := h.Browser()
+	b.Set("a", "1")
+	b.Get("/remember", "on", "1")
+	h.Clock.Advance(11 * time.Minute) // past a quarter of the idle timeout: a slide
+	r := b.Get("/get", "k", "a")
+	if ck := r.Cookie(CookieName); ck == nil || ck.MaxAge != 50*60 {
+		t.Fatalf("the slide of a remembered session sent %q, want Max-Age=3000", setCookie(r))
+	}
+	r = b.Get("/renew")
+	if sc := setCookie(r); sc == "" || strings.Contains(sc, "Max-Age") {
+		t.Fatalf("RenewID of a remembered session sent %q, want a browser-session cookie", sc)
+	}
+	h.Clock.Advance(11 * time.Minute)
+	if sc := setCookie(b.Get("/get", "k", "a")); sc != "" {
+		t.Errorf("the slide of a browser-session cookie re-sent it: %q", sc)
+	}
+}
+
+// testPersistentCookieToggle: with the default persistent cookies, RememberMe(false)
+// keeps a Max-Age, and Destroy removes the cookie.
+func testPersistentCookieToggle(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	b := h.Browser()
+	b.Set("a", "1")
+	for _, on := range []string{"1", "0"} {
+		if ck := b.Get("/remember", "on", on).Cookie(CookieName); ck != nil && ck.MaxAge <= 0 {
+			t.Fatalf("RememberMe(%s) with persistent cookies sent Max-Age %d", on, ck.MaxAge)
+		}
+	}
+	if ck := b.Get("/destroy").Cookie(CookieName); ck == nil || ck.MaxAge != -1 {
+		t.Fatal("Destroy did not remove a persistent cookie")
+	}
+}
+
+// testIntrospection: IsNew, Keys, Expires and ID on a new, a loaded and a destroyed
+// session, and which of them reach the store.
+func testIntrospection(t *testing.T, v variant) {
+	h := newHarness(t, v, func(c *Config) {
+		c.IdleTimeout = 40 * time.Minute
+		c.DefaultExpiry = core.ExpireIn(2 * time.Hour)
+	})
+	b := h.Browser()
+
+	// New: no cookie, so no store call at all.
+	for path, want := range map[string]string{"/isnew": "true", "/keys": "", "/id": ""} {
+		if r := b.Get(path); r.Status != http.StatusOK || r.Body != want {
+			t.Errorf("%s of a new session: %d %q, want %q", path, r.Status, r.Body, want)
+		}
+	}
+	if r := b.Get("/expires"); r.Body != "0001-01-01T00:00:00Z 0001-01-01T00:00:00Z" {
+		t.Errorf("/expires of a new session: %q, want zero times", r.Body)
+	}
+	if n := h.StoreCalls(); n != 0 {
+		t.Fatalf("introspecting a new session cost %d store calls", n)
+	}
+
+	// Loaded.
+	b.Set("b", "2")
+	b.Set("a", "1")
+	created := h.Clock.Now()
+	token := b.SessionCookie(CookieName).Value
+	if r := b.Get("/isnew"); r.Body != "false" {
+		t.Errorf("IsNew of a stored session: %q", r.Body)
+	}
+	if r := b.Get("/keys"); r.Body != "a,b" {
+		t.Errorf("Keys: %q, want a,b", r.Body)
+	}
+	wantExpires := created.Add(2*time.Hour).Format(time.RFC3339) + " " + created.Add(50*time.Minute).Format(time.RFC3339)
+	if r := b.Get("/expires"); r.Body != wantExpires {
+		t.Errorf("Expires: %q, want %q (lifetime, then idle)", r.Body, wantExpires)
+	}
+	calls := h.StoreCalls()
+	id := b.Get("/id").Body
+	if n := h.StoreCalls() - calls; n != 0 {
+		t.Errorf("ID cost %d store calls", n)
+	}
+	if len(id) != 16 || strings.Contains(token, id) || id == token {
+		t.Errorf("ID %q: want 16 characters that are not the token's", id)
+	}
+	if again := b.Get("/id").Body; again != id {
+		t.Errorf("ID changed between requests: %q, then %q", id, again)
+	}
+	if other := h.WithCookie(CookieName, token).Get("/id").Body; other != id {
+		t.Errorf("the same token gave ID %q, then %q", id, other)
+	}
+	b.Get("/renew")
+	if renewed := b.Get("/id").Body; renewed == id || renewed == "" {
+		t.Errorf("after RenewID the ID is %q, was %q", renewed, id)
+	}
+
+	// Destroyed in the request itself.
+	if r := b.Get("/destroy-then"); r.Body != `new=true keys=[] lifetime=true id=""` {
+		t.Errorf("introspection after Destroy: %q", r.Body)
+	}
+}
