@@ -39,23 +39,17 @@ const contextKey = "_echosess"
 // It panics on a configuration that cannot work, such as a nil Store, as Echo's
 // middleware does.
 func Middleware(cfg Config) echo.MiddlewareFunc {
-	m, err := core.NewManager(&cfg, DefaultConfig)
-	if err != nil {
-		panic(err.Error())
-	}
+	serve := core.Serve(cfg, DefaultConfig, framework)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if cfg.Skipper(c) {
-				return next(c)
-			}
-			c.Set(contextKey, m) // session turns it into a session on first use
-			err, cerr := m.Handle(func() error { return next(c) }, func() *core.Session { return started(c) }, isServerError)
-			if cerr != nil {
-				return cfg.ErrorHandler(c, cerr)
-			}
-			return err
-		}
+		return func(c echo.Context) error { return serve(c, next) }
 	}
+}
+
+// framework is what core.Serve needs of Echo.
+var framework = core.Framework[echo.Context]{
+	Attach:        func(c echo.Context, m *core.Manager) { c.Set(contextKey, m) }, // session turns it into a session
+	Started:       started,
+	IsServerError: isServerError,
 }
 
 // started returns the session of c's request, or nil when the handler never touched

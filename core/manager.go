@@ -102,31 +102,55 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 	return m, nil
 }
 
-// Handle runs the handler of one request and then commits what it left of the
-// request's session; started returns that session, or nil when the handler never
-// touched it. It returns the handler's error and the commit's, which the adapter
-// hands to its ErrorHandler. A handler that panics, or whose error isServerError
-// says will be answered with a 5xx, commits nothing: its half-done changes must not
-// outlive the failure. A 4xx commits, as for a flash message set before a
-// validation error.
-func (m *Manager) Handle(handler func() error, started func() *Session, isServerError func(error) bool) (err, commitErr error) {
-	returned := false
-	defer func() {
-		if s := started(); !returned && s != nil {
-			s.abandon() // the handler panicked
-		}
-	}()
-	err = handler()
-	returned = true
-	s := started()
-	switch {
-	case s == nil:
-		return err, nil
-	case err != nil && isServerError(err):
-		s.abandon()
-		return err, nil
+// Framework is what the middleware needs of a framework adapter, whose request
+// context is a C, besides the Exchange of each request.
+type Framework[C any] struct {
+	// Attach keeps m in c, from which the adapter's handler API starts the request's
+	// session on its first call.
+	Attach func(c C, m *Manager)
+	// Started returns the session of c, or nil when the handler never touched it.
+	Started func(c C) *Session
+	// IsServerError reports whether the framework answers err with a 5xx.
+	IsServerError func(err error) bool
+}
+
+// Serve returns the middleware of an adapter, as a function of a request and the
+// handler after the middleware: configured by cfg, whose zero fields defaults
+// fills, it runs the handler and then commits what it left of the request's
+// session, and hands a failed commit to cfg.ErrorHandler. A handler that panics,
+// or whose error the framework answers with a 5xx, commits nothing: its half-done
+// changes must not outlive the failure. A 4xx commits, as for a flash message set
+// before a validation error. Serve panics on a configuration that cannot work, as
+// Echo's middleware does.
+func Serve[C any](cfg Config[C], defaults Config[C], f Framework[C]) func(c C, next func(C) error) error {
+	m, err := NewManager(&cfg, defaults)
+	if err != nil {
+		panic(err.Error())
 	}
-	return err, s.Finish()
+	return func(c C, next func(C) error) (err error) {
+		if cfg.Skipper(c) {
+			return next(c)
+		}
+		f.Attach(c, m)
+		returned := false
+		defer func() {
+			if s := f.Started(c); !returned && s != nil {
+				s.abandon() // the handler panicked
+			}
+		}()
+		err = next(c)
+		returned = true
+		switch s := f.Started(c); {
+		case s == nil:
+		case err != nil && f.IsServerError(err):
+			s.abandon()
+		default:
+			if cerr := s.Finish(); cerr != nil {
+				return cfg.ErrorHandler(c, cerr)
+			}
+		}
+		return err
+	}
 }
 
 // fill sets *field to def when it is the zero value.
