@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -68,12 +67,9 @@ func (s *SQLStore) Load(ctx context.Context, key string) (Record, error) {
 	if !found {
 		return Record{}, ErrNotFound
 	}
-	data := map[string]json.RawMessage{}
-	if err := json.Unmarshal(row.data, &data); err != nil {
+	data, err := decodeData(row.data)
+	if err != nil {
 		return Record{}, fmt.Errorf("%w: %s: stored session: %w", ErrDecode, s.dialect, err)
-	}
-	if data == nil { // the stored JSON was null
-		data = map[string]json.RawMessage{}
 	}
 	return Record{Key: key, Data: data, Expiry: row.expiry, Deadline: row.deadline, Version: row.version}, nil
 }
@@ -166,17 +162,4 @@ func (s *SQLStore) write(ctx context.Context, fn func() error) error {
 		}
 	}
 	return fn()
-}
-
-// encodeData encodes a session's data as one JSON object. It checks each value, so
-// that a value that is not JSON never reaches the database.
-func encodeData(data map[string]json.RawMessage) ([]byte, error) {
-	if len(data) == 0 {
-		return []byte("{}"), nil
-	}
-	b, err := json.Marshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: session value: %w", ErrDecode, err)
-	}
-	return b, nil
 }
