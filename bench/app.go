@@ -151,7 +151,9 @@ func NewSQLiteApp(lib string, db *sql.DB, count bool) (*App, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	a := &App{Lib: lib, Echo: e}
-	useEchosess(e, lib, a.counted(echosess.NewSQLiteStore(db), count))
+	store := echosess.NewSQLiteStore(db)
+	a.close = func() { store.Close() }
+	useEchosess(e, lib, a.counted(store, count))
 	return a, nil
 }
 

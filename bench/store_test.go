@@ -62,7 +62,7 @@ func BenchmarkStoreLoad(b *testing.B) {
 		b.Run("lib=floor", func(b *testing.B) { sqliteFloorLoad(b, context.Background(), db, rec.Key, true) })
 		b.Run("lib=floor-deadline", func(b *testing.B) { sqliteFloorLoad(b, deadline(b), db, rec.Key, true) })
 		b.Run("lib=floor-unprepared", func(b *testing.B) { sqliteFloorLoad(b, context.Background(), db, rec.Key, false) })
-		b.Run("lib=echosess", func(b *testing.B) { storeLoad(b, echosess.NewSQLiteStore(db), rec.Key) })
+		b.Run("lib=echosess", func(b *testing.B) { storeLoad(b, newSQLiteStore(b, db), rec.Key) })
 	})
 	b.Run("store=postgres", func(b *testing.B) {
 		pool, rec := postgresSession(b)
@@ -82,7 +82,7 @@ func BenchmarkStoreSave(b *testing.B) {
 		b.Run("lib=floor", func(b *testing.B) { sqliteFloorSave(b, context.Background(), db, rec, version, true) })
 		b.Run("lib=floor-deadline", func(b *testing.B) { sqliteFloorSave(b, deadline(b), db, rec, version, true) })
 		b.Run("lib=floor-unprepared", func(b *testing.B) { sqliteFloorSave(b, context.Background(), db, rec, version, false) })
-		b.Run("lib=echosess", func(b *testing.B) { storeSave(b, echosess.NewSQLiteStore(db), rec, version) })
+		b.Run("lib=echosess", func(b *testing.B) { storeSave(b, newSQLiteStore(b, db), rec, version) })
 	})
 	b.Run("store=postgres", func(b *testing.B) {
 		pool, rec := postgresSession(b)
@@ -102,10 +102,17 @@ func deadline(b *testing.B) context.Context {
 	return ctx
 }
 
+// newSQLiteStore returns echosess's SQLite store on db, closed when b ends.
+func newSQLiteStore(b *testing.B, db *sql.DB) *echosess.SQLStore {
+	s := echosess.NewSQLiteStore(db)
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
 // sqliteSession returns a new SQLite database holding one live session.
 func sqliteSession(b *testing.B) (*sql.DB, echosess.Record) {
 	db := newSQLiteDB(b)
-	return db, saveSession(b, echosess.NewSQLiteStore(db))
+	return db, saveSession(b, newSQLiteStore(b, db))
 }
 
 // postgresSession returns the run's echosess pool, holding one more live session, or

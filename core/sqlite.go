@@ -33,10 +33,16 @@ func SQLiteDSN(path string) string {
 // NewSQLiteStore returns a Store on the table that Migrate(ctx, db, DialectSQLite)
 // creates. Open db with SQLiteDSN so that concurrent writers wait for each other
 // instead of failing; the store's own writes also take turns in the process, which
-// SQLite's single writer lock would otherwise make them poll for. WithClock sets the clock the store checks expiry against.
+// SQLite's single writer lock would otherwise make them poll for. WithClock sets the
+// clock the store checks expiry against.
+//
+// The store prepares each of its statements on db the first time it runs, and keeps
+// them until Close.
 func NewSQLiteStore(db *sql.DB, opts ...StoreOption) *SQLStore {
-	s := newSQLStore(sqliteQueries{sqlite.New(db)}, DialectSQLite, opts)
+	stmts := newStmtCache(db)
+	s := newSQLStore(sqliteQueries{sqlite.New(stmts)}, DialectSQLite, opts)
 	s.writers = make(chan struct{}, 1)
+	s.stmts = stmts
 	return s
 }
 

@@ -3,13 +3,15 @@ package core
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 )
 
 // SQLStore is a Store kept in an SQL database: SQLite (NewSQLiteStore) or PostgreSQL
 // (NewPostgresStore). The table comes from Migrate. Every statement passes the store's
 // clock as "now", so expired rows are filtered in SQL and never returned. An SQLStore
-// is safe for concurrent use; it does not own the database handle and has no Close.
+// is safe for concurrent use. It does not own the database handle; Close releases
+// the statements it prepared there.
 type SQLStore struct {
 	q       sqlQueries
 	now     func() time.Time
@@ -19,6 +21,8 @@ type SQLStore struct {
 	// single writer, and writers that take turns here finish sooner and more fairly
 	// than writers that poll the database lock.
 	writers chan struct{}
+	// stmts, when not nil, holds the statements the store prepared, for Close.
+	stmts io.Closer
 }
 
 // sqlRow is a session row, in the Go types the store logic works with.
@@ -162,4 +166,17 @@ func (s *SQLStore) write(ctx context.Context, fn func() error) error {
 		}
 	}
 	return fn()
+}
+
+// Close closes the statements that a SQLite store prepared on its database, so that
+// an application that drops the store but keeps the database leaks none; closing
+// the database closes them too. Close does not close the database, which the
+// application owns, and a store used after Close runs its statements unprepared. On
+// a Postgres store Close does nothing: pgx prepares and caches statements per
+// connection of its pool.
+func (s *SQLStore) Close() error {
+	if s.stmts == nil {
+		return nil
+	}
+	return s.stmts.Close()
 }
