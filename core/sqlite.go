@@ -37,7 +37,9 @@ func SQLiteDSN(path string) string {
 // clock the store checks expiry against.
 //
 // The store prepares each of its statements on db the first time it runs, and keeps
-// them until Close.
+// them until Close. A call's context ends its wait for the store's turn to write and,
+// when db has a limit of open connections, for a free connection; a statement, once
+// started, runs to its end, since SQLite would not end its wait for a lock sooner.
 func NewSQLiteStore(db *sql.DB, opts ...StoreOption) *SQLStore {
 	stmts := newStmtCache(db)
 	s := newSQLStore(sqliteQueries{sqlite.New(stmts)}, DialectSQLite, opts)

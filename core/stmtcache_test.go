@@ -177,6 +177,44 @@ func TestSQLiteStoreClose(t *testing.T) {
 	}
 }
 
+// TestSQLiteStatementContext: the store runs its statements without the context's
+// cancellation, but a context already done fails a call at once, and with a pool
+// limit the wait for a free connection still ends with the context.
+func TestSQLiteStatementContext(t *testing.T) {
+	db := openSQLite(t, true)
+	s := NewSQLiteStore(db)
+	defer s.Close()
+	rec := testRecord(0)
+	roundTrip(t, s, &rec)
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Load(cancelled, rec.Key); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load with a cancelled context: err = %v, want context.Canceled", err)
+	}
+	rec.Data["n"] = jsonInt(1)
+	if err := s.Save(cancelled, rec); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Save with a cancelled context: err = %v, want context.Canceled", err)
+	}
+
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(context.Background()) // the pool's only connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if _, err := s.Load(ctx, rec.Key); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Load waiting for a connection: err = %v, want the deadline", err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("Load waited %v for a connection with a 100ms deadline", took)
+	}
+	conn.Close()
+	roundTrip(t, s, &rec)
+}
+
 // stmtCacheOf returns the statement cache of a SQLite store.
 func stmtCacheOf(s *SQLStore) *stmtCache {
 	return s.stmts.(*stmtCache)
