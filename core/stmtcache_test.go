@@ -204,12 +204,8 @@ func TestSQLiteStatementContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	began := time.Now()
 	if _, err := s.Load(ctx, rec.Key); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Load waiting for a connection: err = %v, want the deadline", err)
-	}
-	if took := time.Since(began); took > 5*time.Second {
-		t.Fatalf("Load waited %v for a connection with a 100ms deadline", took)
 	}
 	conn.Close()
 	roundTrip(t, s, &rec)
