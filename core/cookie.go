@@ -55,10 +55,16 @@ const maxTokens = 3
 // reads none, and neither does the middleware.
 const maxCookiePairs = 3000
 
+// requestToken is a well-formed session token of a request.
+type requestToken struct {
+	token string
+	raw   [32]byte
+}
+
 // requestTokens finds the session tokens in a request's Cookie headers without
 // parsing the cookies it has no use for: the first maxTokens well-formed tokens
 // under name, and whether any cookie of that name was sent at all.
-func requestTokens(h http.Header, name string) (tokens [maxTokens]string, n int, named bool) {
+func requestTokens(h http.Header, name string) (tokens [maxTokens]requestToken, n int, named bool) {
 	lines := h["Cookie"]
 	pairs := 0
 	for _, line := range lines {
@@ -79,8 +85,8 @@ func requestTokens(h http.Header, name string) (tokens [maxTokens]string, n int,
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
-			if _, ok := parseToken(value); ok {
-				tokens[n] = value
+			if raw, ok := parseToken(value); ok {
+				tokens[n] = requestToken{value, raw}
 				n++
 			}
 		}
@@ -88,11 +94,8 @@ func requestTokens(h http.Header, name string) (tokens [maxTokens]string, n int,
 	return tokens, n, named
 }
 
-// tokenKey is the store key of a well-formed token.
-func tokenKey(token string) string {
-	raw, _ := parseToken(token)
-	return storeKey(raw)
-}
+// key is the store key of the token.
+func (t *requestToken) key() string { return storeKey(t.raw) }
 
 // cookieAttributes spells the attributes of the session cookie, in the form of a
 // Set-Cookie header after the name and value. It fails on a cookie that browsers

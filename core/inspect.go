@@ -69,7 +69,7 @@ func (s *Session) ID() string {
 		return sessionID(s.base.Key)
 	case s.phase == unread:
 		if tokens, n, _ := requestTokens(s.x.Request().Header, s.m.CookieName); n > 0 {
-			return sessionID(tokenKey(tokens[0]))
+			return sessionID(tokens[0].key())
 		}
 	}
 	return ""

@@ -134,8 +134,10 @@ func Serve[C any](cfg Config[C], defaults Config[C], f Framework[C]) func(c C, n
 		f.Attach(c, m)
 		returned := false
 		defer func() {
-			if s := f.Started(c); !returned && s != nil {
-				s.abandon() // the handler panicked
+			if !returned {
+				if s := f.Started(c); s != nil {
+					s.abandon() // the handler panicked
+				}
 			}
 		}()
 		err = next(c)

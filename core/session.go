@@ -105,13 +105,13 @@ func (s *Session) load() error {
 	tokens, n, named := requestTokens(req.Header, s.m.CookieName)
 	s.hadCookie = named
 	addVary(s.x.Header())
-	for _, token := range tokens[:n] {
+	for i := range tokens[:n] {
 		ctx := req.Context()
-		rec, lent, err := loadLent(ctx, s.m.store, tokenKey(token))
+		rec, lent, err := loadLent(ctx, s.m.store, tokens[i].key())
 		now := s.m.Now()
 		switch {
 		case err == nil && isLive(rec, now):
-			s.phase, s.token, s.base, s.data, s.lent = stored, token, rec, rec.Data, lent
+			s.phase, s.token, s.base, s.data, s.lent = stored, tokens[i].token, rec, rec.Data, lent
 			if s.m.slides(rec, now) {
 				s.hook() // a read-only request still moves the idle expiry
 			}
