@@ -144,14 +144,14 @@ func (s *Session) setCookie(token string, persistent bool, expiry time.Time, now
 	b.WriteString(attrs)
 	h := s.x.Header()
 	h.Add("Set-Cookie", b.String())
-	noStore(h)
+	s.noStore()
 	s.cookieSent = true
 }
 
-// noStore keeps shared caches from storing a response that sets the cookie or failed.
-// Each response gets a value of its own: a handler may change its header in place.
-func noStore(h http.Header) {
-	h["Cache-Control"] = []string{"no-store"}
+// noStore keeps shared caches from storing the response, which sets the cookie or
+// failed.
+func (s *Session) noStore() {
+	s.x.Header()["Cache-Control"] = s.own(1, "no-store")
 }
 
 // dropCookie removes the session cookie that an earlier commit of this request put

@@ -85,6 +85,8 @@ type Session struct {
 	abandoned  bool  // the handler failed: commit nothing
 	commitErr  error // the automatic commit's failure
 	logged     bool  // commitErr has been logged
+
+	values [2]string // the response's own Vary and Cache-Control values; see own
 }
 
 // load reads the session from the store the first time it is needed. The first of
@@ -104,7 +106,7 @@ func (s *Session) load() error {
 	req := s.x.Request()
 	tokens, n, named := requestTokens(req.Header, s.m.CookieName)
 	s.hadCookie = named
-	addVary(s.x.Header())
+	s.addVary()
 	for i := range tokens[:n] {
 		ctx := req.Context()
 		rec, lent, err := loadLent(ctx, s.m.store, tokens[i].key())
@@ -143,9 +145,21 @@ func renewed(rec Record) bool {
 	return ok
 }
 
-// addVary marks a response that depends on the session cookie.
-func addVary(h http.Header) {
-	h["Vary"] = append(h["Vary"], "Cookie")
+// addVary marks the response as one that depends on the session cookie.
+func (s *Session) addVary() {
+	h := s.x.Header()
+	if h["Vary"] == nil {
+		h["Vary"] = s.own(0, "Cookie")
+	} else {
+		h["Vary"] = append(h["Vary"], "Cookie")
+	}
+}
+
+// own returns a header value of the request's own, kept in the session to save an
+// allocation: a handler that changes it in place changes no other response.
+func (s *Session) own(i int, v string) []string {
+	s.values[i] = v
+	return s.values[i : i+1 : i+1]
 }
 
 // change prepares the session for a change by this request: the change must reach
@@ -256,7 +270,7 @@ func (s *Session) beforeWrite() {
 		h.Del("Content-Length")
 		h.Del("Location")
 		h.Set("Content-Type", "text/plain; charset=UTF-8")
-		noStore(h)
+		s.noStore()
 		s.x.Fail(FailureStatus(s.commitErr))
 	}
 }
@@ -299,7 +313,7 @@ func (s *Session) Finish() error {
 	defer s.mu.Unlock()
 	if s.commitErr == nil && !s.x.Committed() {
 		if s.commitErr = s.commit(); s.commitErr != nil {
-			noStore(s.x.Header())
+			s.noStore()
 		}
 	}
 	if s.commitErr != nil && !s.logged {
