@@ -66,10 +66,12 @@ type requestToken struct {
 // under name, and whether any cookie of that name was sent at all.
 func requestTokens(h http.Header, name string) (tokens [maxTokens]requestToken, n int, named bool) {
 	lines := h["Cookie"]
-	pairs := 0
-	for _, line := range lines {
-		if pairs += strings.Count(line, ";") + 1; pairs > maxCookiePairs {
-			return tokens, 0, false
+	if length := len(lines); length > 1 || length == 1 && len(lines[0]) >= maxCookiePairs {
+		pairs := 0 // shorter headers cannot hold more pairs than bytes
+		for _, line := range lines {
+			if pairs += strings.Count(line, ";") + 1; pairs > maxCookiePairs {
+				return tokens, 0, false
+			}
 		}
 	}
 	for _, line := range lines {
