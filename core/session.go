@@ -112,6 +112,10 @@ func (s *Session) load() error {
 		rec, lent, err := loadLent(ctx, s.m.store, tokens[i].key())
 		now := s.m.Now()
 		switch {
+		case err == nil && rec.Version < 1:
+			// Every stored record has been saved at least once. One whose version says
+			// otherwise (a row changed by hand) would fail every compare-and-swap.
+			s.m.Logger.WarnContext(ctx, "echosess: dropping a session whose stored version is out of range", "version", rec.Version)
 		case err == nil && isLive(rec, now):
 			s.phase, s.token, s.base, s.data, s.lent = stored, tokens[i].token, rec, rec.Data, lent
 			if s.m.slides(rec, now) {
