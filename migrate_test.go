@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
@@ -255,4 +258,211 @@ func newPostgresDatabase(t *testing.T) string {
 	adaptertest.AdminExec(t, dsn, "CREATE DATABASE "+name)
 	t.Cleanup(func() { adaptertest.AdminExec(t, dsn, "DROP DATABASE "+name+" WITH (FORCE)") })
 	return adaptertest.WithPostgresParam(dsn, "dbname", name)
+}
+
+// logRecorder is a slog.Handler that hands each record to the test, for tests that
+// watch what Migrate logs with slog.Default.
+type logRecorder struct{ records chan slog.Record }
+
+// recordDefaultLog makes slog.Default log to a logRecorder until the test ends.
+func recordDefaultLog(t *testing.T) *logRecorder {
+	old := slog.Default()
+	h := &logRecorder{records: make(chan slog.Record, 1000)}
+	slog.SetDefault(slog.New(h))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return h
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.records <- r.Clone():
+	default: // a test that does not read them does not block the logger
+	}
+	return nil
+}
+
+// await returns the next record whose message contains msg, failing the test when
+// none comes.
+func (h *logRecorder) await(t *testing.T, msg string) slog.Record {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case r := <-h.records:
+			if strings.Contains(r.Message, msg) {
+				return r
+			}
+		case <-timeout:
+			t.Fatalf("nothing logged %q", msg)
+		}
+	}
+}
+
+// count returns how many of the records logged so far contain msg.
+func (h *logRecorder) count(msg string) int {
+	n := 0
+	for {
+		select {
+		case r := <-h.records:
+			if strings.Contains(r.Message, msg) {
+				n++
+			}
+		default:
+			return n
+		}
+	}
+}
+
+// TestSQLiteMigrateConcurrently (issue 11, rule 6): two processes, each with a
+// *sql.DB of its own, start migrating one fresh SQLite file at the same moment; both
+// succeed and the migration is applied once. Without the retry of Migrate, about one
+// round in seven failed: "database is locked (SQLITE_BUSY)" while the new file
+// switched to write-ahead logging, or "table echosess_sessions already exists".
+func TestSQLiteMigrateConcurrently(t *testing.T) {
+	logs := recordDefaultLog(t)
+	const rounds = 12
+	for round := range rounds {
+		path := filepath.Join(t.TempDir(), "sessions.db")
+		dbs := []*sql.DB{adaptertest.OpenSQLite(t, path), adaptertest.OpenSQLite(t, path)}
+		start := make(chan struct{})
+		errs := make(chan error, len(dbs))
+		for _, db := range dbs {
+			go func() {
+				<-start
+				errs <- echosess.Migrate(context.Background(), db, echosess.DialectSQLite)
+			}()
+		}
+		close(start)
+		for range dbs {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: Migrate: %v", round, err)
+			}
+		}
+		for _, db := range dbs {
+			if got := appliedVersions(t, db); len(got) != 1 || got[0] != 1 {
+				t.Fatalf("round %d: applied versions = %v, want [1]", round, got)
+			}
+			wantWorkingStore(t, echosess.NewSQLiteStore(db))
+		}
+	}
+	t.Logf("in %d rounds Migrate started over %d times", rounds, logs.count("starting over"))
+}
+
+// TestMigrateAfterGooseWithoutTable (issue 11, rule 6): after the goose command ran
+// the echosess migrations without -table echosess_db_version, so that goose's own
+// goose_db_version records them, Migrate fails with an error that says so and gives
+// the SQL that fixes it; after that SQL, Migrate succeeds and the application's
+// goose_db_version no longer claims the echosess versions.
+func TestMigrateAfterGooseWithoutTable(t *testing.T) {
+	for _, b := range migrationBackends {
+		t.Run(string(b.dialect), func(t *testing.T) {
+			ctx := context.Background()
+			db, store := b.open(t)
+			// What `goose -dir core/migrations/<dialect> <driver> <database> up` does.
+			cli, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
+				goose.WithDisableGlobalRegistry(true), goose.WithSlog(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cli.Up(ctx); err != nil {
+				t.Fatalf("goose up without -table: %v", err)
+			}
+
+			err = echosess.Migrate(ctx, db, b.dialect)
+			if err == nil {
+				t.Fatal("Migrate after goose up without -table: no error, and no record of the migration in " + echosess.MigrationTable)
+			}
+			msg := err.Error()
+			for _, want := range []string{"goose_db_version", "without -table " + echosess.MigrationTable, "already exists"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("the error does not say %q:\n%s", want, msg)
+				}
+			}
+			_, fix, ok := strings.Cut(msg, "then Migrate again:\n\t")
+			if !ok {
+				t.Fatalf("the error gives no SQL to run:\n%s", msg)
+			}
+			if _, err := db.ExecContext(ctx, fix); err != nil {
+				t.Fatalf("the SQL that the error gives: %v\n%s", err, fix)
+			}
+			if err := echosess.Migrate(ctx, db, b.dialect); err != nil {
+				t.Fatalf("Migrate after the fix: %v", err)
+			}
+			if got := appliedVersions(t, db); len(got) != 1 || got[0] != 1 {
+				t.Fatalf("applied versions after the fix = %v, want [1]", got)
+			}
+			if v, err := cli.GetDBVersion(ctx); err != nil || v != 0 {
+				t.Fatalf("goose_db_version still records version %d (%v), want 0", v, err)
+			}
+			wantWorkingStore(t, store)
+		})
+	}
+}
+
+// echosessLockID is the advisory lock that Migrate holds on PostgreSQL: the eight
+// bytes of "echosess".
+const echosessLockID int64 = 0x6563686f73657373
+
+// TestPostgresMigrateWaitsForLock (issue 11, rule 15): while another session holds
+// the migration lock, Migrate logs that it waits and which session holds it, and
+// goes on once the lock is free; a Migrate whose context ends while it waits fails
+// with an error naming the holder.
+func TestPostgresMigrateWaitsForLock(t *testing.T) {
+	ctx := context.Background()
+	dsn := adaptertest.NewPostgresSchema(t)
+	holder, err := pgx.Connect(ctx, adaptertest.WithPostgresParam(dsn, "application_name", "deploy-job-7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", echosessLockID); err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(adaptertest.OpenPostgres(t, dsn))
+	defer db.Close()
+	logs := recordDefaultLog(t)
+	wantHolder := func(r slog.Record) {
+		t.Helper()
+		var who string
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "holder" {
+				who = a.Value.String()
+			}
+			return true
+		})
+		if !strings.Contains(who, fmt.Sprintf("pid %d", holder.PgConn().PID())) || !strings.Contains(who, `"deploy-job-7"`) {
+			t.Errorf("the log names the holder as %q, want its pid %d and application_name", who, holder.PgConn().PID())
+		}
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- echosess.Migrate(cancelled, db, echosess.DialectPostgres) }()
+	wantHolder(logs.await(t, "waiting for the migration lock"))
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", holder.PgConn().PID())) {
+		t.Fatalf("Migrate cancelled while it waited: %v, want context.Canceled and the holder's pid", err)
+	}
+
+	go func() { done <- echosess.Migrate(ctx, db, echosess.DialectPostgres) }()
+	wantHolder(logs.await(t, "waiting for the migration lock"))
+	select {
+	case err := <-done:
+		t.Fatalf("Migrate returned while another session held the lock: %v", err)
+	default:
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", echosessLockID); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Migrate once the lock was free: %v", err)
+	}
+	logs.await(t, "took the migration lock")
+	if got := appliedVersions(t, db); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("applied versions = %v, want [1]", got)
+	}
 }
