@@ -58,6 +58,7 @@ func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV4{}) 
 func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV4{}) }
 func TestSkipper(t *testing.T)          { adaptertest.RunSkipper(t, echoV4{}) }
 func TestMiddlewarePanics(t *testing.T) { adaptertest.RunBadConfig(t, v4) }
+func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV4{}) }
 
 func TestNoMiddleware(t *testing.T) {
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())

@@ -56,6 +56,7 @@ func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV5{}) 
 func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV5{}) }
 func TestSkipper(t *testing.T)          { adaptertest.RunSkipper(t, echoV5{}) }
 func TestMiddlewarePanics(t *testing.T) { adaptertest.RunBadConfig(t, v5) }
+func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV5{}) }
 
 func TestNoMiddleware(t *testing.T) {
 	adaptertest.RunNoMiddleware(t, v5, echo.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder()))
