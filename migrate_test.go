@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +43,34 @@ var migrationBackends = []migrationBackend{
 		t.Cleanup(func() { db.Close() })
 		return db, echosess.NewPostgresStore(pool)
 	}},
+}
+
+// shippedVersions lists the versions of the migrations in core/migrations, which
+// Migrate applies.
+func shippedVersions(t *testing.T) []int64 {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("core", "migrations", "sqlite", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations in core/migrations/sqlite: %v", err)
+	}
+	var versions []int64
+	for _, f := range files {
+		v, err := strconv.ParseInt(strings.SplitN(filepath.Base(f), "_", 2)[0], 10, 64)
+		if err != nil {
+			t.Fatalf("migration %s: %v", f, err)
+		}
+		versions = append(versions, v)
+	}
+	return versions
+}
+
+// wantAllApplied fails the test unless every shipped migration, and no other, is
+// recorded as applied in db.
+func wantAllApplied(t *testing.T, db *sql.DB, when string) {
+	t.Helper()
+	if got, want := appliedVersions(t, db), shippedVersions(t); !slices.Equal(got, want) {
+		t.Fatalf("applied versions %s = %v, want %v", when, got, want)
+	}
 }
 
 // appliedVersions lists the migration versions that the echosess version table
@@ -90,9 +120,7 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 					t.Fatalf("Migrate: %v", err)
 				}
 			}
-			if got := appliedVersions(t, db); len(got) != 1 || got[0] != 1 {
-				t.Fatalf("applied versions after two runs = %v, want [1]", got)
-			}
+			wantAllApplied(t, db, "after two runs")
 			wantWorkingStore(t, store)
 		})
 	}
@@ -163,9 +191,7 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := appliedVersions(t, dbs[0]); len(got) != 1 || got[0] != 1 {
-		t.Fatalf("applied versions = %v, want [1]", got)
-	}
+	wantAllApplied(t, dbs[0], "")
 }
 
 // gooseCLI returns the goose command pinned in tools/go.mod: the binary that
@@ -217,9 +243,7 @@ func TestGooseCLI(t *testing.T) {
 		if err := echosess.Migrate(context.Background(), db, echosess.DialectSQLite); err != nil {
 			t.Fatalf("Migrate after goose up: %v", err)
 		}
-		if got := appliedVersions(t, db); len(got) != 1 {
-			t.Fatalf("applied versions = %v, want one", got)
-		}
+		wantAllApplied(t, db, "")
 		wantWorkingStore(t, echosess.NewSQLiteStore(db))
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -234,9 +258,7 @@ func TestGooseCLI(t *testing.T) {
 		if err := echosess.Migrate(context.Background(), db, echosess.DialectPostgres); err != nil {
 			t.Fatalf("Migrate after goose up: %v", err)
 		}
-		if got := appliedVersions(t, db); len(got) != 1 {
-			t.Fatalf("applied versions = %v, want one", got)
-		}
+		wantAllApplied(t, db, "")
 		wantWorkingStore(t, echosess.NewPostgresStore(pool))
 	})
 }
@@ -343,8 +365,8 @@ func TestSQLiteMigrateConcurrently(t *testing.T) {
 			}
 		}
 		for _, db := range dbs {
-			if got := appliedVersions(t, db); len(got) != 1 || got[0] != 1 {
-				t.Fatalf("round %d: applied versions = %v, want [1]", round, got)
+			if got, want := appliedVersions(t, db), shippedVersions(t); !slices.Equal(got, want) {
+				t.Fatalf("round %d: applied versions = %v, want %v", round, got, want)
 			}
 			wantWorkingStore(t, echosess.NewSQLiteStore(db))
 		}
@@ -392,9 +414,7 @@ func TestMigrateAfterGooseWithoutTable(t *testing.T) {
 			if err := echosess.Migrate(ctx, db, b.dialect); err != nil {
 				t.Fatalf("Migrate after the fix: %v", err)
 			}
-			if got := appliedVersions(t, db); len(got) != 1 || got[0] != 1 {
-				t.Fatalf("applied versions after the fix = %v, want [1]", got)
-			}
+			wantAllApplied(t, db, "after the fix")
 			if v, err := cli.GetDBVersion(ctx); err != nil || v != 0 {
 				t.Fatalf("goose_db_version still records version %d (%v), want 0", v, err)
 			}
@@ -462,7 +482,5 @@ func TestPostgresMigrateWaitsForLock(t *testing.T) {
 		t.Fatalf("Migrate once the lock was free: %v", err)
 	}
 	logs.await(t, "took the migration lock")
-	if got := appliedVersions(t, db); len(got) != 1 || got[0] != 1 {
-		t.Fatalf("applied versions = %v, want [1]", got)
-	}
+	wantAllApplied(t, db, "")
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -27,30 +28,37 @@ func (a postgresQueries) load(ctx context.Context, key string, now time.Time) (s
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sqlRow{}, false, nil
 	}
+	// A time that is no time.Time ('infinity', set by hand) makes a corrupt row: a
+	// lost session, as for data that does not decode.
+	if scan := (pgx.ScanArgError{}); errors.As(err, &scan) && (scan.FieldName == "expires_at" || scan.FieldName == "deadline") {
+		return sqlRow{}, false, fmt.Errorf("%w: %s: %w", ErrDecode, scan.FieldName, scan.Err)
+	}
 	if err != nil {
 		return sqlRow{}, false, err
 	}
-	return sqlRow{data: r.Data, expiry: r.ExpiresAt, deadline: r.Deadline, version: r.Version}, true, nil
+	return sqlRow{data: r.Data, expiry: r.ExpiresAt, deadline: r.Deadline, persistent: r.Persistent, version: r.Version}, true, nil
 }
 
 func (a postgresQueries) insert(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return a.q.InsertSession(ctx, postgres.InsertSessionParams{
-		Key:       key,
-		Data:      row.data,
-		ExpiresAt: row.expiry,
-		Deadline:  row.deadline,
-		Now:       now,
+		Key:        key,
+		Data:       row.data,
+		ExpiresAt:  row.expiry,
+		Deadline:   row.deadline,
+		Persistent: row.persistent,
+		Now:        now,
 	})
 }
 
 func (a postgresQueries) update(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return a.q.UpdateSession(ctx, postgres.UpdateSessionParams{
-		Key:       key,
-		Data:      row.data,
-		ExpiresAt: row.expiry,
-		Deadline:  row.deadline,
-		Now:       now,
-		Version:   row.version,
+		Key:        key,
+		Data:       row.data,
+		ExpiresAt:  row.expiry,
+		Deadline:   row.deadline,
+		Persistent: row.persistent,
+		Now:        now,
+		Version:    row.version,
 	})
 }
 

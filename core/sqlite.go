@@ -60,27 +60,29 @@ func (a sqliteQueries) load(ctx context.Context, key string, now time.Time) (sql
 	if err != nil {
 		return sqlRow{}, false, err
 	}
-	return sqlRow{data: r.Data, expiry: time.UnixMilli(r.ExpiresAt), deadline: time.UnixMilli(r.Deadline), version: r.Version}, true, nil
+	return sqlRow{data: r.Data, expiry: time.UnixMilli(r.ExpiresAt), deadline: time.UnixMilli(r.Deadline), persistent: r.Persistent != 0, version: r.Version}, true, nil
 }
 
 func (a sqliteQueries) insert(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return a.q.InsertSession(ctx, sqlite.InsertSessionParams{
-		Key:       key,
-		Data:      row.data,
-		ExpiresAt: row.expiry.UnixMilli(),
-		Deadline:  row.deadline.UnixMilli(),
-		Now:       now.UnixMilli(),
+		Key:        key,
+		Data:       row.data,
+		ExpiresAt:  row.expiry.UnixMilli(),
+		Deadline:   row.deadline.UnixMilli(),
+		Persistent: sqliteBool(row.persistent),
+		Now:        now.UnixMilli(),
 	})
 }
 
 func (a sqliteQueries) update(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return a.q.UpdateSession(ctx, sqlite.UpdateSessionParams{
-		Key:       key,
-		Data:      row.data,
-		ExpiresAt: row.expiry.UnixMilli(),
-		Deadline:  row.deadline.UnixMilli(),
-		Now:       now.UnixMilli(),
-		Version:   row.version,
+		Key:        key,
+		Data:       row.data,
+		ExpiresAt:  row.expiry.UnixMilli(),
+		Deadline:   row.deadline.UnixMilli(),
+		Persistent: sqliteBool(row.persistent),
+		Now:        now.UnixMilli(),
+		Version:    row.version,
 	})
 }
 
@@ -100,4 +102,12 @@ func (a sqliteQueries) delete(ctx context.Context, key string) error {
 
 func (a sqliteQueries) deleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
 	return a.q.DeleteExpiredSessions(ctx, sqlite.DeleteExpiredSessionsParams{Now: now.UnixMilli(), BatchSize: int64(limit)})
+}
+
+// sqliteBool is b as SQLite keeps a boolean: 1 or 0.
+func sqliteBool(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -27,10 +27,11 @@ type SQLStore struct {
 
 // sqlRow is a session row, in the Go types the store logic works with.
 type sqlRow struct {
-	data     []byte
-	expiry   time.Time
-	deadline time.Time
-	version  int64
+	data       []byte
+	expiry     time.Time
+	deadline   time.Time
+	persistent bool
+	version    int64
 }
 
 // sqlQueries is what SQLStore needs from a database: the sqlc-generated queries of one
@@ -75,7 +76,7 @@ func (s *SQLStore) Load(ctx context.Context, key string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: %s: stored session: %w", ErrDecode, s.dialect, err)
 	}
-	return Record{Key: key, Data: data, Expiry: row.expiry, Deadline: row.deadline, Version: row.version}, nil
+	return Record{Key: key, Data: data, Expiry: row.expiry, Deadline: row.deadline, Persistent: row.persistent, Version: row.version}, nil
 }
 
 // Save writes rec as version rec.Version+1 in a single statement, provided the stored
@@ -87,7 +88,7 @@ func (s *SQLStore) Save(ctx context.Context, rec Record) error {
 	if err != nil {
 		return err
 	}
-	row := sqlRow{data: data, expiry: rec.Expiry, deadline: rec.Deadline, version: rec.Version}
+	row := sqlRow{data: data, expiry: rec.Expiry, deadline: rec.Deadline, persistent: rec.Persistent, version: rec.Version}
 	if rec.Version == 0 {
 		return s.swap(ctx, "save", rec.Key, row, s.q.insert)
 	}

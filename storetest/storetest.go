@@ -141,8 +141,12 @@ func testRoundTrip(t *testing.T, s echosess.Store) {
 	// The empty key is valid JSON and the middleware keeps a value under it.
 	rec := record(t, map[string]string{"user": "ada", "ünïcødé ✓": "välue \"quoted\" \n", "big": string(big), "": "empty key"}, time.Now().Add(time.Hour))
 	rec.Data["n"] = json.RawMessage(`{"a":[1,2,3],"b":null}`)
+	rec.Persistent = true
 	mustSave(t, s, rec)
 	got := mustLoad(t, s, rec.Key)
+	if !got.Persistent {
+		t.Errorf("Persistent = false, want true as saved")
+	}
 	if got.Key != rec.Key {
 		t.Errorf("Key = %q, want %q", got.Key, rec.Key)
 	}

@@ -9,11 +9,12 @@ import (
 )
 
 type EchosessSession struct {
-	Key       string
-	Data      []byte
-	ExpiresAt time.Time
-	Deadline  time.Time
-	Version   int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Key        string
+	Data       []byte
+	ExpiresAt  time.Time
+	Deadline   time.Time
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Persistent bool
 }

@@ -44,12 +44,13 @@ func (q *Queries) DeleteSession(ctx context.Context, key string) error {
 }
 
 const insertSession = `-- name: InsertSession :execrows
-INSERT INTO echosess_sessions (key, data, expires_at, deadline, version, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)
+INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)
 ON CONFLICT (key) DO UPDATE SET
     data       = excluded.data,
     expires_at = excluded.expires_at,
     deadline   = excluded.deadline,
+    persistent = excluded.persistent,
     version    = 1,
     created_at = excluded.created_at,
     updated_at = excluded.updated_at
@@ -57,11 +58,12 @@ WHERE echosess_sessions.expires_at <= excluded.updated_at
 `
 
 type InsertSessionParams struct {
-	Key       string
-	Data      []byte
-	ExpiresAt int64
-	Deadline  int64
-	Now       int64
+	Key        string
+	Data       []byte
+	ExpiresAt  int64
+	Deadline   int64
+	Persistent int64
+	Now        int64
 }
 
 // InsertSession saves version 1 of a session. It replaces an expired row but never a
@@ -72,6 +74,7 @@ func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) (i
 		arg.Data,
 		arg.ExpiresAt,
 		arg.Deadline,
+		arg.Persistent,
 		arg.Now,
 	)
 	if err != nil {
@@ -81,7 +84,7 @@ func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) (i
 }
 
 const loadSession = `-- name: LoadSession :one
-SELECT data, expires_at, deadline, version
+SELECT data, expires_at, deadline, version, persistent
 FROM echosess_sessions
 WHERE key = ?1 AND expires_at > ?2
 `
@@ -92,10 +95,11 @@ type LoadSessionParams struct {
 }
 
 type LoadSessionRow struct {
-	Data      []byte
-	ExpiresAt int64
-	Deadline  int64
-	Version   int64
+	Data       []byte
+	ExpiresAt  int64
+	Deadline   int64
+	Version    int64
+	Persistent int64
 }
 
 // LoadSession returns the row under the key unless it has expired. Every "now" in
@@ -108,6 +112,7 @@ func (q *Queries) LoadSession(ctx context.Context, arg LoadSessionParams) (LoadS
 		&i.ExpiresAt,
 		&i.Deadline,
 		&i.Version,
+		&i.Persistent,
 	)
 	return i, err
 }
@@ -151,18 +156,20 @@ UPDATE echosess_sessions
 SET data       = ?1,
     expires_at = ?2,
     deadline   = ?3,
+    persistent = ?4,
     version    = version + 1,
-    updated_at = ?4
-WHERE key = ?5 AND version = ?6 AND expires_at > ?4
+    updated_at = ?5
+WHERE key = ?6 AND version = ?7 AND expires_at > ?5
 `
 
 type UpdateSessionParams struct {
-	Data      []byte
-	ExpiresAt int64
-	Deadline  int64
-	Now       int64
-	Key       string
-	Version   int64
+	Data       []byte
+	ExpiresAt  int64
+	Deadline   int64
+	Persistent int64
+	Now        int64
+	Key        string
+	Version    int64
 }
 
 // UpdateSession saves the version after the given one, provided the live row is still
@@ -172,6 +179,7 @@ func (q *Queries) UpdateSession(ctx context.Context, arg UpdateSessionParams) (i
 		arg.Data,
 		arg.ExpiresAt,
 		arg.Deadline,
+		arg.Persistent,
 		arg.Now,
 		arg.Key,
 		arg.Version,
