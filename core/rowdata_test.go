@@ -48,6 +48,51 @@ func FuzzDecodeData(f *testing.F) {
 	})
 }
 
+// FuzzEncodeData checks encodeData against json.Marshal on data of two keys: both fail,
+// or both give the same bytes.
+func FuzzEncodeData(f *testing.F) {
+	for _, seed := range [][4]string{
+		{"user", `"alice"`, "n", `42`},
+		{"a", `{"b": [1, 2]}`, "c", ` "x y" `},
+		{"<k>", `"a&b"`, "k", `"\u2028"`},
+		{"é", `"\u00e9"`, "dash", "\"\u2014\u2028\u2029\""},
+		{"a\"b", `"\\"`, "t", `true`},
+		{"", `null`, "bad", `{oops`},
+		{"x", ``, "y", `1e999`},
+		{"same", `1`, "same", `2`},
+		{"\xff", `"\xff"`, "s", `"<script>"`},
+	} {
+		f.Add(seed[0], []byte(seed[1]), seed[2], []byte(seed[3]))
+	}
+	f.Fuzz(func(t *testing.T, k1 string, v1 []byte, k2 string, v2 []byte) {
+		data := map[string]json.RawMessage{k1: v1, k2: v2}
+		want, wantErr := json.Marshal(data)
+		got, err := encodeData(data)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("encodeData(%q) = %q, %v; json.Marshal: %q, %v", data, got, err, want, wantErr)
+		}
+	})
+}
+
+// BenchmarkEncodeData compares encodeData with json.Marshal on a small session.
+func BenchmarkEncodeData(b *testing.B) {
+	data := map[string]json.RawMessage{"csrf": json.RawMessage(`"6f1d0c1e2b7a4f3e9d8c"`),
+		"flash": json.RawMessage(`["saved"]`), "n": json.RawMessage(`42`), "user": json.RawMessage(`"alice"`)}
+	for _, c := range []struct {
+		name   string
+		encode func(map[string]json.RawMessage) ([]byte, error)
+	}{{"encodeData", encodeData}, {"json.Marshal", marshalData}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.encode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkDecodeData compares decodeData with json.Unmarshal on a small session.
 func BenchmarkDecodeData(b *testing.B) {
 	data := []byte(`{"csrf":"6f1d0c1e2b7a4f3e9d8c","flash":["saved"],"n":42,"user":"alice"}`)
