@@ -40,8 +40,7 @@ func (s *Session) commit() error {
 	if !s.pending() && !(s.phase == stored && s.m.slides(s.base, now)) {
 		return nil
 	}
-	ctx, cancel := s.m.commitContext(s.x.Request().Context())
-	defer cancel()
+	ctx := s.m.commitContext(s.x.Request().Context())
 
 	token, rec, given := s.token, s.base, false
 	var err error
@@ -283,17 +282,15 @@ func (m *Manager) cas(ctx context.Context, base Record, reread bool, write func(
 }
 
 // commitContext is the context of a commit: the request's values without its
-// cancellation, so that a client that goes away cannot stop a logout halfway, bounded
-// by StoreTimeout.
-func (m *Manager) commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// cancellation, so that a client that goes away cannot stop a logout halfway. Each
+// store call of the commit is still bounded by StoreTimeout (boundedStore), counted
+// from the call rather than from the commit's start, so that a commit that waited
+// for the session's lock behind others of its process keeps its whole bound.
+func (m *Manager) commitContext(ctx context.Context) context.Context {
 	if m.inMemory {
-		return ctx, func() {} // a MemoryStore neither waits nor reads ctx
+		return ctx // a MemoryStore neither waits nor reads ctx
 	}
-	ctx = context.WithoutCancel(ctx)
-	if m.StoreTimeout > 0 {
-		return context.WithTimeout(ctx, m.StoreTimeout)
-	}
-	return ctx, func() {}
+	return context.WithoutCancel(ctx)
 }
 
 // persistent reports whether the cookie of rec carries a Max-Age.

@@ -53,9 +53,11 @@ type Config[C any] struct {
 	// MaxSize bounds a session's encoded size in bytes; Set returns ErrTooLarge past
 	// it. Default 64 KiB.
 	MaxSize int
-	// StoreTimeout bounds each call to Store, on top of the request's context, and a
-	// whole commit, which the client cannot cancel. Negative means no bound. A
-	// MemoryStore never waits, so it is not bounded. Default 5 seconds.
+	// StoreTimeout bounds each call to Store and Cache, on top of the request's
+	// context; a commit's calls run on a context the client cannot cancel, so that
+	// a closed tab cannot stop a logout halfway, and are bounded by it alone.
+	// Negative means no bound. A MemoryStore never waits, so it is not bounded.
+	// Default 5 seconds.
 	StoreTimeout time.Duration
 
 	// ErrorHandler turns a failed commit into the error the middleware returns to the

@@ -15,6 +15,9 @@ import (
 // transaction runs. The version table then rolls that transaction back with
 // errAppliedMeanwhile (Migrate starts over and finds nothing to do) rather than let
 // a migration run twice, and creating the table or its row 0 again changes nothing.
+// unshipped is a migration version beyond those that ship.
+const unshipped = 1 << 40
+
 func TestSQLiteVersionsAppliedMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	db := openSQLite(t, true)
@@ -54,7 +57,7 @@ func TestSQLiteVersionsAppliedMeanwhile(t *testing.T) {
 	if got := rows(); got != before {
 		t.Fatalf("the version table has %d rows, want the %d it had", got, before)
 	}
-	if err := versions.Insert(ctx, db, database.InsertRequest{Version: 2}); err != nil {
+	if err := versions.Insert(ctx, db, database.InsertRequest{Version: unshipped}); err != nil {
 		t.Fatalf("recording a new version: %v", err)
 	}
 	if got := rows(); got != before+1 {
@@ -63,7 +66,7 @@ func TestSQLiteVersionsAppliedMeanwhile(t *testing.T) {
 	if !migratedConcurrently(ctx, db, &goose.PartialError{Failed: &goose.MigrationResult{Source: &goose.Source{Version: 1}}, Err: errors.New("table exists")}) {
 		t.Error("a failed migration that is now recorded as applied is not taken for another process's")
 	}
-	if migratedConcurrently(ctx, db, &goose.PartialError{Failed: &goose.MigrationResult{Source: &goose.Source{Version: 3}}, Err: errors.New("syntax error")}) {
+	if migratedConcurrently(ctx, db, &goose.PartialError{Failed: &goose.MigrationResult{Source: &goose.Source{Version: unshipped + 1}}, Err: errors.New("syntax error")}) {
 		t.Error("a failed migration that is not recorded is taken for another process's")
 	}
 }
