@@ -26,26 +26,28 @@ import (
 // The statements are those of core/queries, spelled again here: package bench cannot
 // import the generated code in core/internal/db.
 const (
-	sqliteLoad = `SELECT data, expires_at, deadline, version
+	sqliteLoad = `SELECT data, expires_at, deadline, version, persistent
 FROM echosess_sessions
 WHERE key = ?1 AND expires_at > ?2`
 	sqliteUpdate = `UPDATE echosess_sessions
 SET data       = ?1,
     expires_at = ?2,
     deadline   = ?3,
+    persistent = ?4,
     version    = version + 1,
-    updated_at = ?4
-WHERE key = ?5 AND version = ?6 AND expires_at > ?4`
-	postgresLoad = `SELECT data, expires_at, deadline, version
+    updated_at = ?5
+WHERE key = ?6 AND version = ?7 AND expires_at > ?5`
+	postgresLoad = `SELECT data, expires_at, deadline, version, persistent
 FROM echosess_sessions
 WHERE key = $1 AND expires_at > $2`
 	postgresUpdate = `UPDATE echosess_sessions
 SET data       = $1,
     expires_at = $2,
     deadline   = $3,
+    persistent = $4,
     version    = version + 1,
-    updated_at = $4
-WHERE key = $5 AND version = $6 AND expires_at > $4`
+    updated_at = $5
+WHERE key = $6 AND version = $7 AND expires_at > $5`
 )
 
 // storeData is the session the store benchmarks read and write, and storeJSON its
@@ -167,8 +169,8 @@ func sqliteFloorLoad(b *testing.B, ctx context.Context, db *sql.DB, key string, 
 	b.ReportAllocs()
 	for b.Loop() {
 		var data []byte
-		var expiry, deadline, version int64
-		if err := query(key, time.Now().UnixMilli()).Scan(&data, &expiry, &deadline, &version); err != nil {
+		var expiry, deadline, version, persistent int64
+		if err := query(key, time.Now().UnixMilli()).Scan(&data, &expiry, &deadline, &version, &persistent); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -184,7 +186,7 @@ func sqliteFloorSave(b *testing.B, ctx context.Context, db *sql.DB, rec echosess
 	expiry, deadline := rec.Expiry.UnixMilli(), rec.Deadline.UnixMilli()
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := exec(storeJSON, expiry, deadline, time.Now().UnixMilli(), rec.Key, *version)
+		res, err := exec(storeJSON, expiry, deadline, 0, time.Now().UnixMilli(), rec.Key, *version)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -219,7 +221,8 @@ func postgresFloorLoad(b *testing.B, ctx context.Context, pool *pgxpool.Pool, ke
 		var data []byte
 		var expiry, deadline time.Time
 		var version int64
-		if err := query(key, time.Now()).Scan(&data, &expiry, &deadline, &version); err != nil {
+		var persistent bool
+		if err := query(key, time.Now()).Scan(&data, &expiry, &deadline, &version, &persistent); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -235,7 +238,7 @@ func postgresFloorSave(b *testing.B, ctx context.Context, pool *pgxpool.Pool, re
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		tag, err := exec(storeJSON, rec.Expiry, rec.Deadline, time.Now(), rec.Key, *version)
+		tag, err := exec(storeJSON, rec.Expiry, rec.Deadline, false, time.Now(), rec.Key, *version)
 		if err != nil {
 			b.Fatal(err)
 		}
