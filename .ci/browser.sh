@@ -1,5 +1,6 @@
 #!/bin/sh
-# Makes sure a Chromium is available for the browser test (example/browser_test.go):
+# Makes sure a Chromium is available for the browser test (TestBrowser of example/ and
+# echov5/example/, in internal/exampletest):
 # installs Debian's chromium package with apt when none is found. It never fetches a
 # browser that a tool downloads for itself.
 set -eu

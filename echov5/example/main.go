@@ -1,0 +1,56 @@
+// Command example is the echosess demo app on Echo v5 (../../example is the same on
+// Echo v4).
+//
+//	GET /        shows the value under "test_key", or how to set one
+//	GET /set     stores "something" under "test_key" and redirects to /
+//	GET /logout  destroys the session and redirects to /
+//
+// Sessions live in a SQLite file (-db) behind an in-memory cache, or in PostgreSQL
+// when -postgres gives a connection string. Either way the schema is migrated on start.
+// The flags, the store and the texts are package internal/demo's, shared with the v4
+// example; this file holds what is Echo v5's.
+package main
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/echov5"
+	"github.com/echosess/echosess/internal/demo"
+)
+
+func main() { demo.Main(newApp) }
+
+// newApp builds the demo's routes over store, with cache in front of it when not nil.
+func newApp(store core.Store, cache core.Cache) http.Handler {
+	e := echo.New()
+	e.Use(echosess.Middleware(demo.Config[*echo.Context](store, cache)))
+	e.GET("/", showValue)
+	e.GET("/set", setValue)
+	e.GET("/logout", logout)
+	return e
+}
+
+func showValue(c *echo.Context) error {
+	v, ok, err := echosess.Get[string](c, demo.Key)
+	if err != nil {
+		return err
+	}
+	return c.HTML(http.StatusOK, demo.Page(v, ok))
+}
+
+func setValue(c *echo.Context) error {
+	if err := echosess.Set(c, demo.Key, demo.Value); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+func logout(c *echo.Context) error {
+	if err := echosess.Destroy(c); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/")
+}

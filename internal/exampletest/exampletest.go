@@ -1,0 +1,427 @@
+// Package exampletest holds the tests of the example commands, example/ on Echo v4
+// and echov5/example/ on Echo v5, so that both run the same ones: SeedPages walks
+// the pages in-process, Browser drives the built command in headless Chromium over
+// the Chrome DevTools Protocol.
+package exampletest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/demo"
+)
+
+const (
+	testTimeout = 60 * time.Second // the whole browser session
+	stepTimeout = 15 * time.Second // one browser step
+)
+
+// SeedPages walks the demo's pages with a cookie jar, in-process, on the app that
+// newApp builds over the SQLite store the command opens by default.
+func SeedPages(t *testing.T, newApp func(store core.Store, cache core.Cache) http.Handler) {
+	t.Helper()
+	store, closeStore, err := demo.OpenStore(t.Context(), filepath.Join(t.TempDir(), "sessions.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	srv := httptest.NewServer(newApp(store, nil))
+	defer srv.Close()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar}
+	page := func(path string) string {
+		t.Helper()
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+			t.Fatalf("GET %s ended at %s with %d", path, resp.Request.URL.Path, resp.StatusCode)
+		}
+		return string(body)
+	}
+	steps := []struct{ path, want string }{
+		{"/", demo.NoValue},
+		{"/set", demo.Value},
+		{"/", demo.Value},
+		{"/logout", demo.NoValue},
+	}
+	for _, step := range steps {
+		if got := page(step.path); got != step.want {
+			t.Fatalf("GET %s shows %q, want %q", step.path, got, step.want)
+		}
+	}
+}
+
+// Browser drives the example binary bin in the headless Chromium chrome, end to
+// end, on a SQLite file that outlives a restart of the app. ECHOSESS_SCREENSHOT_DIR,
+// if set, receives the screenshot instead of the test's temp dir, so that it outlives
+// the test.
+func Browser(t *testing.T, chrome, bin string) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sessions.db")
+	port := freePort(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	// localhost, not 127.0.0.1: browsers treat http://localhost as a secure context,
+	// so they store and send the Secure cookie over plain http.
+	base := fmt.Sprintf("http://localhost:%d", port)
+
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	t.Cleanup(cancel)
+
+	appLog := filepath.Join(dir, "app.log")
+	logOnFailure(t, "example app", appLog)
+	app := startApp(ctx, t, bin, listen, db, appLog)
+	b := startBrowser(ctx, t, chrome, dir)
+
+	b.open(t, base+"/")
+	b.wantText(t, "first visit", demo.NoValue)
+	if ck := b.cookie(t, base); ck != nil {
+		t.Errorf("a visitor who never wrote got a %s cookie", demo.CookieName)
+	}
+
+	b.open(t, base+"/set")
+	if loc := run(t, b, "location", chromedp.Location()); loc != base+"/" {
+		t.Errorf("after /set the browser is at %q, want %q", loc, base+"/")
+	}
+	b.wantText(t, "after /set", demo.Value)
+
+	b.do(t, "reload", chromedp.Reload())
+	b.wantText(t, "after reload", demo.Value) // the Secure cookie came back over plain http
+
+	ck := b.cookie(t, base)
+	if ck == nil {
+		t.Fatalf("no %s cookie in the browser after /set", demo.CookieName)
+	}
+	checkCookie(t, ck)
+	jsCookies := run(t, b, "document.cookie", chromedp.Evaluate[string](`document.cookie`))
+	if strings.Contains(jsCookies, demo.CookieName) {
+		t.Errorf("document.cookie = %q: the session cookie is visible to scripts", jsCookies)
+	}
+	firstToken := ck.Value
+
+	b.open(t, base+"/logout")
+	b.wantText(t, "after /logout", demo.NoValue)
+	if ck := b.cookie(t, base); ck != nil {
+		t.Errorf("the %s cookie is still in the browser after /logout", demo.CookieName)
+	}
+
+	b.open(t, base+"/set")
+	b.wantText(t, "after the second /set", demo.Value)
+	ck = b.cookie(t, base)
+	if ck == nil {
+		t.Fatalf("no %s cookie in the browser after the second /set", demo.CookieName)
+	}
+	if ck.Value == firstToken {
+		t.Error("the session after /logout reuses the destroyed session's token")
+	}
+
+	app.stop(t)
+	startApp(ctx, t, bin, listen, db, appLog) // stopped at cleanup
+	b.open(t, base+"/")
+	b.wantText(t, "after the restart", demo.Value) // the session outlived the process, in the SQLite file
+	if after := b.cookie(t, base); after == nil || after.Value != ck.Value {
+		t.Error("the browser's session cookie changed across the restart")
+	}
+
+	shot := run(t, b, "screenshot", chromedp.FullScreenshot(100))
+	shotDir := os.Getenv("ECHOSESS_SCREENSHOT_DIR")
+	if shotDir == "" {
+		shotDir = dir
+	} else if err := os.MkdirAll(shotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(shotDir, "browser.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// checkCookie checks the session cookie's attributes as the browser stored them.
+func checkCookie(t *testing.T, ck *network.Cookie) {
+	t.Helper()
+	if !ck.HTTPOnly {
+		t.Error("session cookie is not HttpOnly")
+	}
+	if !ck.Secure {
+		t.Error("session cookie is not Secure")
+	}
+	if ck.SameSite != network.CookieSameSiteLax {
+		t.Errorf("session cookie SameSite = %q, want Lax", ck.SameSite)
+	}
+	if ck.Path != "/" {
+		t.Errorf("session cookie Path = %q, want /", ck.Path)
+	}
+	if ck.Domain != "localhost" {
+		t.Errorf("session cookie Domain = %q, want host-only localhost", ck.Domain)
+	}
+	if ck.Session {
+		t.Error("session cookie has no Max-Age/Expires; want one that follows the session's expiry")
+	} else if exp := time.Unix(int64(ck.Expires), 0); time.Until(exp) < 50*time.Minute || time.Until(exp) > 61*time.Minute {
+		t.Errorf("session cookie expires at %v, want about an hour from now", exp)
+	}
+}
+
+// Chromium finds the browser to drive: ECHOSESS_CHROMIUM, or chromium,
+// chromium-browser, google-chrome or google-chrome-stable on PATH. Without one it
+// skips the test, or fails it when ECHOSESS_BROWSER=1 or CI=true demands one;
+// ECHOSESS_BROWSER=0 skips it outside CI.
+func Chromium(t *testing.T) string {
+	t.Helper()
+	demand := os.Getenv("ECHOSESS_BROWSER")
+	ci := os.Getenv("CI") == "true"
+	if demand == "0" && !ci {
+		t.Skip("ECHOSESS_BROWSER=0")
+	}
+	if p := os.Getenv("ECHOSESS_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("ECHOSESS_CHROMIUM: %v", err)
+		}
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const missing = "no Chromium found (set ECHOSESS_CHROMIUM, or install it with .ci/browser.sh)"
+	if demand == "1" || ci {
+		t.Fatal(missing)
+	}
+	t.Skip(missing)
+	return ""
+}
+
+// Build builds the package in the test's working directory (the example command
+// under test) into a temp dir and returns the binary's path.
+func Build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "example")
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// logOnFailure logs the last lines of the file at path if the test fails.
+func logOnFailure(t *testing.T, what, path string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		out, _ := os.ReadFile(path)
+		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		t.Logf("%s output (%s, last lines):\n%s", what, path, strings.Join(lines, "\n"))
+	})
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// app is a running example process.
+type app struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once the process has been waited for
+	waitErr error
+}
+
+// startApp runs the example binary on listen and db, appending its output to logPath,
+// and returns once it accepts connections. The process is stopped at cleanup.
+func startApp(ctx context.Context, t *testing.T, bin, listen, db, logPath string) *app {
+	t.Helper()
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-addr", listen, "-db", db)
+	cmd.Dir = filepath.Dir(db) // nothing lands in the source tree
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	err = cmd.Start()
+	logFile.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		a.waitErr = cmd.Wait()
+		close(a.exited)
+	}()
+	t.Cleanup(func() { a.stop(t) })
+
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		conn, err := net.DialTimeout("tcp", listen, time.Second)
+		if err == nil {
+			conn.Close()
+			return a
+		}
+		select {
+		case <-a.exited:
+			out, _ := os.ReadFile(logPath)
+			t.Fatalf("example app exited before listening: %v\n%s", a.waitErr, out)
+		case <-ctx.Done():
+			t.Fatalf("example app never accepted on %s: %v", listen, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// stop ends the process, politely first, and waits for it.
+func (a *app) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-a.exited:
+		return
+	default:
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		a.cmd.Process.Kill()
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(10 * time.Second):
+		a.cmd.Process.Kill()
+		<-a.exited
+	}
+	var exit *exec.ExitError
+	if a.waitErr != nil && !errors.As(a.waitErr, &exit) {
+		t.Errorf("waiting for the example app: %v", a.waitErr)
+	}
+}
+
+// browser is one headless Chromium tab.
+type browser struct {
+	ctx context.Context
+}
+
+// startBrowser launches Chromium under ctx with a fresh profile in dir; it is
+// closed at cleanup.
+func startBrowser(ctx context.Context, t *testing.T, chrome, dir string) *browser {
+	t.Helper()
+	profile := filepath.Join(dir, "profile")
+	if err := os.Mkdir(profile, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "chromium.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logOnFailure(t, "chromium", logPath)
+	t.Cleanup(func() { logFile.Close() })
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chrome),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), // CI runs as root
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(800, 600),
+		chromedp.CombinedOutput(logFile),
+	)
+	t.Cleanup(cancelAlloc) // waits for the browser to exit
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	// The first action starts the browser, bound to ctx for its whole life.
+	if err := chromedp.Do(tabCtx); err != nil {
+		t.Fatalf("starting %s: %v", chrome, err)
+	}
+	return &browser{ctx: tabCtx}
+}
+
+// run runs one action with a step timeout and returns its value.
+func run[T any](t *testing.T, b *browser, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+func (b *browser) do(t *testing.T, what string, a chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	run(t, b, what, a)
+}
+
+// open navigates to url and waits for the page (after any redirect) to load.
+func (b *browser) open(t *testing.T, url string) {
+	t.Helper()
+	b.do(t, "open "+url, chromedp.Navigate(url))
+}
+
+// wantText checks that the page's visible text is exactly want; when says at
+// which step.
+func (b *browser) wantText(t *testing.T, when, want string) {
+	t.Helper()
+	got := run(t, b, "page text", chromedp.Evaluate[string](`document.body.innerText`))
+	if got != want {
+		t.Errorf("%s: page text = %q, want %q", when, got, want)
+	}
+}
+
+// cookie returns the browser's session cookie for base, or nil.
+func (b *browser) cookie(t *testing.T, base string) *network.Cookie {
+	t.Helper()
+	res := run(t, b, "get cookies", func(ctx context.Context, tab *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, tab, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
+	})
+	for _, ck := range res.Cookies {
+		if ck.Name == demo.CookieName {
+			return ck
+		}
+	}
+	return nil
+}
