@@ -24,6 +24,7 @@ var (
 	ErrInvalidKey    = core.ErrInvalidKey
 	ErrNoMiddleware  = core.ErrNoMiddleware
 	ErrHeaderWritten = core.ErrHeaderWritten
+	ErrStoreFull     = core.ErrStoreFull
 )
 
 type (
@@ -88,6 +89,12 @@ func Migrate(ctx context.Context, db *sql.DB, dialect Dialect) error {
 
 // WithClock makes a store read the time from now instead of time.Now, for tests.
 func WithClock(now func() time.Time) StoreOption { return core.WithClock(now) }
+
+// WithMaxBytes bounds the heap that a MemoryStore's records take to about n bytes.
+func WithMaxBytes(n int64) StoreOption { return core.WithMaxBytes(n) }
+
+// WithMaxAge sets how long a MemoryStore trusts a record that Put cached.
+func WithMaxAge(d time.Duration) StoreOption { return core.WithMaxAge(d) }
 
 // WithCache returns a Store that reads through cache and writes through to both.
 func WithCache(store Store, cache Cache, logger *slog.Logger) Store {

@@ -20,6 +20,25 @@ func TestMemoryStoreBehindCache(t *testing.T) {
 	})
 }
 
+// TestMemoryStoreBounded runs the suite on a MemoryStore with a bound it never
+// reaches: the bound's accounting must not change what the store does.
+func TestMemoryStoreBounded(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) echosess.Store {
+		return echosess.NewMemoryStore(echosess.WithMaxBytes(16 << 20))
+	})
+}
+
+// TestMemoryStoreBehindBoundedCache runs the suite behind a cache of 2 KiB a shard,
+// which holds a session or two in each and evicts on most puts, and trusts what it
+// holds for a millisecond: evictions and refills must not change what the store
+// does.
+func TestMemoryStoreBehindBoundedCache(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) echosess.Store {
+		cache := echosess.NewMemoryStore(echosess.WithMaxBytes(128<<10), echosess.WithMaxAge(time.Millisecond))
+		return echosess.WithCache(echosess.NewMemoryStore(), cache, nil)
+	})
+}
+
 // plainStore hides every method of a Store beyond the interface, as a third-party
 // store without the optional capabilities would.
 type plainStore struct{ echosess.Store }

@@ -14,7 +14,9 @@ import (
 // logged to logger, or slog.Default when it is nil).
 //
 // A cache in one process does not see writes made by another, so use a per-process
-// cache with several app instances only when each session sticks to one instance.
+// cache with several app instances only when each session sticks to one instance:
+// a MemoryStore trusts what it caches for at most the age of WithMaxAge, a minute
+// by default, and evicts past the bound of WithMaxBytes, 64 MiB by default.
 func WithCache(store Store, cache Cache, logger *slog.Logger) Store {
 	return newCachedStore(store, cache, logger, time.Now)
 }
@@ -29,12 +31,14 @@ func newCachedStore(store Store, cache Cache, logger *slog.Logger, now func() ti
 	if now == nil {
 		now = time.Now
 	}
-	return &cachedStore{store: store, cache: cache, logger: logger, now: now}
+	mem, _ := cache.(*MemoryStore)
+	return &cachedStore{store: store, cache: cache, mem: mem, logger: logger, now: now}
 }
 
 type cachedStore struct {
 	store  Store
 	cache  Cache
+	mem    *MemoryStore // cache, when it is exactly a MemoryStore, whose fills carry tickets
 	logger *slog.Logger
 	now    func() time.Time
 }
@@ -53,18 +57,12 @@ func (s *cachedStore) Save(ctx context.Context, rec Record) error {
 // lend, it borrows the cached data when the cache can lend it, and reports whether
 // it did.
 func (s *cachedStore) load(ctx context.Context, key string, lend bool) (Record, bool, error) {
-	var (
-		rec  Record
-		lent bool
-		err  error
-	)
-	if lend {
-		rec, lent, err = loadLent(ctx, s.cache, key)
-	} else {
-		rec, err = s.cache.Load(ctx, key)
+	if s.mem != nil {
+		return s.loadMemory(ctx, key, lend)
 	}
+	rec, err := s.cache.Load(ctx, key)
 	if err == nil {
-		return rec, lent, nil
+		return rec, false, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
 		s.cacheFailed(ctx, "load", err)
@@ -79,53 +77,87 @@ func (s *cachedStore) load(ctx context.Context, key string, lend bool) (Record, 
 	return rec, false, nil
 }
 
+// loadMemory is load from a MemoryStore cache, which lends its data and whose fill
+// carries the ticket of the miss: the fill is refused if the cache evicted or
+// forgot the key while the store was read, since what it dropped may have been
+// newer than what the store returned, or the tombstone of a delete.
+func (s *cachedStore) loadMemory(ctx context.Context, key string, lend bool) (Record, bool, error) {
+	rec, t, err := s.mem.lookup(key)
+	if err == nil {
+		if !lend {
+			rec.Data = cloneData(rec.Data)
+		}
+		return rec, lend, nil
+	}
+	rec, err = s.store.Load(ctx, key)
+	if err != nil {
+		return rec, false, err
+	}
+	cached := rec
+	cached.Data = cloneData(rec.Data)
+	s.mem.fill(cached, t)
+	return rec, false, nil
+}
+
 // save saves rec to the store and then puts it in the cache. With give, it gives
 // rec.Data to the cache when the cache can keep it, and reports whether it did.
 func (s *cachedStore) save(ctx context.Context, rec Record, give bool) (bool, error) {
+	t := s.ticket(rec.Key)
 	if err := s.store.Save(ctx, rec); err != nil {
 		s.forget(ctx, rec.Key, err)
 		return false, err
 	}
 	rec.Version++
-	return s.putSaved(ctx, rec, give), nil
+	return s.putSaved(ctx, rec, give, t), nil
 }
 
 // Touch touches rec in the store (a Save when the store is no Toucher) and then puts
 // a copy of it at its new version in the cache, so rec.Data must be the data loaded
 // at rec.Version. A conflict or error from the store evicts the cached copy.
 func (s *cachedStore) Touch(ctx context.Context, rec Record) error {
+	t := s.ticket(rec.Key)
 	if err := touch(ctx, s.store, rec); err != nil {
 		s.forget(ctx, rec.Key, err)
 		return err
 	}
 	rec.Version++
-	s.putSaved(ctx, rec, false)
+	s.putSaved(ctx, rec, false, t)
 	return nil
 }
 
-// putSaved puts rec, as the store now holds it, in the cache; with give, it gives
-// rec.Data to the cache when the cache can keep it, and reports whether it did. A
-// record that has already expired is evicted instead: the middleware ends a session
-// by saving it expired at its version, and an eviction leaves a MemoryStore a
-// tombstone, so that a fill from a load that raced with the end cannot revive it.
-func (s *cachedStore) putSaved(ctx context.Context, rec Record, give bool) bool {
+// ticket is the ticket of a write through to a MemoryStore cache, taken before the
+// store call: a write that a concurrent one overtook in the store may reach the
+// cache second, after the newer copy was evicted.
+func (s *cachedStore) ticket(key string) ticket {
+	if s.mem == nil {
+		return ticket{}
+	}
+	return s.mem.ticket(key)
+}
+
+// putSaved puts rec, as the store now holds it, in the cache, with the ticket t of
+// its store call; with give, it gives rec.Data to the cache when the cache can keep
+// it, and reports whether it did. A record that has already expired is evicted
+// instead: the middleware ends a session by saving it expired at its version, and
+// an eviction leaves a MemoryStore a tombstone, so that a fill from a load that
+// raced with the end cannot revive it.
+func (s *cachedStore) putSaved(ctx context.Context, rec Record, give bool, t ticket) bool {
 	if !rec.Expiry.After(s.now()) {
 		s.evict(ctx, rec.Key)
 		return false
 	}
-	var err error
-	g, canGive := s.cache.(*MemoryStore)
-	if give && canGive {
-		err = g.putGiven(ctx, rec)
-	} else {
-		err = s.cache.Put(ctx, rec)
+	if s.mem != nil {
+		if !give {
+			rec.Data = cloneData(rec.Data)
+		}
+		s.mem.fill(rec, t)
+		return give
 	}
-	if err != nil {
+	if err := s.cache.Put(ctx, rec); err != nil {
 		s.cacheFailed(ctx, "put", err)
 		s.evict(ctx, rec.Key)
-		return false
 	}
-	return give && canGive
+	return false
 }
 
 func (s *cachedStore) Delete(ctx context.Context, key string) error {
@@ -151,8 +183,8 @@ func (s *cachedStore) DeleteExpired(ctx context.Context) (int64, error) {
 // tombstone of an eviction, which would keep the session out of the cache until it
 // expired.
 func (s *cachedStore) forget(ctx context.Context, key string, err error) {
-	if m, ok := s.cache.(*MemoryStore); ok && errors.Is(err, ErrConflict) {
-		m.forget(key)
+	if s.mem != nil && errors.Is(err, ErrConflict) {
+		s.mem.forget(key)
 		return
 	}
 	s.evict(ctx, key)

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"hash/maphash"
 	"math"
 	"sync"
@@ -15,6 +16,8 @@ type StoreOption func(*storeOptions)
 type storeOptions struct {
 	now         func() time.Time
 	deleteBatch int
+	maxBytes    int64         // 0: defaultMaxBytes, not enforced on saves; negative: none
+	maxAge      time.Duration // 0: defaultMaxAge; negative: none
 }
 
 // WithClock makes a store read the time from now instead of time.Now, for tests.
@@ -28,6 +31,26 @@ func WithDeleteBatch(n int) StoreOption {
 	return func(o *storeOptions) { o.deleteBatch = n }
 }
 
+// WithMaxBytes bounds the heap that a MemoryStore's records take to about n bytes,
+// as it estimates them, n/64 in each of its shards. To stay within the bound it
+// evicts what Put cached, and tombstones, the least recently read first (roughly).
+// It never evicts what Save stored: a Save that would go past the bound fails with
+// ErrStoreFull. A negative n removes the bound. Default: 64 MiB for what Put caches
+// and no bound on saved records, so that a MemoryStore serving as Config.Cache is
+// bounded without this option and one serving as the Store is not.
+func WithMaxBytes(n int64) StoreOption {
+	return func(o *storeOptions) { o.maxBytes = n }
+}
+
+// WithMaxAge sets how long a MemoryStore trusts a record that Put cached: a Load
+// after that reports ErrNotFound, so that a cache in front of a store reads the
+// store again and refills. It bounds how stale a cache can be about writes it does
+// not see, such as another app instance's. Saved records do not age. A negative d
+// trusts a cached record until it expires. Default 1 minute.
+func WithMaxAge(d time.Duration) StoreOption {
+	return func(o *storeOptions) { o.maxAge = d }
+}
+
 func buildStoreOptions(opts []StoreOption) storeOptions {
 	o := storeOptions{now: time.Now, deleteBatch: 1000} // the batch of DeleteExpired, in rows
 	for _, opt := range opts {
@@ -35,6 +58,9 @@ func buildStoreOptions(opts []StoreOption) storeOptions {
 	}
 	return o
 }
+
+// ErrStoreFull means a Save would take a MemoryStore past the bound of WithMaxBytes.
+var ErrStoreFull = errors.New("memory store is full")
 
 // memoryShards spreads records over independently locked maps so that concurrent
 // requests for different sessions rarely wait on one another.
@@ -48,31 +74,72 @@ const tombstoneVersion = math.MaxInt64
 // apps and tests, and a Cache in front of a slower Store. Records are copied in and
 // out, so callers never share memory with it. Expired records are never returned and
 // are purged as the store grows; DeleteExpired purges them at once.
+//
+// What Save stores is the store's own and stays until it expires or is deleted;
+// what Put stores is a cached copy, which the bound of WithMaxBytes may evict and
+// WithMaxAge stops trusting.
 type MemoryStore struct {
 	now    func() time.Time
 	seed   maphash.Seed
+	budget int64         // estimated bytes per shard; 0: no bound
+	strict bool          // saved records count too, and a Save past the budget fails
+	maxAge time.Duration // how long a cached record is trusted; 0: until it expires
 	shards [memoryShards]memoryShard
 }
 
 type memoryShard struct {
 	mu      sync.RWMutex
-	records map[string]Record
-	writes  int // writes since the last purge of this shard
+	records map[string]memoryEntry
+	writes  int   // writes since the last purge of this shard
+	bytes   int64 // estimated heap of the records that count towards the bound
+	cached  int   // records that may be evicted: cached ones and tombstones
+	slots         // of the cached records, when the store is bounded
+	removals
 }
 
-// NewMemoryStore returns an empty MemoryStore.
+// memoryEntry is a record as a shard holds it.
+type memoryEntry struct {
+	Record
+	// trusted is the Unix time in nanoseconds until which a cached record or a
+	// tombstone is trusted; 0 marks a saved record, which is never evicted.
+	trusted int64
+	size    int32 // the estimated heap of the entry, when it counts towards the bound
+	slot    int32 // the reference bit of a cached entry, when the store is bounded
+}
+
+// cached reports whether e came from Put or Delete, rather than Save or Touch.
+func (e memoryEntry) cached() bool { return e.trusted != 0 }
+
+// NewMemoryStore returns an empty MemoryStore. Without options, what it caches
+// takes at most about 64 MiB and is trusted for a minute (WithMaxBytes,
+// WithMaxAge), and what it saves is not bounded.
 func NewMemoryStore(opts ...StoreOption) *MemoryStore {
 	o := buildStoreOptions(opts)
-	m := &MemoryStore{now: o.now, seed: maphash.MakeSeed()}
+	m := &MemoryStore{now: o.now, seed: maphash.MakeSeed(), maxAge: o.maxAge}
+	switch {
+	case o.maxBytes == 0:
+		m.budget = defaultMaxBytes / memoryShards
+	case o.maxBytes > 0:
+		m.budget, m.strict = max(o.maxBytes/memoryShards, 1), true
+	}
+	if m.maxAge == 0 {
+		m.maxAge = defaultMaxAge
+	}
+	m.maxAge = max(m.maxAge, 0)
 	for i := range m.shards {
-		m.shards[i].records = make(map[string]Record)
+		s := &m.shards[i]
+		s.records = make(map[string]memoryEntry)
+		if m.budget > 0 {
+			s.slots = newSlots(m.budget)
+		}
 	}
 	return m
 }
 
-func (m *MemoryStore) shard(key string) *memoryShard {
-	return &m.shards[maphash.String(m.seed, key)%memoryShards]
-}
+// hash returns the hash of key, which picks its shard.
+func (m *MemoryStore) hash(key string) uint64 { return maphash.String(m.seed, key) }
+
+func (m *MemoryStore) shard(h uint64) *memoryShard { return &m.shards[h%memoryShards] }
 
 // Load returns a copy of the live record under key, or ErrNotFound.
 func (m *MemoryStore) Load(ctx context.Context, key string) (Record, error) {
@@ -87,18 +154,33 @@ func (m *MemoryStore) Load(ctx context.Context, key string) (Record, error) {
 // caller must not change. Stored data is never changed in place: put stores a copy,
 // and later writes replace the record whole.
 func (m *MemoryStore) loadLent(_ context.Context, key string) (Record, bool, error) {
-	s := m.shard(key)
+	rec, _, err := m.lookup(key)
+	return rec, err == nil, err
+}
+
+// lookup is loadLent, which on ErrNotFound also returns the ticket of a fill: the
+// removals of the key's shard so far. A hit takes the shard's read lock, copies
+// nothing and marks a cached record used with an atomic bit, so that eviction
+// spares it.
+func (m *MemoryStore) lookup(key string) (Record, ticket, error) {
+	h := m.hash(key)
+	s := m.shard(h)
 	s.mu.RLock()
-	rec, ok := s.records[key]
+	e, ok := s.records[key]
 	s.mu.RUnlock()
-	if !ok || rec.Version == tombstoneVersion || !rec.Expiry.After(m.now()) {
-		return Record{}, false, ErrNotFound
+	now := m.now()
+	if !ok || e.Version == tombstoneVersion || !e.Expiry.After(now) || e.cached() && now.UnixNano() >= e.trusted {
+		return Record{}, ticket{count: s.count.Load(), hash: h, taken: true}, ErrNotFound
 	}
-	return rec, true, nil
+	if e.cached() && s.used != nil {
+		s.markUsed(e.slot)
+	}
+	return e.Record, ticket{}, nil
 }
 
 // Save stores a copy of rec with Version rec.Version+1 if the live record under
-// rec.Key is at rec.Version (0: none), and returns ErrConflict otherwise.
+// rec.Key is at rec.Version (0: none), and returns ErrConflict otherwise. Past the
+// bound of WithMaxBytes it fails with ErrStoreFull and stores nothing.
 func (m *MemoryStore) Save(ctx context.Context, rec Record) error {
 	rec.Data = cloneData(rec.Data)
 	_, err := m.saveGiven(ctx, rec)
@@ -123,13 +205,15 @@ func (m *MemoryStore) Touch(_ context.Context, rec Record) error {
 // the live record's data instead of rec.Data, which stored records never change in
 // place, and there must be a live record to keep it from.
 func (m *MemoryStore) swap(rec Record, keepData bool) error {
-	s := m.shard(rec.Key)
+	h := m.hash(rec.Key)
+	s := m.shard(h)
 	now := m.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var current Record
-	if old, ok := s.records[rec.Key]; ok && old.Version != tombstoneVersion && old.Expiry.After(now) {
-		current = old
+	old, had := s.records[rec.Key]
+	if had && old.Version != tombstoneVersion && old.Expiry.After(now) {
+		current = old.Record
 	}
 	if current.Version != rec.Version || keepData && current.Version == 0 {
 		return ErrConflict
@@ -138,12 +222,17 @@ func (m *MemoryStore) swap(rec Record, keepData bool) error {
 		rec.Data = current.Data
 	}
 	rec.Version++
-	s.put(rec, now)
+	if !m.put(s, h, memoryEntry{Record: rec}, old, had, now) {
+		return ErrStoreFull
+	}
 	return nil
 }
 
 // Put stores a copy of rec as it is, unless the record held under rec.Key is newer
-// or was deleted. It makes a MemoryStore usable as a Cache.
+// or was deleted. It makes a MemoryStore usable as a Cache: what it stores may be
+// evicted, and is trusted for the age of WithMaxAge. A tombstone that the bound
+// evicted no longer stops a Put of a deleted record; a cache made by WithCache or
+// Config.Cache never needs it to, since its fills carry a ticket (see fill).
 func (m *MemoryStore) Put(ctx context.Context, rec Record) error {
 	rec.Data = cloneData(rec.Data)
 	return m.putGiven(ctx, rec)
@@ -151,40 +240,66 @@ func (m *MemoryStore) Put(ctx context.Context, rec Record) error {
 
 // putGiven is Put keeping rec.Data itself, which the caller must not change again.
 func (m *MemoryStore) putGiven(_ context.Context, rec Record) error {
-	s := m.shard(rec.Key)
+	m.fill(rec, ticket{})
+	return nil
+}
+
+// fill is putGiven refusing rec when the key's shard has removed the key since t
+// was taken (or too many keys to tell), when t is one: what it removed may have
+// been newer than rec, or a tombstone. A refused fill also removes an older record
+// held under the key, so that the cache holds nothing older than rec.
+func (m *MemoryStore) fill(rec Record, t ticket) {
+	h := t.hash
+	if !t.taken {
+		h = m.hash(rec.Key)
+	}
+	s := m.shard(h)
 	now := m.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.records[rec.Key]; ok && old.Version > rec.Version && old.Expiry.After(now) {
-		return nil
+	old, had := s.records[rec.Key]
+	if had && old.Version > rec.Version && old.Expiry.After(now) {
+		return
 	}
-	s.put(rec, now)
-	return nil
+	if t.taken && s.removedSince(t, h) {
+		if had && old.Version < rec.Version {
+			s.remove(h, rec.Key, old)
+		}
+		return
+	}
+	trusted := int64(math.MaxInt64)
+	if m.maxAge > 0 {
+		trusted = now.Add(m.maxAge).UnixNano()
+	}
+	m.put(s, h, memoryEntry{Record: rec, trusted: trusted}, old, had, now)
 }
 
 // Delete removes the record under key. It leaves a tombstone until the record would
 // have expired, so that a stale Put cannot revive a destroyed session.
 func (m *MemoryStore) Delete(_ context.Context, key string) error {
-	s := m.shard(key)
+	h := m.hash(key)
+	s := m.shard(h)
 	now := m.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	until := now.Add(time.Minute)
-	if old, ok := s.records[key]; ok && old.Expiry.After(until) {
+	old, had := s.records[key]
+	if had && old.Expiry.After(until) {
 		until = old.Expiry
 	}
-	s.put(Record{Key: key, Expiry: until, Version: tombstoneVersion}, now)
+	m.put(s, h, memoryEntry{Record: Record{Key: key, Expiry: until, Version: tombstoneVersion}, trusted: math.MaxInt64}, old, had, now)
 	return nil
 }
 
 // forget removes the record under key, leaving no tombstone: for a cached copy that
 // is out of date, not a record that was deleted.
 func (m *MemoryStore) forget(key string) {
-	s := m.shard(key)
+	h := m.hash(key)
+	s := m.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.records[key]; ok && old.Version != tombstoneVersion {
-		delete(s.records, key)
+		s.remove(h, key, old)
 	}
 }
 
@@ -199,30 +314,86 @@ func (m *MemoryStore) DeleteExpired(ctx context.Context) (int64, error) {
 		}
 		s := &m.shards[i]
 		s.mu.Lock()
-		n += s.purge(now)
+		n += m.purge(s, now)
 		s.mu.Unlock()
 	}
 	return n, nil
 }
 
-// put stores rec, whose data is the shard's from now on and never changed in place.
-// It purges the shard once its writes since the last purge reach its size, which
-// keeps the cost of purging constant per write.
-func (s *memoryShard) put(rec Record, now time.Time) {
-	s.records[rec.Key] = rec
+// put stores e in s in place of old, the entry under its key if had, and e's data
+// is the shard's from now on and never changed in place. It evicts cached records to keep s within the budget. It reports false,
+// storing nothing, for a saved record that the bound of WithMaxBytes refuses; the
+// default bound does not count saved records. A cached record that does not fit
+// even alone is dropped, with what it replaces. It purges the shard once its
+// writes since the last purge reach its size, which keeps the cost of purging
+// constant per write.
+func (m *MemoryStore) put(s *memoryShard, h uint64, e, old memoryEntry, had bool, now time.Time) bool {
+	if m.budget > 0 && (e.cached() || m.strict) {
+		e.size = recordSize(e.Record)
+		grow := int64(e.size) - int64(old.size)
+		for s.bytes+grow > m.budget && m.evict(s, e.Key) {
+		}
+		fits := s.bytes+grow <= m.budget
+		if !e.cached() && !fits {
+			s.writes++ // a store that is full of expired records purges them soon
+			return false
+		}
+		if e.cached() {
+			switch {
+			case !fits:
+			case had && old.cached():
+				e.slot = old.slot
+			default:
+				e.slot = s.take()
+				fits = e.slot >= 0
+			}
+			if !fits {
+				if had {
+					s.remove(h, e.Key, old)
+				}
+				return true
+			}
+		}
+	}
+	s.bytes += int64(e.size) - int64(old.size)
+	if had && old.cached() {
+		s.cached--
+		if !e.cached() && s.used != nil {
+			s.free(old.slot)
+		}
+	}
+	if e.cached() {
+		s.cached++
+	}
+	s.records[e.Key] = e
 	s.writes++
 	if s.writes >= max(len(s.records), 256) {
-		s.purge(now)
+		m.purge(s, now)
 	}
+	return true
+}
+
+// remove deletes the entry e under key, whose hash is h, from s and counts it as a
+// removal.
+func (s *memoryShard) remove(h uint64, key string, e memoryEntry) {
+	delete(s.records, key)
+	s.bytes -= int64(e.size)
+	if e.cached() {
+		s.cached--
+		if s.used != nil {
+			s.free(e.slot)
+		}
+	}
+	s.removed(h)
 }
 
 // purge removes expired entries and returns how many live-looking records went.
-func (s *memoryShard) purge(now time.Time) int64 {
+func (m *MemoryStore) purge(s *memoryShard, now time.Time) int64 {
 	var n int64
-	for key, rec := range s.records {
-		if !rec.Expiry.After(now) {
-			delete(s.records, key)
-			if rec.Version != tombstoneVersion {
+	for key, e := range s.records {
+		if !e.Expiry.After(now) {
+			s.remove(m.hash(key), key, e)
+			if e.Version != tombstoneVersion {
 				n++
 			}
 		}
