@@ -61,39 +61,43 @@ type requestToken struct {
 	raw   [32]byte
 }
 
-// requestTokens finds the session tokens in a request's Cookie headers without
-// parsing the cookies it has no use for: the first maxTokens well-formed tokens
-// under name, and whether any cookie of that name was sent at all.
-func requestTokens(h http.Header, name string) (tokens [maxTokens]requestToken, n int, named bool) {
+// requestTokenAt finds the i-th (from 0) well-formed session token in a request's
+// Cookie headers without parsing the cookies it has no use for, and reports whether
+// a cookie of that name was sent before it, or at all when there is no such token.
+// The load asks for the next one only when a token names no live session, so the
+// usual request scans its header once.
+func requestTokenAt(h http.Header, name string, i int) (tok requestToken, named, ok bool) {
 	lines := h["Cookie"]
 	if length := len(lines); length > 1 || length == 1 && len(lines[0]) >= maxCookiePairs {
 		pairs := 0 // shorter headers cannot hold more pairs than bytes
 		for _, line := range lines {
 			if pairs += strings.Count(line, ";") + 1; pairs > maxCookiePairs {
-				return tokens, 0, false
+				return tok, false, false
 			}
 		}
 	}
 	for _, line := range lines {
-		for line != "" && n < maxTokens {
+		for line != "" {
 			var pair string
 			pair, line, _ = strings.Cut(line, ";")
 			// Trim as net/http's cookie parser does: spaces and tabs, not \v or U+00A0.
-			k, value, ok := strings.Cut(textproto.TrimString(pair), "=")
-			if !ok || textproto.TrimString(k) != name {
+			k, value, found := strings.Cut(textproto.TrimString(pair), "=")
+			if !found || textproto.TrimString(k) != name {
 				continue
 			}
 			named = true
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
-			if raw, ok := parseToken(value); ok {
-				tokens[n] = requestToken{value, raw}
-				n++
+			if raw, wellFormed := parseToken(value); wellFormed {
+				if i == 0 {
+					return requestToken{value, raw}, true, true
+				}
+				i--
 			}
 		}
 	}
-	return tokens, n, named
+	return tok, named, false
 }
 
 // key is the store key of the token.

@@ -68,8 +68,8 @@ func (s *Session) ID() string {
 	case s.stored():
 		return sessionID(s.base.Key)
 	case s.phase == unread:
-		if tokens, n, _ := requestTokens(s.x.Request().Header, s.m.CookieName); n > 0 {
-			return sessionID(tokens[0].key())
+		if tok, _, ok := requestTokenAt(s.x.Request().Header, s.m.CookieName, 0); ok {
+			return sessionID(tok.key())
 		}
 	}
 	return ""

@@ -104,12 +104,15 @@ func (s *Session) load() error {
 		return ErrHeaderWritten
 	}
 	req := s.x.Request()
-	tokens, n, named := requestTokens(req.Header, s.m.CookieName)
-	s.hadCookie = named
 	s.addVary()
-	for i := range tokens[:n] {
+	for i := range maxTokens {
+		tok, named, ok := requestTokenAt(req.Header, s.m.CookieName, i)
+		s.hadCookie = s.hadCookie || named
+		if !ok {
+			break
+		}
 		ctx := req.Context()
-		rec, lent, err := loadLent(ctx, s.m.store, tokens[i].key())
+		rec, lent, err := loadLent(ctx, s.m.store, tok.key())
 		now := s.m.Now()
 		switch {
 		case err == nil && rec.Version < 1:
@@ -117,7 +120,7 @@ func (s *Session) load() error {
 			// otherwise (a row changed by hand) would fail every compare-and-swap.
 			s.m.Logger.WarnContext(ctx, "echosess: dropping a session whose stored version is out of range", "version", rec.Version)
 		case err == nil && isLive(rec, now):
-			s.phase, s.token, s.base, s.data, s.lent = stored, tokens[i].token, rec, rec.Data, lent
+			s.phase, s.token, s.base, s.data, s.lent = stored, tok.token, rec, rec.Data, lent
 			if s.m.slides(rec, now) {
 				s.hook() // a read-only request still moves the idle expiry
 			}
