@@ -1,7 +1,8 @@
 // Package bench compares echosess with the session libraries Echo users would pick
 // instead: alexedwards/scs v2 and echo-contrib/session on gorilla/sessions. It builds
 // the same small Echo app on each, for the benchmarks in this package and for the load
-// command in ./load.
+// command in ./load; the libraries that run on Echo v5 (echosess's v5 adapter and
+// echo-contrib/v5's session) have the same app on Echo v5 too (app_v5.go).
 package bench
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/core"
 	"github.com/labstack/echo-contrib/session"
 	"github.com/labstack/echo/v4"
 )
@@ -52,8 +54,9 @@ const lifetime = 24 * time.Hour
 
 // App is one library's app and the counter of its store round trips.
 type App struct {
-	Lib  string
-	Echo *echo.Echo
+	Lib string
+	// Handler is the app's *echo.Echo, of Echo v4 or, for the -v5 libraries, v5.
+	Handler http.Handler
 	// Count counts the round trips to the session store; nil for the baseline and
 	// for memory stores not counted.
 	Count *Counter
@@ -87,9 +90,12 @@ func (a *App) Seed(ctx context.Context, n int) error {
 // timeout, so timings are best taken without it. Postgres apps always count, in a
 // pgx tracer.
 func NewApp(lib string, pg *Postgres, count bool) (*App, error) {
+	if isV5(lib) {
+		return newAppV5(lib, pg, count)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	a := &App{Lib: lib, Echo: e}
+	a := &App{Lib: lib, Handler: e}
 	switch lib {
 	case LibBaseline:
 		routeBaseline(e)
@@ -150,7 +156,7 @@ func NewSQLiteApp(lib string, db *sql.DB, count bool) (*App, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	a := &App{Lib: lib, Echo: e}
+	a := &App{Lib: lib, Handler: e}
 	store := echosess.NewSQLiteStore(db)
 	a.close = func() { store.Close() }
 	useEchosess(e, lib, a.counted(store, count))
@@ -170,7 +176,15 @@ func (a *App) counted(store echosess.Store, count bool) echosess.Store {
 // useEchosess installs echosess on store, with a MemoryStore as Config.Cache for
 // echosess-cache, and the app's routes.
 func useEchosess(e *echo.Echo, lib string, store echosess.Store) {
-	cfg := echosess.Config{
+	e.Use(echosess.Middleware(echosessConfig[echo.Context](lib, store)))
+	routeEchosess(e)
+}
+
+// echosessConfig is the echosess configuration of every echosess app, on Echo v4 or
+// v5 (C is the Echo version's context): store, with a MemoryStore as Config.Cache for
+// echosess-cache.
+func echosessConfig[C any](lib string, store echosess.Store) core.Config[C] {
+	cfg := core.Config[C]{
 		Store:          store,
 		CookieName:     CookieName,
 		CookieInsecure: true, // the load command speaks plain HTTP
@@ -179,8 +193,7 @@ func useEchosess(e *echo.Echo, lib string, store echosess.Store) {
 	if lib == LibEchosessCache {
 		cfg.Cache = echosess.NewMemoryStore()
 	}
-	e.Use(echosess.Middleware(cfg))
-	routeEchosess(e)
+	return cfg
 }
 
 func routeBaseline(e *echo.Echo) {

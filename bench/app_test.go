@@ -9,7 +9,7 @@ import (
 // TestAppsServeTheSameShape checks that every library's memory app answers the four
 // routes alike, so that the benchmarks compare like with like.
 func TestAppsServeTheSameShape(t *testing.T) {
-	for _, lib := range []string{LibEchosess, LibSCS, LibGorilla} {
+	for _, lib := range []string{LibEchosess, LibSCS, LibGorilla, LibEchosessV5, LibGorillaV5} {
 		t.Run(lib, func(t *testing.T) {
 			app, err := NewApp(lib, nil, true)
 			if err != nil {
@@ -22,7 +22,7 @@ func TestAppsServeTheSameShape(t *testing.T) {
 					req.Header.Set("Cookie", cookie)
 				}
 				rec := httptest.NewRecorder()
-				app.Echo.ServeHTTP(rec, req)
+				app.Handler.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK {
 					t.Fatalf("%s %s: status %d", method, path, rec.Code)
 				}

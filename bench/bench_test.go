@@ -29,7 +29,7 @@ var (
 // memoryLibs, sqliteLibs and postgresLibs are the libraries compared on each store,
 // the baseline first: benchstat -col /lib lists columns in this order.
 var (
-	memoryLibs   = []string{LibBaseline, LibEchosess, LibSCS, LibGorilla}
+	memoryLibs   = []string{LibBaseline, LibEchosess, LibSCS, LibGorilla, LibBaselineV5, LibEchosessV5, LibGorillaV5}
 	sqliteLibs   = []string{LibEchosess, LibEchosessCache}
 	postgresLibs = []string{LibEchosess, LibEchosessCache, LibSCS}
 )
@@ -137,7 +137,7 @@ func newDriver(b *testing.B, k benchCase, newApp func(count bool) (*App, error),
 func (d *driver) serve(b *testing.B) {
 	req := *d.tmpl // each request is fresh: gorilla/sessions changes the one it is given
 	d.w.reset()
-	d.app.Echo.ServeHTTP(d.w, &req)
+	d.app.Handler.ServeHTTP(d.w, &req)
 	d.n++
 	if d.w.code != http.StatusOK {
 		b.Fatalf("%s %s: status %d: %s", req.Method, req.URL.Path, d.w.code, d.w.body)
@@ -146,7 +146,7 @@ func (d *driver) serve(b *testing.B) {
 
 // check fails b unless the last reply is what k gives on a working session library.
 func (d *driver) check(b *testing.B, k benchCase) {
-	if d.app.Lib == LibBaseline {
+	if isBaseline(d.app.Lib) {
 		return
 	}
 	want := k.want
@@ -165,7 +165,7 @@ func (d *driver) check(b *testing.B, k benchCase) {
 func newSession(b *testing.B, app *App) string {
 	b.Helper()
 	rec := httptest.NewRecorder()
-	app.Echo.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, PathCreate, nil))
+	app.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, PathCreate, nil))
 	if rec.Code != http.StatusOK {
 		b.Fatalf("creating a session: status %d: %s", rec.Code, rec.Body)
 	}
@@ -174,7 +174,7 @@ func newSession(b *testing.B, app *App) string {
 			return ck.Name + "=" + ck.Value
 		}
 	}
-	if app.Lib == LibBaseline {
+	if isBaseline(app.Lib) {
 		return CookieName + "=none"
 	}
 	b.Fatalf("creating a session: no %q cookie in %q", CookieName, rec.Header().Values("Set-Cookie"))

@@ -2,16 +2,22 @@ module github.com/echosess/echosess/bench
 
 go 1.26.0
 
-replace github.com/echosess/echosess => ../
+replace (
+	github.com/echosess/echosess => ../
+	github.com/echosess/echosess/echov5 => ../echov5
+)
 
 require (
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/echosess/echosess v0.0.0-00010101000000-000000000000
+	github.com/echosess/echosess/echov5 v0.0.0-00010101000000-000000000000
 	github.com/gorilla/sessions v1.4.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/labstack/echo-contrib v0.50.1
+	github.com/labstack/echo-contrib/v5 v5.0.1
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/labstack/echo/v5 v5.4.4
 	modernc.org/sqlite v1.60.1
 )
 

@@ -3,7 +3,8 @@
 # results/): six runs of every benchmark (interleaved: the whole suite runs six times,
 # so that load from other processes spreads over all libraries), benchstat tables (the
 # HTTP cases per store, and the SQL stores' Load and Save beside their floors),
-# the ratio tables, instructions per request where perf can count them, and the load
+# the ratio tables, instructions per request (perf, or callgrind where perf cannot
+# count them), and the load
 # runs. The Postgres cases need ECHOSESS_POSTGRES_DSN.
 #
 #	bash run.sh [OUT]
@@ -40,6 +41,12 @@ http='.name:(Read OR Write OR Create OR Untouched)'
 	echo
 	"$benchstat" -filter "/store:memory $http" -col '/lib@(baseline echosess scs gorilla)' "$out/bench.txt"
 	echo
+	"$benchstat" -filter "/store:memory $http" -col '/lib@(echosess echosess-v5)' "$out/bench.txt"
+	echo
+	"$benchstat" -filter "/store:memory $http" -col '/lib@(gorilla-v5 echosess-v5)' "$out/bench.txt"
+	echo
+	"$benchstat" -filter "/store:memory $http" -col '/lib@(baseline baseline-v5 echosess echosess-v5 gorilla gorilla-v5)' "$out/bench.txt"
+	echo
 	"$benchstat" -filter "/store:sqlite $http" -col '/lib@(echosess echosess-cache)' "$out/bench.txt"
 	if grep -q 'store=postgres' "$out/bench.txt"; then
 		echo
@@ -50,9 +57,14 @@ http='.name:(Read OR Write OR Create OR Untouched)'
 } > "$out/benchstat.txt"
 go run ./ratios < "$out/bench.txt" > "$out/ratios.md"
 
-if perf stat -e instructions:u true >/dev/null 2>&1; then
+# perf counts the instructions, or callgrind where perf cannot (instructions.sh).
+if perf stat -x, -e instructions:u true 2>&1 | grep -Eq '^[0-9]+,' || command -v valgrind >/dev/null; then
 	bash instructions.sh 3 > "$out/instructions.txt"
-	"$benchstat" -col '/lib@(baseline echosess scs gorilla)' "$out/instructions.txt" > "$out/instructions-benchstat.txt"
+	{
+		"$benchstat" -col '/lib@(baseline echosess scs gorilla)' "$out/instructions.txt"
+		echo
+		"$benchstat" -col '/lib@(baseline baseline-v5 echosess echosess-v5 gorilla gorilla-v5)' "$out/instructions.txt"
+	} > "$out/instructions-benchstat.txt"
 	go run ./ratios < "$out/instructions.txt" > "$out/instructions-ratios.md"
 fi
 

@@ -51,7 +51,7 @@ func main() {
 	var libs, rows, cpuprofile string
 	flag.IntVar(&o.clients, "c", 8, "concurrent clients, each with its own session")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "how long to load each library (with each -rows)")
-	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, scs, gorilla (default: all that run on -store; with -soak, echosess-cache on postgres and echosess on memory)")
+	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, scs, gorilla, baseline-v5, echosess-v5, gorilla-v5 (default: all that run on -store; with -soak, echosess-cache on postgres and echosess on memory)")
 	flag.StringVar(&o.store, "store", "memory", "session store: memory or postgres")
 	flag.StringVar(&o.dsn, "dsn", os.Getenv(bench.DSNVar), "Postgres DSN for -store postgres; fresh schemas are made and dropped in it")
 	flag.StringVar(&rows, "rows", "0", "seed the store with this many other sessions first (e.g. 1000, 100000, 1000000); a comma-separated list compares table sizes, each in a store of its own")
@@ -119,7 +119,8 @@ func defaultLibs(store string, soak bool) []string {
 	case store == "postgres":
 		return []string{bench.LibEchosess, bench.LibEchosessCache, bench.LibSCS}
 	}
-	return []string{bench.LibBaseline, bench.LibEchosess, bench.LibSCS, bench.LibGorilla}
+	return []string{bench.LibBaseline, bench.LibEchosess, bench.LibSCS, bench.LibGorilla,
+		bench.LibBaselineV5, bench.LibEchosessV5, bench.LibGorillaV5}
 }
 
 // A target is one library's app, served on loopback with a store seeded with rows
@@ -253,7 +254,7 @@ func newTarget(ctx context.Context, o options, lib string, rows int, pg *bench.P
 		app.Close()
 		return nil, err
 	}
-	t.srv = &http.Server{Handler: app.Echo, ReadHeaderTimeout: 10 * time.Second}
+	t.srv = &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second}
 	go t.srv.Serve(ln)
 	t.base = "http://" + ln.Addr().String()
 	t.tr = &http.Transport{MaxIdleConnsPerHost: o.clients, DisableCompression: true}

@@ -96,6 +96,40 @@ func main() {
 			fmt.Printf("store=%s (medians of %d runs)\n\n%s\n\n", store, runs(results), strings.Join(lines, "\n"))
 		}
 	}
+	printV5(results, order, med)
+}
+
+// printV5 prints the Echo v5 table, on memory stores: each v5 library beside its
+// baseline, and the overhead (a library's figure minus its own Echo's baseline) of
+// echosess-v5 over echosess's on v4 and over gorilla-v5's.
+func printV5(results map[key]samples, order []string, med func(key, string) (float64, bool)) {
+	libs := []string{"baseline", "echosess", "baseline-v5", "echosess-v5", "gorilla-v5"}
+	lines := []string{
+		"| case | " + strings.Join(libs, " | ") + " | overhead echosess-v5 / echosess | overhead echosess-v5 / gorilla-v5 |",
+		"|---|" + strings.Repeat("---:|", len(libs)+2),
+	}
+	for _, name := range order {
+		for _, unit := range []string{"sec/op", "cpu-ns/op", "instructions/op", "allocs/op"} {
+			if _, ok := med(key{name, "echosess-v5", "memory"}, unit); !ok {
+				continue
+			}
+			row := fmt.Sprintf("| %s %s |", name, unit)
+			v := map[string]float64{}
+			ok := true
+			for _, lib := range libs {
+				x, has := med(key{name, lib, "memory"}, unit)
+				row += " " + format(x, has, unit) + " |"
+				v[lib], ok = x, ok && has
+			}
+			mine := v["echosess-v5"] - v["baseline-v5"]
+			row += " " + ratio(mine, v["echosess"]-v["baseline"], ok) + " |"
+			row += " " + ratio(mine, v["gorilla-v5"]-v["baseline-v5"], ok) + " |"
+			lines = append(lines, row)
+		}
+	}
+	if len(lines) > 2 {
+		fmt.Printf("Echo v5, store=memory (medians of %d runs)\n\n%s\n\n", runs(results), strings.Join(lines, "\n"))
+	}
 }
 
 // parse collects the measurements of every benchmark line and the case names in the

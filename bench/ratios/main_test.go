@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -36,4 +38,48 @@ func TestMedianOfEven(t *testing.T) {
 	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
 		t.Errorf("median = %v", got)
 	}
+}
+
+func TestV5Overheads(t *testing.T) {
+	in := `BenchmarkRead/lib=baseline/store=memory 1 100 instructions/op
+BenchmarkRead/lib=echosess/store=memory 1 300 instructions/op
+BenchmarkRead/lib=baseline-v5/store=memory 1 110 instructions/op
+BenchmarkRead/lib=echosess-v5/store=memory 1 320 instructions/op
+BenchmarkRead/lib=gorilla-v5/store=memory 1 1110 instructions/op
+`
+	results, order, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	med := func(k key, unit string) (float64, bool) {
+		s, ok := results[k][unit]
+		if !ok {
+			return 0, false
+		}
+		return median(s), true
+	}
+	out := captureStdout(t, func() { printV5(results, order, med) })
+	// (320-110)/(300-100) and (320-110)/(1110-110)
+	if want := "| Read instructions/op | 100 | 300 | 110 | 320 | 1110 | 1.05× | 0.21× |"; !strings.Contains(out, want) {
+		t.Errorf("v5 table:\n%s\nwant the row %s", out, want)
+	}
+}
+
+// captureStdout returns what fn prints to standard output.
+func captureStdout(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	fn()
+	os.Stdout = stdout
+	w.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
