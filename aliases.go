@@ -38,6 +38,11 @@ type (
 	Cache = core.Cache
 	// Toucher is a Store that can move a record's expiry without rewriting its data.
 	Toucher = core.Toucher
+	// ChangeFeed is a Store that reports the changes to its records, so that a cache
+	// in front of it stays coherent across app instances.
+	ChangeFeed = core.ChangeFeed
+	// ChangeWatcher receives the reports of a ChangeFeed.
+	ChangeWatcher = core.ChangeWatcher
 	// MemoryStore keeps sessions in process memory.
 	MemoryStore = core.MemoryStore
 	// SQLStore is a Store kept in SQLite or PostgreSQL.

@@ -45,13 +45,18 @@ var migrationBackends = []migrationBackend{
 	}},
 }
 
-// shippedVersions lists the versions of the migrations in core/migrations, which
-// Migrate applies.
-func shippedVersions(t *testing.T) []int64 {
+// shippedVersions lists the versions of the migrations in core/migrations of db's
+// dialect, which Migrate applies.
+func shippedVersions(t *testing.T, db *sql.DB) []int64 {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("core", "migrations", "sqlite", "*.sql"))
+	dialect := echosess.DialectSQLite
+	if _, ok := db.Driver().(*stdlib.Driver); ok {
+		dialect = echosess.DialectPostgres
+	}
+	dir := filepath.Join("core", "migrations", string(dialect))
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no migrations in core/migrations/sqlite: %v", err)
+		t.Fatalf("no migrations in %s: %v", dir, err)
 	}
 	var versions []int64
 	for _, f := range files {
@@ -68,7 +73,7 @@ func shippedVersions(t *testing.T) []int64 {
 // recorded as applied in db.
 func wantAllApplied(t *testing.T, db *sql.DB, when string) {
 	t.Helper()
-	if got, want := appliedVersions(t, db), shippedVersions(t); !slices.Equal(got, want) {
+	if got, want := appliedVersions(t, db), shippedVersions(t, db); !slices.Equal(got, want) {
 		t.Fatalf("applied versions %s = %v, want %v", when, got, want)
 	}
 }
@@ -365,7 +370,7 @@ func TestSQLiteMigrateConcurrently(t *testing.T) {
 			}
 		}
 		for _, db := range dbs {
-			if got, want := appliedVersions(t, db), shippedVersions(t); !slices.Equal(got, want) {
+			if got, want := appliedVersions(t, db), shippedVersions(t, db); !slices.Equal(got, want) {
 				t.Fatalf("round %d: applied versions = %v, want %v", round, got, want)
 			}
 			wantWorkingStore(t, echosess.NewSQLiteStore(db))

@@ -80,7 +80,21 @@ func TestPostgresStore(t *testing.T) {
 func TestPostgresStoreBehindCache(t *testing.T) {
 	adaptertest.PostgresDSN(t)
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		return echosess.WithCache(echosess.NewPostgresStore(adaptertest.NewPostgresPool(t)), echosess.NewMemoryStore(), nil)
+		store := echosess.NewPostgresStore(adaptertest.NewPostgresPool(t))
+		t.Cleanup(func() { store.Close() })
+		return echosess.WithCache(store, echosess.NewMemoryStore(), nil)
+	})
+}
+
+// TestPostgresChangeFeed checks that a PostgreSQL store reports the changes that
+// another store on the same table, as another app instance's, makes.
+func TestPostgresChangeFeed(t *testing.T) {
+	adaptertest.PostgresDSN(t)
+	storetest.ChangeFeed(t, func(t *testing.T) (echosess.ChangeFeed, echosess.Store) {
+		pools := adaptertest.NewPostgresPools(t, 2)
+		feed, writer := echosess.NewPostgresStore(pools[0]), echosess.NewPostgresStore(pools[1])
+		t.Cleanup(func() { feed.Close() })
+		return feed, writer
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,10 +14,15 @@ import (
 // from it evicts the cached copy, and a failing cache only costs speed (failures are
 // logged to logger, or slog.Default when it is nil).
 //
-// A cache in one process does not see writes made by another, so use a per-process
-// cache with several app instances only when each session sticks to one instance:
-// a MemoryStore trusts what it caches for at most the age of WithMaxAge, a minute
-// by default, and evicts past the bound of WithMaxBytes, 64 MiB by default.
+// When store is a ChangeFeed, such as the PostgreSQL store, the cache stays
+// coherent with every other process's writes: it evicts a record as soon as the
+// store reports its change, and it is not used while changes may go unreported
+// (until the feed reports Watching, and after each Lost until it recovers, when a
+// MemoryStore cache starts again empty). Close stops the watching; closing the
+// store stops it too. Otherwise, a cache in one process does not see writes made
+// by another: a MemoryStore trusts what it caches for at most the age of
+// WithMaxAge, a minute by default, which bounds how stale it can be. Either way it
+// evicts past the bound of WithMaxBytes, 64 MiB by default.
 func WithCache(store Store, cache Cache, logger *slog.Logger) Store {
 	return newCachedStore(store, cache, logger, time.Now)
 }
@@ -32,7 +38,23 @@ func newCachedStore(store Store, cache Cache, logger *slog.Logger, now func() ti
 		now = time.Now
 	}
 	mem, _ := cache.(*MemoryStore)
-	return &cachedStore{store: store, cache: cache, mem: mem, logger: logger, now: now}
+	s := &cachedStore{store: store, cache: cache, mem: mem, logger: logger, now: now}
+	inner := store
+	if b, ok := store.(boundedStore); ok {
+		inner = b.Store
+	}
+	if feed, ok := inner.(ChangeFeed); ok {
+		s.coherent = true
+		stop, err := feed.WatchChanges(s)
+		if err != nil {
+			s.coherent = false
+			if !errors.Is(err, errors.ErrUnsupported) {
+				logger.Warn("echosess: cannot watch the store's changes; the cache trusts what it holds for its age", "error", err)
+			}
+		}
+		s.stopWatching = stop
+	}
+	return s
 }
 
 type cachedStore struct {
@@ -41,10 +63,74 @@ type cachedStore struct {
 	mem    *MemoryStore // cache, when it is exactly a MemoryStore, whose fills carry tickets
 	logger *slog.Logger
 	now    func() time.Time
+
+	// coherent is set when the store is a ChangeFeed that s watches: the cache is
+	// used only while the feed reports every change (watched), and never again once
+	// a cache it cannot empty has missed changes (blind).
+	coherent     bool
+	watched      atomic.Bool
+	blind        atomic.Bool
+	lost         bool // the feed has reported Lost; only the feed's calls use it
+	stopWatching func()
+}
+
+// usable reports whether the cache may be read and filled now.
+func (s *cachedStore) usable() bool {
+	return !s.coherent || s.watched.Load() && !s.blind.Load()
+}
+
+// Watching is the ChangeWatcher's: the store reports every change from now on.
+// Changes before may have gone unreported, so a MemoryStore cache drops what it
+// holds; another Cache, which cannot be emptied, is not used again after a loss.
+func (s *cachedStore) Watching() {
+	switch {
+	case s.mem != nil:
+		s.mem.dropCached()
+	case s.lost:
+		s.blind.Store(true)
+		s.logger.Warn("echosess: the cache may have missed changes and cannot be emptied; it is not used again")
+	}
+	if s.lost {
+		s.logger.Info("echosess: the store's change notifications resumed; the cache starts empty")
+	}
+	s.watched.Store(true)
+}
+
+// Lost is the ChangeWatcher's: until the next Watching, requests read the store.
+func (s *cachedStore) Lost(err error) {
+	s.watched.Store(false)
+	s.lost = true
+	if errors.Is(err, errStoreClosed) {
+		return
+	}
+	s.logger.Warn("echosess: changes to the store may go unreported; reading from the store until they resume", "error", err)
+}
+
+// Changed is the ChangeWatcher's: it evicts the cached copy of the record under key
+// unless it is already at version (the copy of this process's own write).
+func (s *cachedStore) Changed(key string, version int64) {
+	if s.mem != nil {
+		s.mem.invalidate(key, version)
+		return
+	}
+	ctx := context.Background()
+	if rec, err := s.cache.Load(ctx, key); err == nil && version > 0 && rec.Version >= version {
+		return
+	}
+	s.evict(ctx, key)
+}
+
+// Close stops watching the store's changes, if s did; the cache is not used after.
+func (s *cachedStore) Close() error {
+	if s.stopWatching != nil {
+		s.blind.Store(true)
+		s.stopWatching()
+	}
+	return nil
 }
 
 func (s *cachedStore) Load(ctx context.Context, key string) (Record, error) {
-	rec, _, err := s.load(ctx, key, false)
+	rec, _, err := s.load(ctx, key, false, 0)
 	return rec, err
 }
 
@@ -53,18 +139,22 @@ func (s *cachedStore) Save(ctx context.Context, rec Record) error {
 	return err
 }
 
-// load tries the cache, then the store, and fills the cache on a store hit. With
-// lend, it borrows the cached data when the cache can lend it, and reports whether
-// it did.
-func (s *cachedStore) load(ctx context.Context, key string, lend bool) (Record, bool, error) {
+// load tries the cache, then the store, and fills the cache on a store hit. A
+// cached copy older than minVersion counts as a miss. With lend, it borrows the
+// cached data when the cache can lend it, and reports whether it did.
+func (s *cachedStore) load(ctx context.Context, key string, lend bool, minVersion int64) (Record, bool, error) {
+	if !s.usable() {
+		rec, err := s.store.Load(ctx, key)
+		return rec, false, err
+	}
 	if s.mem != nil {
-		return s.loadMemory(ctx, key, lend)
+		return s.loadMemory(ctx, key, lend, minVersion)
 	}
 	rec, err := s.cache.Load(ctx, key)
-	if err == nil {
+	if err == nil && rec.Version >= minVersion {
 		return rec, false, nil
 	}
-	if !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		s.cacheFailed(ctx, "load", err)
 	}
 	rec, err = s.store.Load(ctx, key)
@@ -81,8 +171,8 @@ func (s *cachedStore) load(ctx context.Context, key string, lend bool) (Record, 
 // carries the ticket of the miss: the fill is refused if the cache evicted or
 // forgot the key while the store was read, since what it dropped may have been
 // newer than what the store returned, or the tombstone of a delete.
-func (s *cachedStore) loadMemory(ctx context.Context, key string, lend bool) (Record, bool, error) {
-	rec, t, err := s.mem.lookup(key)
+func (s *cachedStore) loadMemory(ctx context.Context, key string, lend bool, minVersion int64) (Record, bool, error) {
+	rec, t, err := s.mem.lookup(key, minVersion)
 	if err == nil {
 		if !lend {
 			rec.Data = cloneData(rec.Data)
@@ -142,6 +232,9 @@ func (s *cachedStore) ticket(key string) ticket {
 // an eviction leaves a MemoryStore a tombstone, so that a fill from a load that
 // raced with the end cannot revive it.
 func (s *cachedStore) putSaved(ctx context.Context, rec Record, give bool, t ticket) bool {
+	if !s.usable() {
+		return false
+	}
 	if !rec.Expiry.After(s.now()) {
 		s.evict(ctx, rec.Key)
 		return false
@@ -203,23 +296,20 @@ func (s *cachedStore) cacheFailed(ctx context.Context, op string, err error) {
 // loadLent loads the record under key from a Store or Cache, borrowing its data
 // read-only when that is one of this package's own, which can lend it; lent reports
 // whether it did. The check is for the exact types: a type that embeds a MemoryStore
-// to override its Load must be called through that Load.
+// to override its Load must be called through that Load. A cache in front of the
+// store does not answer with a copy older than minVersion, the version the client
+// last saw written (see Manager.versioned).
 func loadLent(ctx context.Context, from interface {
 	Load(ctx context.Context, key string) (Record, error)
-}, key string) (rec Record, lent bool, err error) {
+}, key string, minVersion int64) (rec Record, lent bool, err error) {
 	switch l := from.(type) {
 	case *MemoryStore:
 		return l.loadLent(ctx, key)
 	case *cachedStore:
-		return l.loadLent(ctx, key)
+		return l.load(ctx, key, true, minVersion)
 	}
 	rec, err = from.Load(ctx, key)
 	return rec, false, err
-}
-
-// loadLent is Load, borrowing a cached record's data when the cache can lend it.
-func (s *cachedStore) loadLent(ctx context.Context, key string) (Record, bool, error) {
-	return s.load(ctx, key, true)
 }
 
 // saveGiven saves rec to store, giving it rec.Data when store is one of this

@@ -52,7 +52,7 @@ func BenchmarkCacheHit(b *testing.B) {
 		s, keys := newBenchCache(b, 1)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, _, err := loadLent(ctx, s, keys[0]); err != nil {
+			if _, _, err := loadLent(ctx, s, keys[0], 0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -75,7 +75,7 @@ func BenchmarkCacheHit(b *testing.B) {
 			i := int(next.Add(1)) * 7919
 			for pb.Next() {
 				i++
-				if _, _, err := loadLent(ctx, s, keys[i%len(keys)]); err != nil {
+				if _, _, err := loadLent(ctx, s, keys[i%len(keys)], 0); err != nil {
 					b.Fatal(err)
 				}
 			}

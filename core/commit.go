@@ -67,12 +67,14 @@ func (s *Session) commit() error {
 	}
 
 	switch persistent := s.m.persistent(rec); {
-	case token != "" && (token != s.token || rec.Persistent != s.base.Persistent || persistent && !rec.Expiry.Equal(s.base.Expiry)):
-		s.setCookie(token, persistent, rec.Expiry, now)
+	case token != "" && (token != s.token || rec.Persistent != s.base.Persistent || persistent && !rec.Expiry.Equal(s.base.Expiry) ||
+		s.m.versioned && rec.Version != s.cookieVersion):
+		s.setCookie(token, rec.Version, persistent, rec.Expiry, now)
+		s.cookieVersion = rec.Version
 	case token == "" && s.end == destroy:
 		s.dropCookie()
 		if s.hadCookie {
-			s.setCookie("", true, time.Time{}, now)
+			s.setCookie("", 0, true, time.Time{}, now)
 		}
 	}
 	s.phase, s.token, s.base, s.data, s.lent = fresh, token, rec, rec.Data, given
@@ -271,7 +273,7 @@ func (m *Manager) cas(ctx context.Context, base Record, reread bool, write func(
 			}
 		}
 		var err error
-		base, _, err = loadLent(ctx, m.store, base.Key)
+		base, _, err = loadLent(ctx, m.store, base.Key, 0)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return ErrSessionEnded

@@ -55,10 +55,35 @@ const maxTokens = 3
 // reads none, and neither does the middleware.
 const maxCookiePairs = 3000
 
-// requestToken is a well-formed session token of a request.
+// requestToken is a well-formed session token of a request, and the version of
+// the session that the cookie carried, if any (see Manager.versioned).
 type requestToken struct {
-	token string
-	raw   [32]byte
+	token   string
+	raw     [32]byte
+	version int64
+}
+
+// tokenLen is the length of an encoded token.
+const tokenLen = 43
+
+// parseCookieValue decodes a session cookie's value: a token, or a token, a dot and
+// the session's version in decimal (a dot is no letter of tokenEncoding).
+func parseCookieValue(v string) (raw [32]byte, version int64, ok bool) {
+	if len(v) > tokenLen {
+		digits := v[tokenLen+1:]
+		if v[tokenLen] != '.' || len(digits) == 0 || len(digits) > 18 {
+			return raw, 0, false
+		}
+		for i := range len(digits) {
+			if digits[i] < '0' || digits[i] > '9' {
+				return raw, 0, false
+			}
+			version = version*10 + int64(digits[i]-'0')
+		}
+		v = v[:tokenLen]
+	}
+	raw, ok = parseToken(v)
+	return raw, version, ok
 }
 
 // requestTokenAt finds the i-th (from 0) well-formed session token in a request's
@@ -89,9 +114,9 @@ func requestTokenAt(h http.Header, name string, i int) (tok requestToken, named,
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
-			if raw, wellFormed := parseToken(value); wellFormed {
+			if raw, version, wellFormed := parseCookieValue(value); wellFormed {
 				if i == 0 {
-					return requestToken{value, raw}, true, true
+					return requestToken{value[:tokenLen], raw, version}, true, true
 				}
 				i--
 			}
@@ -127,10 +152,11 @@ func cookieAttributes(name, path, domain string, sameSite http.SameSite, secure,
 }
 
 // setCookie puts the session cookie in the response header, replacing one that an
-// earlier commit of this request put there: the token, until expiry when persistent
-// and until the browser closes otherwise, or with an empty token, its removal. A
-// response that sets the cookie is never cached.
-func (s *Session) setCookie(token string, persistent bool, expiry time.Time, now time.Time) {
+// earlier commit of this request put there: the token, followed by the session's
+// version when the manager is versioned, until expiry when persistent and until the
+// browser closes otherwise, or with an empty token, its removal. A response that
+// sets the cookie is never cached.
+func (s *Session) setCookie(token string, version int64, persistent bool, expiry time.Time, now time.Time) {
 	s.dropCookie()
 	maxAge := 0 // Max-Age=0 removes the cookie
 	if token != "" {
@@ -138,10 +164,15 @@ func (s *Session) setCookie(token string, persistent bool, expiry time.Time, now
 	}
 	name, attrs := s.m.CookieName, s.m.cookieAttrs
 	var b strings.Builder
-	b.Grow(len(name) + len(token) + len(attrs) + 32)
+	b.Grow(len(name) + len(token) + len(attrs) + 52)
 	b.WriteString(name)
 	b.WriteByte('=')
 	b.WriteString(token)
+	if token != "" && s.m.versioned {
+		b.WriteByte('.')
+		var digits [20]byte
+		b.Write(strconv.AppendInt(digits[:0], version, 10))
+	}
 	if persistent {
 		b.WriteString("; Max-Age=")
 		var digits [20]byte

@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,7 +36,9 @@ func fuzzKey() string {
 }
 
 // FuzzParseToken checks that parseToken accepts exactly the canonical base64url
-// encodings of 32 bytes, so that one session has one token and no other string.
+// encodings of 32 bytes, so that one session has one token and no other string,
+// and that parseCookieValue accepts exactly such a token, alone or followed by a dot
+// and 1 to 18 decimal digits, the session's version.
 func FuzzParseToken(f *testing.F) {
 	f.Add(fuzzToken)
 	f.Add("")
@@ -44,7 +48,24 @@ func FuzzParseToken(f *testing.F) {
 	f.Add(strings.Repeat("/", 43))
 	f.Add(strings.Repeat("=", 43))
 	f.Add(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff}, 32)))
+	f.Add(fuzzToken + ".7")
+	f.Add(fuzzToken + ".")
+	f.Add(fuzzToken + ".-1")
+	f.Add(fuzzToken + ".1234567890123456789")
+	f.Add(fuzzToken + "x12")
 	f.Fuzz(func(t *testing.T, v string) {
+		_, version, cookieOK := parseCookieValue(v)
+		wantVersion, wantOK := int64(0), false
+		if m := cookieValuePattern.FindStringSubmatch(v); m != nil {
+			_, wantOK = parseToken(m[1])
+			if m[2] != "" {
+				wantVersion, _ = strconv.ParseInt(m[2], 10, 64)
+			}
+		}
+		if cookieOK != wantOK || cookieOK && version != wantVersion {
+			t.Fatalf("parseCookieValue(%q) = version %d, ok %v; want %d, %v", v, version, cookieOK, wantVersion, wantOK)
+		}
+
 		raw, ok := parseToken(v)
 		want := false
 		if b, err := base64.RawURLEncoding.DecodeString(v); err == nil && len(b) == 32 {
@@ -58,6 +79,10 @@ func FuzzParseToken(f *testing.F) {
 		}
 	})
 }
+
+// cookieValuePattern is the form of a session cookie's value: a token of 43
+// characters, and optionally a dot and the session's version.
+var cookieValuePattern = regexp.MustCompile(`^(.{43})(?:\.([0-9]{1,18}))?$`)
 
 // fuzzStore is a Store that counts its calls.
 type fuzzStore struct {
@@ -117,6 +142,8 @@ func FuzzCookieHeader(f *testing.F) {
 	for _, seed := range []string{
 		"",
 		"session=" + fuzzToken,
+		"session=" + fuzzToken + ".1",
+		"session=" + other + ".3; session=" + fuzzToken + ".99",
 		"session=" + other,
 		"session=garbage",
 		`session="` + fuzzToken + `"`,
@@ -166,9 +193,9 @@ func FuzzCookieHeader(f *testing.F) {
 		var tried []string // the well-formed tokens the middleware tries, in order
 		adopted := false
 		for _, ck := range presented {
-			if _, ok := parseToken(ck.Value); ok && len(tried) < maxTokens && !adopted {
+			if _, _, ok := parseCookieValue(ck.Value); ok && len(tried) < maxTokens && !adopted {
 				tried = append(tried, ck.Value)
-				adopted = ck.Value == fuzzToken
+				adopted = ck.Value[:tokenLen] == fuzzToken
 			}
 		}
 

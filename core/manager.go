@@ -23,6 +23,11 @@ type Manager struct {
 	cookieAttrs string // the cookie's attributes after its value and Max-Age
 	seed        maphash.Seed
 	locks       [commitLocks]sync.Mutex
+	// versioned is set when store is a cache kept coherent by the store's changes:
+	// the cookie then carries the session's version after each write, so that an
+	// instance whose cache has not yet heard of the client's last write reads the
+	// store instead; the client always reads its own writes.
+	versioned bool
 }
 
 // settings is the part of a Config that the engine reads while it serves requests.
@@ -96,8 +101,8 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 		if _, inMemory := cache.(*MemoryStore); !inMemory && cfg.StoreTimeout > 0 {
 			cache = boundedCache{Cache: cache, timeout: cfg.StoreTimeout}
 		}
-		m.store = newCachedStore(m.store, cache, cfg.Logger, cfg.Now)
-		m.inMemory = false
+		cached := newCachedStore(m.store, cache, cfg.Logger, cfg.Now)
+		m.store, m.inMemory, m.versioned = cached, false, cached.coherent
 	}
 	return m, nil
 }

@@ -154,22 +154,22 @@ func (m *MemoryStore) Load(ctx context.Context, key string) (Record, error) {
 // caller must not change. Stored data is never changed in place: put stores a copy,
 // and later writes replace the record whole.
 func (m *MemoryStore) loadLent(_ context.Context, key string) (Record, bool, error) {
-	rec, _, err := m.lookup(key)
+	rec, _, err := m.lookup(key, 0)
 	return rec, err == nil, err
 }
 
 // lookup is loadLent, which on ErrNotFound also returns the ticket of a fill: the
-// removals of the key's shard so far. A hit takes the shard's read lock, copies
-// nothing and marks a cached record used with an atomic bit, so that eviction
-// spares it.
-func (m *MemoryStore) lookup(key string) (Record, ticket, error) {
+// removals of the key's shard so far. A record older than minVersion is not found.
+// A hit takes the shard's read lock, copies nothing and marks a cached record used
+// with an atomic bit, so that eviction spares it.
+func (m *MemoryStore) lookup(key string, minVersion int64) (Record, ticket, error) {
 	h := m.hash(key)
 	s := m.shard(h)
 	s.mu.RLock()
 	e, ok := s.records[key]
 	s.mu.RUnlock()
 	now := m.now()
-	if !ok || e.Version == tombstoneVersion || !e.Expiry.After(now) || e.cached() && now.UnixNano() >= e.trusted {
+	if !ok || e.Version == tombstoneVersion || e.Version < minVersion || !e.Expiry.After(now) || e.cached() && now.UnixNano() >= e.trusted {
 		return Record{}, ticket{count: s.count.Load(), hash: h, taken: true}, ErrNotFound
 	}
 	if e.cached() && s.used != nil {
@@ -300,6 +300,43 @@ func (m *MemoryStore) forget(key string) {
 	defer s.mu.Unlock()
 	if old, ok := s.records[key]; ok && old.Version != tombstoneVersion {
 		s.remove(h, key, old)
+	}
+}
+
+// invalidate removes the cached copy of the record under key, after a report that
+// the record was written at version, or removed when version is 0, unless the copy
+// is already at version or later. It counts a removal even when it holds no copy,
+// so that a fill whose store read the record before the change is refused.
+func (m *MemoryStore) invalidate(key string, version int64) {
+	h := m.hash(key)
+	s := m.shard(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, had := s.records[key]
+	switch {
+	case had && (!old.cached() || old.Version == tombstoneVersion):
+		// A saved record is the store's own, and a tombstone is already gone.
+	case had && version > 0 && old.Version >= version:
+	case had:
+		s.remove(h, key, old)
+	default:
+		s.removed(h)
+	}
+}
+
+// dropCached removes every cached record and tombstone, and refuses every fill
+// whose ticket was taken before: the store's changes may have gone unreported.
+func (m *MemoryStore) dropCached() {
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for key, e := range s.records {
+			if e.cached() {
+				s.remove(m.hash(key), key, e)
+			}
+		}
+		s.count.Add(removalRing + 1)
+		s.mu.Unlock()
 	}
 }
 

@@ -15,9 +15,13 @@ import (
 
 // NewPostgresStore returns a Store on the table that Migrate(ctx, db, DialectPostgres)
 // creates, in the schema the pool's search_path names first. WithClock sets the clock
-// the store checks expiry against.
+// the store checks expiry against. The store reports every change to the table
+// (WatchChanges), so that a cache in front of it stays coherent across app
+// instances; Close stops that.
 func NewPostgresStore(pool *pgxpool.Pool, opts ...StoreOption) *SQLStore {
-	return newSQLStore(postgresQueries{postgres.New(pool)}, DialectPostgres, opts)
+	s := newSQLStore(postgresQueries{postgres.New(pool)}, DialectPostgres, opts)
+	s.changes = newChangeHub(pgListener{pool}.run)
+	return s
 }
 
 // postgresQueries adapts the generated PostgreSQL queries to sqlQueries.

@@ -85,6 +85,9 @@ type Session struct {
 	abandoned  bool  // the handler failed: commit nothing
 	commitErr  error // the automatic commit's failure
 	logged     bool  // commitErr has been logged
+	// cookieVersion is the session's version that the client's cookie holds: the
+	// request's, then the last one this request's commits set (Manager.versioned).
+	cookieVersion int64
 
 	values [2]string // the response's own Vary and Cache-Control values; see own
 }
@@ -112,7 +115,7 @@ func (s *Session) load() error {
 			break
 		}
 		ctx := req.Context()
-		rec, lent, err := loadLent(ctx, s.m.store, tok.key())
+		rec, lent, err := loadLent(ctx, s.m.store, tok.key(), tok.version)
 		now := s.m.Now()
 		switch {
 		case err == nil && rec.Version < 1:
@@ -121,6 +124,7 @@ func (s *Session) load() error {
 			s.m.Logger.WarnContext(ctx, "echosess: dropping a session whose stored version is out of range", "version", rec.Version)
 		case err == nil && isLive(rec, now):
 			s.phase, s.token, s.base, s.data, s.lent = stored, tok.token, rec, rec.Data, lent
+			s.cookieVersion = tok.version
 			if s.m.slides(rec, now) {
 				s.hook() // a read-only request still moves the idle expiry
 			}

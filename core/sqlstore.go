@@ -23,6 +23,8 @@ type SQLStore struct {
 	writers chan struct{}
 	// stmts, when not nil, holds the statements the store prepared, for Close.
 	stmts io.Closer
+	// changes, when not nil, reports the changes to the table (WatchChanges).
+	changes *changeHub
 }
 
 // sqlRow is a session row, in the Go types the store logic works with.
@@ -169,13 +171,29 @@ func (s *SQLStore) write(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// Close closes the statements that a SQLite store prepared on its database, so that
-// an application that drops the store but keeps the database leaks none; closing
-// the database closes them too. Close does not close the database, which the
-// application owns, and a store used after Close runs its statements unprepared. On
-// a Postgres store Close does nothing: pgx prepares and caches statements per
-// connection of its pool.
+// WatchChanges reports the changes to a PostgreSQL store's table, made by any
+// process, to w; see ChangeFeed. The store listens on one connection of its own,
+// opened with the pool's configuration but outside the pool, from the first
+// watcher until the last one stops or the store is closed, and reconnects with
+// backoff when the connection is lost. A SQLite store reports no changes: it fails
+// with an error wrapping errors.ErrUnsupported.
+func (s *SQLStore) WatchChanges(w ChangeWatcher) (stop func(), err error) {
+	if s.changes == nil {
+		return nil, fmt.Errorf("%s: %w", s.dialect, errUnsupportedFeed)
+	}
+	return s.changes.watch(w)
+}
+
+// Close stops a PostgreSQL store's listening for changes (WatchChanges), and closes
+// the statements that a SQLite store prepared on its database, so that an
+// application that drops the store but keeps the database leaks none; closing the
+// database closes them too. Close does not close the database or pool, which the
+// application owns, and a store used after Close runs its statements unprepared.
+// pgx prepares and caches a Postgres store's statements per connection of its pool.
 func (s *SQLStore) Close() error {
+	if s.changes != nil {
+		s.changes.close()
+	}
 	if s.stmts == nil {
 		return nil
 	}

@@ -51,9 +51,11 @@ func NewSQLiteStore(t *testing.T, now func() time.Time) core.Store {
 }
 
 // NewPostgresStore is the StoreFactory of an SQLStore on a new PostgreSQL schema
-// (see NewPostgresPool).
+// (see NewPostgresPool), closed when the test ends.
 func NewPostgresStore(t *testing.T, now func() time.Time) core.Store {
-	return core.NewPostgresStore(NewPostgresPool(t), core.WithClock(now))
+	s := core.NewPostgresStore(NewPostgresPool(t), core.WithClock(now))
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // NewSQLiteDB returns a migrated SQLite database in a new temporary file, opened the
@@ -87,13 +89,24 @@ func OpenSQLite(t testing.TB, path string) *sql.DB {
 // the variable the test is skipped, or fails when CI=true.
 func NewPostgresPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool := OpenPostgres(t, NewPostgresSchema(t))
-	db := stdlib.OpenDBFromPool(pool)
+	return NewPostgresPools(t, 1)[0]
+}
+
+// NewPostgresPools returns n pools on one new, migrated schema, as n app instances
+// would have.
+func NewPostgresPools(t testing.TB, n int) []*pgxpool.Pool {
+	t.Helper()
+	dsn := NewPostgresSchema(t)
+	pools := make([]*pgxpool.Pool, n)
+	for i := range pools {
+		pools[i] = OpenPostgres(t, dsn)
+	}
+	db := stdlib.OpenDBFromPool(pools[0])
 	defer db.Close()
 	if err := core.Migrate(context.Background(), db, core.DialectPostgres); err != nil {
 		t.Fatalf("migrate postgres: %v", err)
 	}
-	return pool
+	return pools
 }
 
 // PostgresDSN returns ECHOSESS_POSTGRES_DSN, skipping the test when it is not set

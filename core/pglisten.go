@@ -1,0 +1,148 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// changeChannel is the channel on which the trigger of migration 00003 notifies
+// the changes to the sessions table. A payload is "<schema> <key> <version>", with
+// "*" for key and 0 for version after a TRUNCATE.
+const changeChannel = "echosess_sessions"
+
+// How the listener of a PostgreSQL store finds out that its connection is gone
+// when the network drops packets rather than the connection: it pings the server
+// after listenCheck without a notification, and gives the ping pingTimeout. So a
+// silent loss goes unnoticed for at most about 3 seconds, which the cache's age
+// (WithMaxAge) bounds as well.
+const (
+	listenCheck = 2 * time.Second
+	pingTimeout = time.Second
+)
+
+// The backoff of the listener's reconnection: it doubles from the first delay up
+// to the last.
+const (
+	reconnectFirst = 100 * time.Millisecond
+	reconnectMax   = 5 * time.Second
+)
+
+// pgListener is the source of a PostgreSQL store's changeHub: one connection of
+// its own, outside the pool, that LISTENs on changeChannel.
+type pgListener struct{ pool *pgxpool.Pool }
+
+// run listens, and reconnects with backoff when the connection is lost, until
+// stop is closed.
+func (l pgListener) run(h *changeHub, stop <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
+	delay := reconnectFirst
+	for {
+		start := time.Now()
+		err := l.listen(ctx, h, stop)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > reconnectMax {
+			delay = reconnectFirst // it was up for a while: this is a new outage
+		}
+		h.reportLost(stop, fmt.Errorf("postgres: listening for session changes: %w; reconnecting in %v", err, delay))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, reconnectMax)
+	}
+}
+
+// listen connects, LISTENs, reports Watching, and reports each notification until
+// the connection fails or ctx ends.
+func (l pgListener) listen(ctx context.Context, h *changeHub, stop <-chan struct{}) error {
+	conn, err := pgx.ConnectConfig(ctx, l.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var schema string
+	var triggered bool
+	err = conn.QueryRow(ctx, `SELECT current_schema(), EXISTS (
+		SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		WHERE c.relname = 'echosess_sessions' AND c.relnamespace = current_schema()::regnamespace
+		AND t.tgname = 'echosess_sessions_notify')`).Scan(&schema, &triggered)
+	if err != nil {
+		return err
+	}
+	if !triggered {
+		return errors.New("the sessions table has no change trigger (migration 00003): run Migrate")
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
+		return err
+	}
+	h.reportWatching(stop)
+	for {
+		wait, cancel := context.WithTimeout(ctx, listenCheck)
+		n, err := conn.WaitForNotification(wait)
+		quiet := wait.Err() != nil
+		cancel()
+		switch {
+		case err == nil:
+			key, version, ok := parseChange(n.Payload, schema)
+			switch {
+			case !ok:
+			case key == "*": // a TRUNCATE removed every record
+				h.reportLost(stop, errors.New("postgres: the sessions table was truncated"))
+				h.reportWatching(stop)
+			default:
+				h.reportChanged(stop, key, version)
+			}
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case quiet && !conn.IsClosed():
+			// No notification for a while: make sure the connection is still there.
+			ping, cancel := context.WithTimeout(ctx, pingTimeout)
+			err = conn.Ping(ping)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("no answer to a ping: %w", err)
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// parseChange parses the payload of a notification of changeChannel, and reports
+// whether it is about the table in schema.
+func parseChange(payload, schema string) (key string, version int64, ok bool) {
+	rest, v, found := cutLast(payload)
+	if !found {
+		return "", 0, false
+	}
+	s, key, found := cutLast(rest)
+	if !found || s != schema {
+		return "", 0, false
+	}
+	version, err := strconv.ParseInt(v, 10, 64)
+	return key, version, err == nil
+}
+
+// cutLast cuts s around its last space.
+func cutLast(s string) (before, after string, found bool) {
+	i := strings.LastIndexByte(s, ' ')
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
+}
