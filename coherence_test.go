@@ -250,6 +250,25 @@ func TestCoherentCache(t *testing.T) {
 		}
 	})
 
+	// Changes made in SQL, outside the library, reach B's cache too: an UPDATE that
+	// keeps the version, and a TRUNCATE.
+	t.Run("ChangesInSQL", func(t *testing.T) {
+		pools := adaptertest.NewPostgresPools(t, 2)
+		a, b := newInstance(t, pools[0]), newInstance(t, pools[1])
+		var cookie string
+		a.write(t, "k", "v", &cookie)
+		b.waitCached(t, cookie)
+		if _, err := pools[0].Exec(context.Background(), `UPDATE echosess_sessions SET data = convert_to('{"k":"edited"}', 'UTF8')`); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, propagationBound, "B reads the edited row", func() bool { return b.read(t, "k", cookie) == "edited" })
+		b.waitCached(t, cookie)
+		if _, err := pools[0].Exec(context.Background(), `TRUNCATE echosess_sessions`); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, propagationBound, "B finds the truncated session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
+	})
+
 	t.Run("ListenerOutage", testListenerOutage)
 }
 

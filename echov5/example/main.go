@@ -5,8 +5,9 @@
 //	GET /set     stores "something" under "test_key" and redirects to /
 //	GET /logout  destroys the session and redirects to /
 //
-// Sessions live in a SQLite file (-db) behind an in-memory cache, or in PostgreSQL
-// when -postgres gives a connection string. Either way the schema is migrated on start.
+// Sessions live in a SQLite file (-db) or, when -postgres gives a connection string,
+// in PostgreSQL, behind an in-memory cache, which on PostgreSQL stays coherent across
+// app instances. Either way the schema is migrated on start.
 // The flags, the store and the texts are package internal/demo's, shared with the v4
 // example; this file holds what is Echo v5's.
 package main

@@ -57,7 +57,8 @@ func Page(value string, ok bool) string {
 // Main is an example command's main: it parses the flags (-addr, -db, -postgres),
 // opens and migrates the store, deletes expired sessions every ten minutes, and
 // serves the app that newApp builds over the store, with a MemoryStore as its cache,
-// until SIGINT or SIGTERM.
+// until SIGINT or SIGTERM. On PostgreSQL the cache is coherent across instances, so
+// several of them can serve one database behind a load balancer.
 func Main(newApp func(store core.Store, cache core.Cache) http.Handler) {
 	addr := flag.String("addr", ":8000", "address to listen on")
 	dbPath := flag.String("db", "echosess.db", "SQLite database file for the sessions")
@@ -102,7 +103,8 @@ func OpenStore(ctx context.Context, dbPath, postgresDSN string) (core.Store, fun
 			pool.Close()
 			return nil, nil, err
 		}
-		return core.NewPostgresStore(pool), pool.Close, nil
+		store := core.NewPostgresStore(pool)
+		return store, func() { store.Close(); pool.Close() }, nil
 	}
 	db, err := sql.Open("sqlite", core.SQLiteDSN(dbPath))
 	if err != nil {
