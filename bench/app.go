@@ -35,9 +35,16 @@ const (
 	LibGorilla       = "gorilla"        // echo-contrib/session with GorillaMemStore
 )
 
+// LibEchosessNoNotify is echosess on Postgres without a cache, on a schema whose
+// change triggers (migration 00003) are dropped (Postgres.DropNotify, which the
+// caller runs), for measuring what the notification costs a write. Its app is
+// LibEchosess's.
+const LibEchosessNoNotify = "echosess-nonotify"
+
 // The app's routes. Each session holds "user" (a string) and "n" (an int).
 const (
 	PathRead   = "/read"   // GET: reply with the session's user
+	PathCount  = "/n"      // GET: reply with the session's n, in decimal
 	PathWrite  = "/write"  // POST: increment n and reply with its new value
 	PathCreate = "/create" // POST: start a session with user "alice" and n 0
 	PathNone   = "/none"   // GET: reply without touching the session
@@ -99,11 +106,16 @@ func NewApp(lib string, pg *Postgres, count bool) (*App, error) {
 	switch lib {
 	case LibBaseline:
 		routeBaseline(e)
-	case LibEchosess, LibEchosessCache:
+	case LibEchosess, LibEchosessCache, LibEchosessNoNotify:
+		if lib == LibEchosessNoNotify && pg == nil {
+			return nil, fmt.Errorf("bench: %s runs on Postgres only", lib)
+		}
 		var store echosess.Store
 		if pg != nil {
 			a.Count = pg.EchosessCount // its pool counts the statements
-			store = pg.echosessStore()
+			pgStore := pg.echosessStore()
+			a.close = func() { pgStore.Close() } // stops the cache's listening
+			store = pgStore
 		} else {
 			mem := echosess.NewMemoryStore()
 			store = a.counted(mem, count)
@@ -197,11 +209,13 @@ func echosessConfig[C any](lib string, store echosess.Store) core.Config[C] {
 }
 
 func routeBaseline(e *echo.Echo) {
-	n := 0
+	var n atomic.Int64 // one for all clients: the baseline keeps no sessions
 	e.GET(PathRead, func(c echo.Context) error { return c.String(http.StatusOK, User) })
+	e.GET(PathCount, func(c echo.Context) error {
+		return c.String(http.StatusOK, strconv.FormatInt(n.Load(), 10))
+	})
 	e.POST(PathWrite, func(c echo.Context) error {
-		n++
-		return c.String(http.StatusOK, strconv.Itoa(n))
+		return c.String(http.StatusOK, strconv.FormatInt(n.Add(1), 10))
 	})
 	e.POST(PathCreate, func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET(PathNone, func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
@@ -217,6 +231,16 @@ func routeEchosess(e *echo.Echo) {
 			return echo.ErrNotFound
 		}
 		return c.String(http.StatusOK, user)
+	})
+	e.GET(PathCount, func(c echo.Context) error {
+		n, ok, err := echosess.Get[int](c, "n")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.String(http.StatusOK, strconv.Itoa(n))
 	})
 	e.POST(PathWrite, func(c echo.Context) error {
 		n, _, err := echosess.Get[int](c, "n")
@@ -248,6 +272,13 @@ func routeSCS(e *echo.Echo, sm *scs.SessionManager) {
 		}
 		return c.String(http.StatusOK, user)
 	})
+	e.GET(PathCount, func(c echo.Context) error {
+		n, ok := sm.Get(c.Request().Context(), "n").(int)
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.String(http.StatusOK, strconv.Itoa(n))
+	})
 	e.POST(PathWrite, func(c echo.Context) error {
 		ctx := c.Request().Context()
 		n := sm.GetInt(ctx, "n") + 1
@@ -274,6 +305,17 @@ func routeGorilla(e *echo.Echo) {
 			return echo.ErrNotFound
 		}
 		return c.String(http.StatusOK, user)
+	})
+	e.GET(PathCount, func(c echo.Context) error {
+		sess, err := session.Get(CookieName, c)
+		if err != nil {
+			return err
+		}
+		n, ok := sess.Values["n"].(int)
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.String(http.StatusOK, strconv.Itoa(n))
 	})
 	e.POST(PathWrite, func(c echo.Context) error {
 		sess, err := session.Get(CookieName, c)

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestAppsServeTheSameShape checks that every library's memory app answers the four
+// TestAppsServeTheSameShape checks that every library's memory app answers the five
 // routes alike, so that the benchmarks compare like with like.
 func TestAppsServeTheSameShape(t *testing.T) {
 	for _, lib := range []string{LibEchosess, LibSCS, LibGorilla, LibEchosessV5, LibGorillaV5} {
@@ -47,10 +47,22 @@ func TestAppsServeTheSameShape(t *testing.T) {
 			if got := app.Count.Snapshot().Sub(before); got.Writes != 0 {
 				t.Errorf("a read wrote to the store %d times", got.Writes)
 			}
+			if got := serve(http.MethodGet, PathCount, cookie).Body.String(); got != "0" {
+				t.Errorf("count read %q, want 0", got)
+			}
 			for _, want := range []string{"1", "2"} {
-				if got := serve(http.MethodPost, PathWrite, cookie).Body.String(); got != want {
+				rec := serve(http.MethodPost, PathWrite, cookie)
+				if got := rec.Body.String(); got != want {
 					t.Errorf("write replied %q, want %q", got, want)
 				}
+				for _, ck := range rec.Result().Cookies() {
+					if ck.Name == CookieName {
+						cookie = ck.Name + "=" + ck.Value
+					}
+				}
+			}
+			if got := serve(http.MethodGet, PathCount, cookie).Body.String(); got != "2" {
+				t.Errorf("count read %q after two writes, want 2", got)
 			}
 		})
 	}

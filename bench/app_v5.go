@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/echosess/echosess/core"
 	echosess "github.com/echosess/echosess/echov5"
@@ -55,11 +56,13 @@ func newAppV5(lib string, pg *Postgres, count bool) (*App, error) {
 }
 
 func routeBaselineV5(e *echo.Echo) {
-	n := 0
+	var n atomic.Int64 // one for all clients: the baseline keeps no sessions
 	e.GET(PathRead, func(c *echo.Context) error { return c.String(http.StatusOK, User) })
+	e.GET(PathCount, func(c *echo.Context) error {
+		return c.String(http.StatusOK, strconv.FormatInt(n.Load(), 10))
+	})
 	e.POST(PathWrite, func(c *echo.Context) error {
-		n++
-		return c.String(http.StatusOK, strconv.Itoa(n))
+		return c.String(http.StatusOK, strconv.FormatInt(n.Add(1), 10))
 	})
 	e.POST(PathCreate, func(c *echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET(PathNone, func(c *echo.Context) error { return c.String(http.StatusOK, "ok") })
@@ -75,6 +78,16 @@ func routeEchosessV5(e *echo.Echo) {
 			return echo.ErrNotFound
 		}
 		return c.String(http.StatusOK, user)
+	})
+	e.GET(PathCount, func(c *echo.Context) error {
+		n, ok, err := echosess.Get[int](c, "n")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.String(http.StatusOK, strconv.Itoa(n))
 	})
 	e.POST(PathWrite, func(c *echo.Context) error {
 		n, _, err := echosess.Get[int](c, "n")
@@ -109,6 +122,17 @@ func routeGorillaV5(e *echo.Echo) {
 			return echo.ErrNotFound
 		}
 		return c.String(http.StatusOK, user)
+	})
+	e.GET(PathCount, func(c *echo.Context) error {
+		sess, err := session.Get(CookieName, c)
+		if err != nil {
+			return err
+		}
+		n, ok := sess.Values["n"].(int)
+		if !ok {
+			return echo.ErrNotFound
+		}
+		return c.String(http.StatusOK, strconv.Itoa(n))
 	})
 	e.POST(PathWrite, func(c *echo.Context) error {
 		sess, err := session.Get(CookieName, c)

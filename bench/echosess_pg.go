@@ -10,7 +10,7 @@ import (
 )
 
 // echosessStore returns echosess's Postgres store on its schema.
-func (p *Postgres) echosessStore() echosess.Store { return echosess.NewPostgresStore(p.Echosess) }
+func (p *Postgres) echosessStore() *echosess.SQLStore { return echosess.NewPostgresStore(p.Echosess) }
 
 // migrateEchosess creates echosess's table with its own migrations.
 func migrateEchosess(ctx context.Context, db *sql.DB) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -16,17 +17,34 @@ import (
 // DSNVar names the environment variable holding the Postgres DSN for the benchmarks.
 const DSNVar = "ECHOSESS_POSTGRES_DSN"
 
-// Postgres is a pair of fresh schemas in one database, one for echosess's tables and
-// one for scs's sessions table, each reached through its own pool whose statements
-// its own Counter counts. Close drops both schemas.
+// Postgres is a pair of schemas in one database, one for echosess's tables and one
+// for scs's sessions table, each reached through its own pool whose statements its
+// own Counter counts. OpenPostgres makes fresh schemas, which its Close drops;
+// OpenPostgresSchemas opens pools on schemas that exist already, such as another
+// process's, and its Close leaves them.
 type Postgres struct {
 	// Echosess and SCS are the pools whose search_path is each library's schema.
 	Echosess, SCS *pgxpool.Pool
 	// EchosessCount and SCSCount count the statements sent through each pool.
 	EchosessCount, SCSCount *Counter
 
-	admin                     *pgxpool.Pool
-	echosessSchema, scsSchema string
+	schemas PostgresSchemas
+	admin   *pgxpool.Pool // set when Close drops the schemas
+}
+
+// PostgresSchemas names the two schemas of a Postgres.
+type PostgresSchemas struct{ Echosess, SCS string }
+
+// String is the schemas as ParsePostgresSchemas reads them: "echosess,scs".
+func (s PostgresSchemas) String() string { return s.Echosess + "," + s.SCS }
+
+// ParsePostgresSchemas parses what PostgresSchemas.String returns.
+func ParsePostgresSchemas(v string) (PostgresSchemas, error) {
+	e, scs, ok := strings.Cut(v, ",")
+	if !ok || e == "" || scs == "" || strings.Contains(scs, ",") {
+		return PostgresSchemas{}, fmt.Errorf("bench: bad schemas %q, want \"echosess,scs\"", v)
+	}
+	return PostgresSchemas{Echosess: e, SCS: scs}, nil
 }
 
 // scsTable is the table that scs's pgxstore documents.
@@ -38,46 +56,96 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expiry_idx ON sessions (expiry);`
 
-// OpenPostgres creates the schemas in the database at dsn, migrates echosess's and
-// creates scs's table.
+// OpenPostgres creates fresh schemas in the database at dsn (createSchemas), and
+// opens pools on them; Close drops them.
 func OpenPostgres(ctx context.Context, dsn string) (_ *Postgres, err error) {
+	admin, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
 	var suffix [4]byte
 	rand.Read(suffix[:])
 	name := "bench_" + hex.EncodeToString(suffix[:])
-	p := &Postgres{
-		EchosessCount:  new(Counter),
-		SCSCount:       new(Counter),
-		echosessSchema: name + "_echosess",
-		scsSchema:      name + "_scs",
-	}
-	if p.admin, err = pgxpool.New(ctx, dsn); err != nil {
-		return nil, err
-	}
+	schemas := PostgresSchemas{Echosess: name + "_echosess", SCS: name + "_scs"}
+	p := &Postgres{schemas: schemas, admin: admin}
 	defer func() {
 		if err != nil {
 			p.Close()
 		}
 	}()
-	for _, schema := range []string{p.echosessSchema, p.scsSchema} {
-		if _, err := p.admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			return nil, fmt.Errorf("bench: creating schema: %w", err)
-		}
-	}
-	if p.Echosess, err = openPool(ctx, dsn, p.echosessSchema, p.EchosessCount); err != nil {
+	if err := createSchemas(ctx, admin, dsn, schemas); err != nil {
 		return nil, err
 	}
-	if p.SCS, err = openPool(ctx, dsn, p.scsSchema, p.SCSCount); err != nil {
+	if err := p.openPools(ctx, dsn); err != nil {
 		return nil, err
-	}
-	db := stdlib.OpenDBFromPool(p.Echosess)
-	defer db.Close()
-	if err := migrateEchosess(ctx, db); err != nil {
-		return nil, fmt.Errorf("bench: migrating echosess: %w", err)
-	}
-	if _, err := p.SCS.Exec(ctx, scsTable); err != nil {
-		return nil, fmt.Errorf("bench: creating scs's table: %w", err)
 	}
 	return p, nil
+}
+
+// OpenPostgresSchemas opens pools on schemas that OpenPostgres made, in the
+// database at dsn. Close closes the pools and leaves the schemas.
+func OpenPostgresSchemas(ctx context.Context, dsn string, schemas PostgresSchemas) (*Postgres, error) {
+	p := &Postgres{schemas: schemas}
+	if err := p.openPools(ctx, dsn); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Schemas returns the names of p's schemas.
+func (p *Postgres) Schemas() PostgresSchemas { return p.schemas }
+
+// createSchemas creates the schemas, migrates echosess's and creates scs's table.
+func createSchemas(ctx context.Context, admin *pgxpool.Pool, dsn string, schemas PostgresSchemas) error {
+	for _, schema := range []string{schemas.Echosess, schemas.SCS} {
+		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+			return fmt.Errorf("bench: creating schema: %w", err)
+		}
+	}
+	pool, err := openPool(ctx, dsn, schemas.Echosess, nil)
+	if err != nil {
+		return err
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	err = migrateEchosess(ctx, db)
+	db.Close()
+	pool.Close()
+	if err != nil {
+		return fmt.Errorf("bench: migrating echosess: %w", err)
+	}
+	if pool, err = openPool(ctx, dsn, schemas.SCS, nil); err != nil {
+		return err
+	}
+	_, err = pool.Exec(ctx, scsTable)
+	pool.Close()
+	if err != nil {
+		return fmt.Errorf("bench: creating scs's table: %w", err)
+	}
+	return nil
+}
+
+// openPools opens p's pools on its schemas, each counting its statements.
+func (p *Postgres) openPools(ctx context.Context, dsn string) (err error) {
+	p.EchosessCount, p.SCSCount = new(Counter), new(Counter)
+	if p.Echosess, err = openPool(ctx, dsn, p.schemas.Echosess, p.EchosessCount); err != nil {
+		return err
+	}
+	p.SCS, err = openPool(ctx, dsn, p.schemas.SCS, p.SCSCount)
+	return err
+}
+
+// DropNotify drops the triggers of echosess's migration 00003 from p's echosess
+// schema, so that its writes notify no one: for measuring what the notification
+// costs the write path. A cache in front of a store on that schema is never used.
+func (p *Postgres) DropNotify(ctx context.Context) error {
+	_, err := p.Echosess.Exec(ctx, `
+DROP TRIGGER echosess_sessions_notify ON echosess_sessions;
+DROP TRIGGER echosess_sessions_notify_truncate ON echosess_sessions;`)
+	if err != nil {
+		return fmt.Errorf("bench: dropping echosess's change triggers: %w", err)
+	}
+	return nil
 }
 
 // openPool opens a pool on dsn whose connections use schema and count statements.
@@ -91,7 +159,7 @@ func openPool(ctx context.Context, dsn, schema string, n *Counter) (*pgxpool.Poo
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
-// Close closes the pools and drops the schemas.
+// Close closes the pools and, when OpenPostgres made the schemas, drops them.
 func (p *Postgres) Close() {
 	for _, pool := range []*pgxpool.Pool{p.Echosess, p.SCS} {
 		if pool != nil {
@@ -101,7 +169,7 @@ func (p *Postgres) Close() {
 	if p.admin == nil {
 		return
 	}
-	for _, schema := range []string{p.echosessSchema, p.scsSchema} {
+	for _, schema := range []string{p.schemas.Echosess, p.schemas.SCS} {
 		p.admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
 	}
 	p.admin.Close()
@@ -135,6 +203,6 @@ ORDER BY 1`, data, exp, n); err != nil {
 	}
 	// Flush the bulk load now rather than in a checkpoint during the measurement.
 	// CHECKPOINT needs more privileges than the benchmark may have; it only helps.
-	p.admin.Exec(ctx, "CHECKPOINT")
+	p.Echosess.Exec(ctx, "CHECKPOINT")
 	return nil
 }
