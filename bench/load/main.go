@@ -3,12 +3,19 @@
 // the command prints requests per second, latency percentiles, errors and store round
 // trips per request for each library (and each table size) in turn.
 //
+// With -instances N on Postgres, each library's app runs in N processes of this
+// command on the same schemas, each client sends each request to one of them at
+// random, and reads ask for the session's n: a read older than the client's last
+// acknowledged write counts as stale.
+//
 // Run it from the bench module:
 //
 //	go run ./load -store memory -c 8 -d 10s
 //	ECHOSESS_POSTGRES_DSN=postgres://... go run ./load -store postgres -rows 100000
 //	go run ./load -store postgres -soak -d 20s   # echosess with its cache; exits 1 on any error
 //	go run ./load -store postgres -rows 1000,1000000 -rounds 10   # table sizes, interleaved
+//	go run ./load -store postgres -instances 2 -rounds 3   # two app processes per library
+//	go run ./load -store postgres -libs echosess,echosess-nonotify -writes 1   # the trigger's cost
 package main
 
 import (
@@ -17,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -44,14 +52,22 @@ type options struct {
 	failOnError bool
 	soak        bool
 	report      time.Duration
+	instances   int
+	cpuprofile  string
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == serveFlag {
+		if err := serveMain(os.Args[1:]); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	var o options
-	var libs, rows, cpuprofile string
+	var libs, rows string
 	flag.IntVar(&o.clients, "c", 8, "concurrent clients, each with its own session")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "how long to load each library (with each -rows)")
-	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, scs, gorilla, baseline-v5, echosess-v5, gorilla-v5 (default: all that run on -store; with -soak, echosess-cache on postgres and echosess on memory)")
+	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, echosess-nonotify (postgres: echosess on a schema without the change triggers), scs, gorilla, baseline-v5, echosess-v5, gorilla-v5 (default: all that run on -store, but echosess-nonotify; with -soak, echosess-cache on postgres and echosess on memory)")
 	flag.StringVar(&o.store, "store", "memory", "session store: memory or postgres")
 	flag.StringVar(&o.dsn, "dsn", os.Getenv(bench.DSNVar), "Postgres DSN for -store postgres; fresh schemas are made and dropped in it")
 	flag.StringVar(&rows, "rows", "0", "seed the store with this many other sessions first (e.g. 1000, 100000, 1000000); a comma-separated list compares table sizes, each in a store of its own")
@@ -60,7 +76,8 @@ func main() {
 	flag.BoolVar(&o.failOnError, "fail-on-error", false, "exit 1 if any request fails")
 	flag.BoolVar(&o.soak, "soak", false, "print heap and RSS at the start and end (and every -report); implies -fail-on-error")
 	flag.DurationVar(&o.report, "report", 0, "with -soak, also print heap and RSS at this interval (default: a tenth of -d)")
-	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.IntVar(&o.instances, "instances", 1, "with -store postgres, serve each library's app from this many processes on the same schemas, send each request to one at random, and check that no read is older than the client's last write")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (with -instances, each instance's to this file with .<lib>.<i> appended)")
 	flag.Parse()
 
 	o.libs = defaultLibs(o.store, o.soak)
@@ -77,32 +94,56 @@ func main() {
 	if o.rounds < 1 {
 		fatal(errors.New("-rounds must be at least 1"))
 	}
+	if o.instances < 1 || o.instances > 1 && o.store != "postgres" {
+		fatal(errors.New("-instances must be 1, or more with -store postgres"))
+	}
+	if o.soak && o.instances > 1 {
+		fatal(errors.New("-soak reports this process's memory: it does not combine with -instances"))
+	}
 	if o.soak {
 		o.failOnError = true
 		if o.report == 0 {
 			o.report = o.duration / 10
 		}
 	}
-	if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
-		if err != nil {
-			fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fatal(err)
-		}
-	}
-	errs, err := run(o)
-	if cpuprofile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile, err := startCPUProfile(o.cpuprofile)
 	if err != nil {
 		fatal(err)
 	}
-	if errs > 0 && o.failOnError {
-		fmt.Fprintf(os.Stderr, "load: %d requests failed\n", errs)
+	results, err := run(o)
+	stopProfile()
+	if err != nil {
+		fatal(err)
+	}
+	var errs, stale int64
+	for _, r := range results {
+		errs += r.errors
+		stale += max(r.stale, 0)
+	}
+	if (errs > 0 || stale > 0) && o.failOnError {
+		fmt.Fprintf(os.Stderr, "load: %d requests failed, %d reads were stale\n", errs, stale)
 		os.Exit(1)
 	}
+}
+
+// startCPUProfile starts a CPU profile to file, unless file is empty, and returns
+// the function that stops it.
+func startCPUProfile(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func fatal(err error) {
@@ -124,57 +165,99 @@ func defaultLibs(store string, soak bool) []string {
 }
 
 // A target is one library's app, served on loopback with a store seeded with rows
-// other sessions, its clients' sessions, and what its rounds have measured so far.
+// other sessions (in this process, or in instances of this command), its clients'
+// sessions, and what its rounds have measured so far.
 type target struct {
-	lib     string
-	rows    int
-	app     *bench.App
-	srv     *http.Server
-	tr      *http.Transport
-	client  *http.Client
-	base    string
-	cookies []string
+	lib      string
+	rows     int
+	bases    []string // the app's base URLs: one, or one per instance
+	tr       *http.Transport
+	client   *http.Client
+	sessions []session
+	// checkN makes reads ask for n (PathCount) and check it against the session's
+	// last acknowledged write, and writes check that their reply is newer.
+	checkN bool
+	// counts returns the app's store round trips and failed commits so far, summed
+	// over its instances.
+	counts func() (bench.Counts, int64, error)
+	stop   func() // stops the app's servers
 
 	requests  int64
 	errors    int64
+	stale     int64
 	elapsed   time.Duration
 	latencies histogram
 	store     bench.Counts
 	firstErr  error
 }
 
+// A session is one client's session: the Cookie header that names it, as the latest
+// response that set the session cookie left it, and the n of its last acknowledged
+// write (0 when it was created).
+type session struct {
+	cookie string
+	acked  int
+}
+
+// A result is what run measured of one library and table size.
+type result struct {
+	lib    string
+	rows   int
+	errors int64
+	stale  int64 // -1 when not checked
+}
+
 // run loads each library with each table size for o.duration, in o.rounds turns,
-// prints a line for each, and returns the number of failed requests.
-func run(o options) (int64, error) {
+// prints a line for each, and returns what it measured.
+func run(o options) ([]result, error) {
 	ctx := context.Background()
 	if o.store != "memory" && o.store != "postgres" {
-		return 0, fmt.Errorf("unknown -store %q", o.store)
+		return nil, fmt.Errorf("unknown -store %q", o.store)
 	}
 	var targets []*target
+	var pgs []*bench.Postgres
 	defer func() {
 		for _, t := range targets {
-			t.close(ctx)
+			t.stop()
+		}
+		for _, pg := range pgs {
+			pg.Close() // drops the schemas, once no instance uses them
 		}
 	}()
 	for _, rows := range o.rows {
-		var pg *bench.Postgres
-		if o.store == "postgres" {
-			var err error
-			if pg, err = openPostgres(ctx, o, rows); err != nil {
-				return 0, err
-			}
-			defer pg.Close()
-		}
+		var shared *bench.Postgres // one pair of schemas for the libraries that can share one
 		for _, lib := range o.libs {
+			if lib == bench.LibEchosessNoNotify && o.store != "postgres" {
+				return nil, fmt.Errorf("%s runs on -store postgres only", lib)
+			}
+			var pg *bench.Postgres
+			if o.store == "postgres" {
+				// echosess-nonotify's schema has no change triggers, which a cache
+				// needs: it gets schemas of its own.
+				own := lib == bench.LibEchosessNoNotify
+				if own || shared == nil {
+					var err error
+					if pg, err = openPostgres(ctx, o, rows, own); err != nil {
+						return nil, fmt.Errorf("%s: %w", lib, err)
+					}
+					pgs = append(pgs, pg)
+					if !own {
+						shared = pg
+					}
+				}
+				if !own {
+					pg = shared
+				}
+			}
 			t, err := newTarget(ctx, o, lib, rows, pg)
 			if err != nil {
-				return 0, fmt.Errorf("%s: %w", lib, err)
+				return nil, fmt.Errorf("%s: %w", lib, err)
 			}
 			targets = append(targets, t)
 		}
 	}
-	fmt.Printf("%d clients, %v per library in %d round(s), %.0f%% writes, store %s, GOMAXPROCS %d\n",
-		o.clients, o.duration, o.rounds, 100*o.writes, o.store, runtime.GOMAXPROCS(0))
+	fmt.Printf("%d clients, %v per library in %d round(s), %.0f%% writes, store %s, %d instance(s) per library, GOMAXPROCS %d\n",
+		o.clients, o.duration, o.rounds, 100*o.writes, o.store, o.instances, runtime.GOMAXPROCS(0))
 	if o.soak {
 		for _, t := range targets {
 			printMemory(t.lib, "start")
@@ -191,25 +274,32 @@ func run(o options) (int64, error) {
 			printMemory(t.lib, "end")
 		}
 	}
-	const row = "%-15s %9v %9v %9v %9v %9v %7v %10v %10v %14v\n"
-	fmt.Printf(row, "lib", "rows", "requests", "req/s", "p50", "p99", "errors", "reads/req", "writes/req", "roundtrips/req")
-	var errs int64
+	const row = "%-17s %9v %9v %9v %9v %9v %7v %7v %10v %10v %14v\n"
+	fmt.Printf(row, "lib", "rows", "requests", "req/s", "p50", "p99", "errors", "stale", "reads/req", "writes/req", "roundtrips/req")
+	var results []result
 	for _, t := range targets {
-		errs += t.errors
+		r := result{lib: t.lib, rows: t.rows, errors: t.errors, stale: -1}
+		stale := "-"
+		if t.checkN {
+			r.stale = t.stale
+			stale = strconv.FormatInt(t.stale, 10)
+		}
+		results = append(results, r)
 		n := float64(max(t.requests, 1))
 		fmt.Printf(row, t.lib, t.rows, t.requests, fmt.Sprintf("%.0f", float64(t.requests)/t.elapsed.Seconds()),
-			roundLatency(t.latencies.quantile(0.50)), roundLatency(t.latencies.quantile(0.99)), t.errors,
+			roundLatency(t.latencies.quantile(0.50)), roundLatency(t.latencies.quantile(0.99)), t.errors, stale,
 			fmt.Sprintf("%.2f", float64(t.store.Reads)/n), fmt.Sprintf("%.2f", float64(t.store.Writes)/n),
 			fmt.Sprintf("%.2f", float64(t.store.Total())/n))
 		if t.firstErr != nil {
 			fmt.Fprintf(os.Stderr, "%s rows=%d: first error: %v\n", t.lib, t.rows, t.firstErr)
 		}
 	}
-	return errs, nil
+	return results, nil
 }
 
-// openPostgres makes fresh schemas for a store seeded with rows other sessions.
-func openPostgres(ctx context.Context, o options, rows int) (*bench.Postgres, error) {
+// openPostgres makes fresh schemas for a store seeded with rows other sessions;
+// with noNotify, for echosess-nonotify, its echosess schema has no change triggers.
+func openPostgres(ctx context.Context, o options, rows int, noNotify bool) (*bench.Postgres, error) {
 	if o.dsn == "" {
 		return nil, errors.New("-store postgres needs -dsn or " + bench.DSNVar)
 	}
@@ -217,13 +307,23 @@ func openPostgres(ctx context.Context, o options, rows int) (*bench.Postgres, er
 	if err != nil {
 		return nil, err
 	}
+	if noNotify {
+		if err := pg.DropNotify(ctx); err != nil {
+			pg.Close()
+			return nil, err
+		}
+	}
 	start := time.Now()
 	if err := pg.Seed(ctx, rows); err != nil {
 		pg.Close()
 		return nil, err
 	}
 	if rows > 0 {
-		fmt.Printf("seeded %d rows in each library's table in %v\n", rows, time.Since(start).Round(time.Millisecond))
+		which := "each library's table"
+		if noNotify {
+			which = bench.LibEchosessNoNotify + "'s tables"
+		}
+		fmt.Printf("seeded %d rows in %s in %v\n", rows, which, time.Since(start).Round(time.Millisecond))
 	}
 	return pg, nil
 }
@@ -235,44 +335,64 @@ func roundLatency(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
-// newTarget builds lib's app, seeds a memory store, serves the app on loopback and
-// gives each client a session.
+// newTarget builds lib's app, seeds a memory store, serves the app on loopback (in
+// this process, or in o.instances processes on pg's schemas) and gives each client a
+// session.
 func newTarget(ctx context.Context, o options, lib string, rows int, pg *bench.Postgres) (*target, error) {
-	app, err := bench.NewApp(lib, pg, true)
+	t := &target{lib: lib, rows: rows, checkN: o.instances > 1}
+	var err error
+	if o.instances > 1 {
+		err = t.startInstances(o, pg)
+	} else {
+		err = t.serveHere(ctx, pg)
+	}
 	if err != nil {
 		return nil, err
 	}
-	t := &target{lib: lib, rows: rows, app: app}
-	if pg == nil {
-		if err := app.Seed(ctx, rows); err != nil {
-			app.Close()
-			return nil, err
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		app.Close()
-		return nil, err
-	}
-	t.srv = &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second}
-	go t.srv.Serve(ln)
-	t.base = "http://" + ln.Addr().String()
 	t.tr = &http.Transport{MaxIdleConnsPerHost: o.clients, DisableCompression: true}
 	t.client = &http.Client{Transport: t.tr, Timeout: 10 * time.Second}
-	t.cookies = make([]string, o.clients)
-	for i := range t.cookies {
-		if t.cookies[i], err = newSession(t.client, t.base); err != nil {
-			t.close(ctx)
+	stop := t.stop
+	t.stop = func() {
+		stop()
+		t.tr.CloseIdleConnections()
+	}
+	t.sessions = make([]session, o.clients)
+	for i := range t.sessions {
+		if t.sessions[i].cookie, err = newSession(t.client, t.bases[i%len(t.bases)]); err != nil {
+			t.stop()
 			return nil, err
 		}
 	}
 	return t, nil
 }
 
-func (t *target) close(ctx context.Context) {
-	t.srv.Shutdown(ctx)
-	t.tr.CloseIdleConnections()
-	t.app.Close()
+// serveHere builds t's app in this process, seeds a memory store, and serves it on
+// loopback.
+func (t *target) serveHere(ctx context.Context, pg *bench.Postgres) error {
+	app, err := bench.NewApp(t.lib, pg, true)
+	if err != nil {
+		return err
+	}
+	if pg == nil {
+		if err := app.Seed(ctx, t.rows); err != nil {
+			app.Close()
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		app.Close()
+		return err
+	}
+	srv := &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.bases = []string{"http://" + ln.Addr().String()}
+	t.counts = func() (bench.Counts, int64, error) { return app.Count.Snapshot(), app.Failures.Load(), nil }
+	t.stop = func() {
+		srv.Shutdown(ctx)
+		app.Close()
+	}
+	return nil
 }
 
 // load runs the clients against t for d and adds what they measured to t.
@@ -284,14 +404,14 @@ func (t *target) load(o options, d time.Duration) {
 		mu       sync.Mutex
 		requests atomic.Int64
 		errs     atomic.Int64
+		stale    atomic.Int64
 	)
-	failuresBefore := t.app.Failures.Load()
-	countBefore := t.app.Count.Snapshot()
+	countBefore, failuresBefore, countErr := t.counts()
 	start := time.Now()
 	deadline := start.Add(d)
-	for _, cookie := range t.cookies {
+	for i := range t.sessions {
 		wg.Add(1)
-		go func() {
+		go func(s *session) {
 			defer wg.Done()
 			h := new(histogram)
 			var owed float64
@@ -302,10 +422,17 @@ func (t *target) load(o options, d time.Duration) {
 				if write {
 					owed--
 				}
+				base := t.bases[0]
+				if len(t.bases) > 1 {
+					base = t.bases[rand.IntN(len(t.bases))]
+				}
 				t0 := time.Now()
-				err := do(t.client, t.base, cookie, write)
+				old, err := do(t.client, base, s, write, t.checkN)
 				h.add(time.Since(t0))
 				requests.Add(1)
+				if old {
+					stale.Add(1)
+				}
 				if err != nil {
 					errs.Add(1)
 					if firstErr == nil {
@@ -319,13 +446,23 @@ func (t *target) load(o options, d time.Duration) {
 				t.firstErr = firstErr
 			}
 			mu.Unlock()
-		}()
+		}(&t.sessions[i])
 	}
 	wg.Wait()
 	t.elapsed += time.Since(start)
 	t.requests += requests.Load()
-	t.store = t.store.Add(t.app.Count.Snapshot().Sub(countBefore))
-	t.errors += errs.Load() + t.app.Failures.Load() - failuresBefore
+	t.stale += stale.Load()
+	t.errors += errs.Load()
+	countAfter, failuresAfter, err := t.counts()
+	if err = errors.Join(countErr, err); err != nil {
+		t.errors++ // the round trips of this round go uncounted
+		if t.firstErr == nil {
+			t.firstErr = err
+		}
+		return
+	}
+	t.store = t.store.Add(countAfter.Sub(countBefore))
+	t.errors += failuresAfter - failuresBefore
 }
 
 // newSession creates a session and returns the Cookie header that names it.
@@ -347,32 +484,68 @@ func newSession(client *http.Client, base string) (string, error) {
 	return bench.CookieName + "=none", nil // the baseline sets no cookie
 }
 
-// do sends one read or write of the client's session and checks the reply.
-func do(client *http.Client, base, cookie string, write bool) error {
+// do sends one read or write of session s to base, checks the reply, and keeps the
+// session cookie that the response sets, as a browser would: echosess with a
+// coherent cache puts the session's version in it, which changes with each write.
+// With checkN, a read asks for n (PathCount) and do reports it as stale when it is
+// older than s's last acknowledged write; a write is stale when its reply is not
+// newer, for it then started from an older n. Without checkN, a read asks for the
+// user (PathRead), and nothing is stale.
+func do(client *http.Client, base string, s *session, write, checkN bool) (stale bool, err error) {
 	method, path := http.MethodGet, bench.PathRead
-	if write {
+	switch {
+	case write:
 		method, path = http.MethodPost, bench.PathWrite
+	case checkN:
+		path = bench.PathCount
 	}
 	req, err := http.NewRequest(method, base+path, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
-	req.Header.Set("Cookie", cookie)
+	req.Header.Set("Cookie", s.cookie)
 	res, err := client.Do(req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	body, err := io.ReadAll(res.Body)
 	res.Body.Close()
+	if len(res.Header["Set-Cookie"]) > 0 {
+		keepCookie(s, res)
+	}
 	switch {
 	case err != nil:
-		return err
+		return false, err
 	case res.StatusCode != http.StatusOK:
-		return fmt.Errorf("%s %s: status %s: %.200s", method, path, res.Status, body)
-	case !write && string(body) != bench.User:
-		return fmt.Errorf("%s %s: got %q, want %q", method, path, body, bench.User)
+		return false, fmt.Errorf("%s %s: status %s: %.200s", method, path, res.Status, body)
+	case !write && !checkN:
+		if string(body) != bench.User {
+			return false, fmt.Errorf("%s %s: got %q, want %q", method, path, body, bench.User)
+		}
+		return false, nil
+	case !checkN:
+		return false, nil
 	}
-	return nil
+	n, err := strconv.Atoi(string(body))
+	if err != nil {
+		return false, fmt.Errorf("%s %s: got %q, want a number", method, path, body)
+	}
+	if !write {
+		return n < s.acked, nil
+	}
+	stale = n <= s.acked
+	s.acked = n // acknowledged, stale or not: a lost update counts once
+	return stale, nil
+}
+
+// keepCookie makes s name its session by the session cookie that res sets, if it
+// sets one to a value.
+func keepCookie(s *session, res *http.Response) {
+	for _, ck := range res.Cookies() {
+		if ck.Name == bench.CookieName && ck.Value != "" && ck.MaxAge >= 0 {
+			s.cookie = ck.Name + "=" + ck.Value
+		}
+	}
 }
 
 // reportMemory prints heap and RSS every o.report during a soak, until the returned

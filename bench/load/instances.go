@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/echosess/echosess/bench"
+)
+
+// serveFlag, first on the command line, runs the command as one instance of a
+// library's app (serveMain) rather than as the load's client. The parent passes it
+// with the schemas to serve on; it is not in the usage.
+const serveFlag = "-serve"
+
+// pathCounts is the route, outside the app, on which an instance replies with its
+// store round trips and failed commits so far: "reads writes other failures".
+const pathCounts = "/_load/counts"
+
+// How long an instance may take to start, and to stop before it is killed.
+const (
+	startTimeout = 30 * time.Second
+	stopTimeout  = 5 * time.Second
+)
+
+// serveMain is an instance's main: it opens pools on the schemas that its parent
+// made (the DSN is in bench.DSNVar, so that no password shows in the process
+// list), builds the library's app on them, listens on a free loopback port, prints
+// the address on stdout, and serves until its stdin closes, which it does when the
+// parent exits however it exits, or until SIGTERM or SIGINT.
+//
+//	load -serve <lib> -schemas <echosess>,<scs> [-cpuprofile file]
+func serveMain(args []string) error {
+	fs := flag.NewFlagSet("load "+serveFlag, flag.ContinueOnError)
+	lib := fs.String(serveFlag[1:], "", "the library whose app to serve")
+	schemaList := fs.String("schemas", "", "the Postgres schemas to serve on: echosess,scs")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the instance to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	schemas, err := bench.ParsePostgresSchemas(*schemaList)
+	if err != nil {
+		return err
+	}
+	dsn := os.Getenv(bench.DSNVar)
+	if dsn == "" {
+		return errors.New(serveFlag + " needs " + bench.DSNVar)
+	}
+	stopProfile, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	pg, err := bench.OpenPostgresSchemas(ctx, dsn, schemas)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	app, err := bench.NewApp(*lib, pg, true)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: withCounts(app), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Println(ln.Addr())
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// withCounts serves app, and pathCounts beside it.
+func withCounts(app *bench.App) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != pathCounts {
+			app.Handler.ServeHTTP(w, r)
+			return
+		}
+		c := app.Count.Snapshot()
+		fmt.Fprintf(w, "%d %d %d %d", c.Reads, c.Writes, c.Other, app.Failures.Load())
+	})
+}
+
+// An instance is a child process that serves a library's app (serveMain).
+type instance struct {
+	name   string
+	cmd    *exec.Cmd
+	stdin  io.Closer
+	base   string        // its base URL
+	exited chan struct{} // closed when it has exited, and err is set
+	err    error
+}
+
+// startInstances starts o.instances processes of this command that serve t's app on
+// pg's schemas, and sets t's bases, counts and stop.
+func (t *target) startInstances(o options, pg *bench.Postgres) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var ins []*instance
+	t.stop = func() {
+		for _, in := range ins {
+			in.stopAsync()
+		}
+		for _, in := range ins {
+			if err := in.wait(); err != nil {
+				fmt.Fprintf(os.Stderr, "load: %s: %v\n", in.name, err)
+			}
+		}
+	}
+	for i := range o.instances {
+		in, err := startInstance(exe, o, t.lib, i, pg.Schemas())
+		if err != nil {
+			t.stop()
+			return err
+		}
+		ins = append(ins, in)
+		t.bases = append(t.bases, in.base)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	t.counts = func() (bench.Counts, int64, error) {
+		var sum bench.Counts
+		var failures int64
+		for _, in := range ins {
+			c, f, err := in.counts(client)
+			if err != nil {
+				return sum, failures, err
+			}
+			sum, failures = sum.Add(c), failures+f
+		}
+		return sum, failures, nil
+	}
+	return nil
+}
+
+// startInstance starts instance i of lib's app on schemas, and waits until it
+// listens.
+func startInstance(exe string, o options, lib string, i int, schemas bench.PostgresSchemas) (*instance, error) {
+	in := &instance{name: fmt.Sprintf("%s instance %d", lib, i), exited: make(chan struct{})}
+	args := []string{serveFlag, lib, "-schemas", schemas.String()}
+	if o.cpuprofile != "" {
+		args = append(args, "-cpuprofile", fmt.Sprintf("%s.%s.%d", o.cpuprofile, lib, i))
+	}
+	in.cmd = exec.Command(exe, args...)
+	in.cmd.Env = append(os.Environ(), bench.DSNVar+"="+o.dsn)
+	in.cmd.Stderr = os.Stderr
+	addr := make(chan string, 1)
+	in.cmd.Stdout = &addrWriter{addr: addr, rest: os.Stderr}
+	// The instance serves until this pipe closes: when stop closes it, or when this
+	// process exits, however it does, and the kernel closes it.
+	stdin, err := in.cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	in.stdin = stdin
+	if err := in.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		in.err = in.cmd.Wait()
+		close(in.exited)
+	}()
+	timeout := time.NewTimer(startTimeout)
+	defer timeout.Stop()
+	select {
+	case a := <-addr:
+		in.base = "http://" + strings.TrimSpace(a)
+		return in, nil
+	case <-in.exited:
+		return nil, fmt.Errorf("%s exited before it listened: %v", in.name, in.err)
+	case <-timeout.C:
+		in.stopAsync()
+		in.wait()
+		return nil, fmt.Errorf("%s did not listen within %v", in.name, startTimeout)
+	}
+}
+
+// stopAsync asks the instance to stop, by closing its stdin.
+func (in *instance) stopAsync() { in.stdin.Close() }
+
+// wait waits for the instance to exit after stopAsync, and kills it when it takes
+// longer than stopTimeout.
+func (in *instance) wait() error {
+	timeout := time.NewTimer(stopTimeout)
+	defer timeout.Stop()
+	select {
+	case <-in.exited:
+		return in.err
+	case <-timeout.C:
+		in.cmd.Process.Kill()
+		<-in.exited
+		return fmt.Errorf("killed after it did not stop within %v", stopTimeout)
+	}
+}
+
+// counts fetches the instance's store round trips and failed commits so far.
+func (in *instance) counts(client *http.Client) (bench.Counts, int64, error) {
+	var c bench.Counts
+	var failures int64
+	res, err := client.Get(in.base + pathCounts)
+	if err != nil {
+		return c, 0, fmt.Errorf("%s: %w", in.name, err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err == nil && res.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %s", res.Status)
+	}
+	if err == nil {
+		_, err = fmt.Sscan(string(body), &c.Reads, &c.Writes, &c.Other, &failures)
+	}
+	if err != nil {
+		return c, 0, fmt.Errorf("%s: counts: %w", in.name, err)
+	}
+	return c, failures, nil
+}
+
+// addrWriter is an instance's stdout: it sends the first line, the address the
+// instance listens on, to addr, and writes the rest to rest. The exec package
+// writes to it from one goroutine.
+type addrWriter struct {
+	addr chan<- string
+	rest io.Writer
+	line []byte
+	sent bool
+}
+
+func (w *addrWriter) Write(p []byte) (int, error) {
+	if w.sent {
+		return w.rest.Write(p)
+	}
+	w.line = append(w.line, p...)
+	i := bytes.IndexByte(w.line, '\n')
+	if i < 0 {
+		return len(p), nil
+	}
+	w.sent = true
+	w.addr <- string(w.line[:i])
+	if rest := w.line[i+1:]; len(rest) > 0 {
+		w.rest.Write(rest)
+	}
+	return len(p), nil
+}
