@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the measurements of BENCHMARKS.md's "Several instances on PostgreSQL" and
+# writes them to a folder (default results/instances): two app processes per
+# library behind one client, 90% reads of n and 10% writes, with stale reads
+# counted; the same load on one process for comparison; and echosess's writes/s
+# with and without the change triggers of migration 00003. Every command line goes
+# to commands.txt before its output, and the load average is sampled every 10 s
+# (loadavg.txt). Needs ECHOSESS_POSTGRES_DSN.
+#
+#	bash instances.sh [OUT]
+set -euo pipefail
+cd "$(dirname "$0")"
+out=${1:-results/instances}
+mkdir -p "$out"
+: "${ECHOSESS_POSTGRES_DSN:?set ECHOSESS_POSTGRES_DSN}"
+
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- ':/*.go' || echo ' (with uncommitted changes to Go files)')"
+	echo "nproc: $(nproc)"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "go: $(go version)"
+	echo "postgres: $(psql --version 2>/dev/null || echo none)"
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$out/machine.txt"
+
+(while sleep 10; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done) > "$out/loadavg.txt" &
+sampler=$!
+trap 'kill $sampler' EXIT
+
+: > "$out/commands.txt"
+measure() {
+	local file=$1
+	shift
+	echo "go run ./load $*  > $file" >> "$out/commands.txt"
+	go run ./load "$@" > "$out/$file"
+	cat "$out/$file"
+}
+
+measure load-instances.txt -store postgres -instances 2 -c 8 -d 30s -rounds 3 -fail-on-error
+measure load-one-instance.txt -store postgres -c 8 -d 30s -rounds 3 -fail-on-error
+measure write-cost.txt -store postgres -libs echosess,echosess-nonotify -writes 1 -c 8 -d 20s -rounds 4 -fail-on-error
+measure write-cost-listening.txt -store postgres -libs echosess,echosess-nonotify,echosess-cache -writes 1 -c 8 -d 20s -rounds 4 -fail-on-error
+
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
