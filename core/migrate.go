@@ -168,11 +168,8 @@ func (s sqliteVersions) Insert(ctx context.Context, db database.DBTxConn, req da
 // file switches it to write-ahead logging, which waits for no lock), the migration
 // was applied meanwhile, or it failed and is now recorded as applied.
 func migratedConcurrently(ctx context.Context, db *sql.DB, err error) bool {
-	var coded interface{ Code() int } // the driver's error, such as modernc.org/sqlite's
-	if errors.As(err, &coded) {
-		if code := coded.Code() & 0xff; code == 5 || code == 6 { // SQLITE_BUSY, SQLITE_LOCKED
-			return true
-		}
+	if code := sqliteCode(err); code == sqliteBusy || code == sqliteLocked {
+		return true
 	}
 	if errors.Is(err, errAppliedMeanwhile) {
 		return true

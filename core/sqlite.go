@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/echosess/echosess/core/internal/db/sqlite"
@@ -18,16 +20,104 @@ import (
 //	db, err := sql.Open("sqlite", echosess.SQLiteDSN("sessions.db"))
 //
 // It turns on write-ahead logging (readers never wait for the writer), a busy timeout
-// of 10 seconds (a writer waits for the lock instead of failing with "database is
-// locked"), synchronous=NORMAL (safe with WAL, and fast), and BEGIN IMMEDIATE for
-// transactions (a transaction takes the write lock up front, never midway). echosess
-// does not import the driver itself; the application does.
+// of 100 milliseconds (a statement waits that long for another connection's write lock
+// before it fails with "database is locked"), synchronous=NORMAL (safe with WAL, and
+// fast), and BEGIN IMMEDIATE for transactions (a transaction takes the write lock up
+// front, never midway). echosess does not import the driver itself; the application
+// does.
+//
+// The busy timeout is short so that the store's writes honour their deadline: a
+// store write that met the lock tries again until its context is done (see
+// NewSQLiteStore), and one busy timeout is the most it overruns the deadline. The
+// application's own statements on db get no such retry: they fail with "database is
+// locked" once another connection has held the write lock for 100 milliseconds. An
+// application that needs a longer wait for its own tables opens a second *sql.DB on
+// the same file with a DSN of its own, such as
+//
+//	"file:sessions.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+//
+// and keeps db for the sessions. Appending a busy timeout to this DSN does not work:
+// modernc.org/sqlite (v1.60.1) runs the busy_timeout pragmas before the others, the
+// last one given first, so this DSN's, the first, is set last and stays; and it runs
+// the _busy_timeout key before every pragma, so this DSN's overrides that too.
 func SQLiteDSN(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)" +
+		"?_pragma=busy_timeout(" + strconv.FormatInt(sqliteBusySlice.Milliseconds(), 10) + ")" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)" +
 		"&_txlock=immediate"
+}
+
+// sqliteBusySlice is the busy timeout of SQLiteDSN: how long one statement waits for
+// another connection's write lock. A store write waits for the lock in slices of it
+// (retryWhileBusy), so it is also the most a write overruns its deadline. It is long
+// enough that SQLite's busy handler tries for the lock nine times, at once and after
+// sleeps of 1, 2, 5, 10, 15, 20, 25 and 22 ms, where a store write holds the lock for
+// well under a millisecond: a write behind another process's store writes gets it
+// within its first slice. And it is a fiftieth of the default StoreTimeout.
+const sqliteBusySlice = 100 * time.Millisecond
+
+// sqliteLockWait bounds how long a store write waits for the write lock when its
+// context has no deadline: the busy timeout that SQLiteDSN set before the store
+// waited in slices.
+const sqliteLockWait = 10 * time.Second
+
+// sqliteRetryPause bounds the pause between two tries of a write that met the lock.
+// SQLite's busy handler waits inside each try; the pause only keeps a write whose
+// tries fail at once, without the busy handler, from spinning.
+const sqliteRetryPause = 16 * time.Millisecond
+
+// SQLite's primary result codes that the store and Migrate act on.
+const (
+	sqliteBusy   = 5 // SQLITE_BUSY: another connection holds a lock that is needed
+	sqliteLocked = 6 // SQLITE_LOCKED: a conflict within the same connection or cache
+)
+
+// sqliteCode returns SQLite's primary result code in err, the low byte of the
+// extended code that the driver's error reports (modernc.org/sqlite's *sqlite.Error
+// has a Code() int; echosess does not import the driver), or 0 when err holds none.
+func sqliteCode(err error) int {
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) {
+		return coded.Code() & 0xff
+	}
+	return 0
+}
+
+// retryWhileBusy runs write, a single writing statement that has just failed with
+// busy (SQLITE_BUSY: another connection held the database's write lock), again until
+// it gets the lock or fails otherwise, or ctx is done. Each try waits up to the busy
+// timeout inside SQLite, which ctx cannot interrupt, so it returns at most one busy
+// timeout after ctx's deadline. A statement that failed with SQLITE_BUSY wrote
+// nothing (outside a transaction SQLite rolls it back), so trying it again is safe.
+// A ctx without a deadline waits sqliteLockWait at most.
+func retryWhileBusy(ctx context.Context, write func() error, busy error) error {
+	giveUp := time.Now().Add(sqliteLockWait)
+	_, hasDeadline := ctx.Deadline()
+	pause := time.Millisecond
+	timer := time.NewTimer(pause)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("another connection held SQLite's write lock until the call's context ended: %w (%w)", ctx.Err(), busy)
+		case <-timer.C:
+		}
+		if !hasDeadline && time.Now().After(giveUp) {
+			return fmt.Errorf("another connection held SQLite's write lock for %v: %w", sqliteLockWait, busy)
+		}
+		err := write()
+		switch {
+		case err == nil:
+			return nil
+		case sqliteCode(err) == sqliteBusy:
+			busy = err
+		case ctx.Err() == nil:
+			return err
+		} // else the statement failed on ctx's end: say why it waited, above
+		pause = min(2*pause, sqliteRetryPause)
+		timer.Reset(pause)
+	}
 }
 
 // NewSQLiteStore returns a Store on the table that Migrate(ctx, db, DialectSQLite)
@@ -37,9 +127,17 @@ func SQLiteDSN(path string) string {
 // clock the store checks expiry against.
 //
 // The store prepares each of its statements on db the first time it runs, and keeps
-// them until Close. A call's context ends its wait for the store's turn to write and,
-// when db has a limit of open connections, for a free connection; a statement, once
-// started, runs to its end, since SQLite would not end its wait for a lock sooner.
+// them until Close. A call's context ends its wait for the store's turn to write, for
+// SQLite's write lock and, when db has a limit of open connections, for a free
+// connection. A statement, once started, runs to its end, since SQLite would not end
+// its wait for a lock sooner; so a write that meets another connection's write lock
+// waits for it one busy timeout of the DSN at a time (100 milliseconds with
+// SQLiteDSN), and tries again until the lock is free or the call's context is done,
+// then fails with an error that wraps the context's error and SQLITE_BUSY. While it
+// waits, it holds the store's turn: a write stuck behind another process's lock holds
+// the queue for at most StoreTimeout plus one busy timeout, and the writers queued
+// behind it fail at their own deadlines, never later. A call whose context has no
+// deadline waits 10 seconds at most, as long as the DSN's former busy timeout.
 func NewSQLiteStore(db *sql.DB, opts ...StoreOption) *SQLStore {
 	stmts := newStmtCache(db)
 	s := newSQLStore(sqliteQueries{sqlite.New(stmts)}, DialectSQLite, opts)
@@ -64,7 +162,7 @@ func (a sqliteQueries) load(ctx context.Context, key string, now time.Time) (sql
 }
 
 func (a sqliteQueries) insert(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
-	return a.q.InsertSession(ctx, sqlite.InsertSessionParams{
+	return whileBusy(ctx, a.q, (*sqlite.Queries).InsertSession, sqlite.InsertSessionParams{
 		Key:        key,
 		Data:       row.data,
 		ExpiresAt:  row.expiry.UnixMilli(),
@@ -75,7 +173,7 @@ func (a sqliteQueries) insert(ctx context.Context, key string, row sqlRow, now t
 }
 
 func (a sqliteQueries) update(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
-	return a.q.UpdateSession(ctx, sqlite.UpdateSessionParams{
+	return whileBusy(ctx, a.q, (*sqlite.Queries).UpdateSession, sqlite.UpdateSessionParams{
 		Key:        key,
 		Data:       row.data,
 		ExpiresAt:  row.expiry.UnixMilli(),
@@ -87,7 +185,7 @@ func (a sqliteQueries) update(ctx context.Context, key string, row sqlRow, now t
 }
 
 func (a sqliteQueries) touch(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
-	return a.q.TouchSession(ctx, sqlite.TouchSessionParams{
+	return whileBusy(ctx, a.q, (*sqlite.Queries).TouchSession, sqlite.TouchSessionParams{
 		Key:       key,
 		ExpiresAt: row.expiry.UnixMilli(),
 		Deadline:  row.deadline.UnixMilli(),
@@ -97,11 +195,33 @@ func (a sqliteQueries) touch(ctx context.Context, key string, row sqlRow, now ti
 }
 
 func (a sqliteQueries) delete(ctx context.Context, key string) error {
-	return a.q.DeleteSession(ctx, key)
+	_, err := whileBusy(ctx, a.q, deleteSession, key)
+	return err
 }
 
 func (a sqliteQueries) deleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
-	return a.q.DeleteExpiredSessions(ctx, sqlite.DeleteExpiredSessionsParams{Now: now.UnixMilli(), BatchSize: int64(limit)})
+	return whileBusy(ctx, a.q, (*sqlite.Queries).DeleteExpiredSessions,
+		sqlite.DeleteExpiredSessionsParams{Now: now.UnixMilli(), BatchSize: int64(limit)})
+}
+
+func deleteSession(q *sqlite.Queries, ctx context.Context, key string) (int64, error) {
+	return 0, q.DeleteSession(ctx, key)
+}
+
+// whileBusy runs stmt, one of the store's writing statements, and, when it met
+// another connection's write lock, runs it again until it gets the lock or ctx is
+// done (retryWhileBusy). SQLStore.write calls it in the store's turn to write, which
+// it keeps meanwhile. Reads need no such loop: with write-ahead logging they take no
+// lock that a writer holds.
+func whileBusy[A any](ctx context.Context, q *sqlite.Queries, stmt func(*sqlite.Queries, context.Context, A) (int64, error), arg A) (int64, error) {
+	n, err := stmt(q, ctx, arg)
+	if err != nil && sqliteCode(err) == sqliteBusy {
+		err = retryWhileBusy(ctx, func() (err error) {
+			n, err = stmt(q, ctx, arg)
+			return err
+		}, err)
+	}
+	return n, err
 }
 
 // sqliteBool is b as SQLite keeps a boolean: 1 or 0.
