@@ -186,7 +186,8 @@ type target struct {
 	errors    int64
 	stale     int64
 	elapsed   time.Duration
-	latencies histogram
+	latencies histogram // of every request
+	writes    histogram // of the writes alone
 	store     bench.Counts
 	firstErr  error
 }
@@ -274,8 +275,8 @@ func run(o options) ([]result, error) {
 			printMemory(t.lib, "end")
 		}
 	}
-	const row = "%-17s %9v %9v %9v %9v %9v %7v %7v %10v %10v %14v\n"
-	fmt.Printf(row, "lib", "rows", "requests", "req/s", "p50", "p99", "errors", "stale", "reads/req", "writes/req", "roundtrips/req")
+	const row = "%-17s %9v %9v %9v %9v %9v %9v %9v %7v %7v %10v %10v %14v\n"
+	fmt.Printf(row, "lib", "rows", "requests", "req/s", "p50", "p99", "write p50", "write p99", "errors", "stale", "reads/req", "writes/req", "roundtrips/req")
 	var results []result
 	for _, t := range targets {
 		r := result{lib: t.lib, rows: t.rows, errors: t.errors, stale: -1}
@@ -287,7 +288,8 @@ func run(o options) ([]result, error) {
 		results = append(results, r)
 		n := float64(max(t.requests, 1))
 		fmt.Printf(row, t.lib, t.rows, t.requests, fmt.Sprintf("%.0f", float64(t.requests)/t.elapsed.Seconds()),
-			roundLatency(t.latencies.quantile(0.50)), roundLatency(t.latencies.quantile(0.99)), t.errors, stale,
+			roundLatency(t.latencies.quantile(0.50)), roundLatency(t.latencies.quantile(0.99)),
+			roundLatency(t.writes.quantile(0.50)), roundLatency(t.writes.quantile(0.99)), t.errors, stale,
 			fmt.Sprintf("%.2f", float64(t.store.Reads)/n), fmt.Sprintf("%.2f", float64(t.store.Writes)/n),
 			fmt.Sprintf("%.2f", float64(t.store.Total())/n))
 		if t.firstErr != nil {
@@ -413,7 +415,7 @@ func (t *target) load(o options, d time.Duration) {
 		wg.Add(1)
 		go func(s *session) {
 			defer wg.Done()
-			h := new(histogram)
+			h, hw := new(histogram), new(histogram)
 			var owed float64
 			var firstErr error
 			for time.Now().Before(deadline) {
@@ -428,7 +430,11 @@ func (t *target) load(o options, d time.Duration) {
 				}
 				t0 := time.Now()
 				old, err := do(t.client, base, s, write, t.checkN)
-				h.add(time.Since(t0))
+				took := time.Since(t0)
+				h.add(took)
+				if write {
+					hw.add(took)
+				}
 				requests.Add(1)
 				if old {
 					stale.Add(1)
@@ -442,6 +448,7 @@ func (t *target) load(o options, d time.Duration) {
 			}
 			mu.Lock()
 			t.latencies.merge(h)
+			t.writes.merge(hw)
 			if t.firstErr == nil {
 				t.firstErr = firstErr
 			}
