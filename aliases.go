@@ -25,6 +25,10 @@ var (
 	ErrNoMiddleware  = core.ErrNoMiddleware
 	ErrHeaderWritten = core.ErrHeaderWritten
 	ErrStoreFull     = core.ErrStoreFull
+
+	ErrInvalidUserID  = core.ErrInvalidUserID
+	ErrNoUser         = core.ErrNoUser
+	ErrUnknownSession = core.ErrUnknownSession
 )
 
 type (
@@ -43,6 +47,13 @@ type (
 	ChangeFeed = core.ChangeFeed
 	// ChangeWatcher receives the reports of a ChangeFeed.
 	ChangeWatcher = core.ChangeWatcher
+	// UserIndex is a Store that indexes its records by user, for the user-session
+	// functions.
+	UserIndex = core.UserIndex
+	// SessionInfo describes one of a user's sessions.
+	SessionInfo = core.SessionInfo
+	// Device describes the client of a session.
+	Device = core.Device
 	// MemoryStore keeps sessions in process memory.
 	MemoryStore = core.MemoryStore
 	// SQLStore is a Store kept in SQLite or PostgreSQL.
@@ -110,4 +121,22 @@ func WithCache(store Store, cache Cache, logger *slog.Logger) Store {
 // or Stop is called.
 func StartCleaner(ctx context.Context, store Store, interval time.Duration, logger *slog.Logger) *Cleaner {
 	return core.StartCleaner(ctx, store, interval, logger)
+}
+
+// RevokeUserSessions ends every session bound to userID in store, now and on every
+// app instance, and reports how many it ended; it needs only the store.
+func RevokeUserSessions(ctx context.Context, store Store, userID string) (int, error) {
+	return core.RevokeUserSessions(ctx, store, userID)
+}
+
+// ListUserSessions lists the live sessions bound to userID in store, for code
+// outside a request.
+func ListUserSessions(ctx context.Context, store Store, userID string) ([]SessionInfo, error) {
+	return core.UserSessions(ctx, store, userID)
+}
+
+// RevokeUserSession ends the session of userID in store that handle names, for code
+// outside a request.
+func RevokeUserSession(ctx context.Context, store Store, userID, handle string) error {
+	return core.RevokeUserSession(ctx, store, userID, handle)
 }

@@ -78,6 +78,7 @@ func (s *echoSession) Request() *http.Request { return s.c.Request() }
 func (s *echoSession) Header() http.Header    { return s.c.Response().Header() }
 func (s *echoSession) Committed() bool        { return s.c.Response().Committed }
 func (s *echoSession) Status() int            { return s.c.Response().Status }
+func (s *echoSession) RealIP() string         { return s.c.RealIP() }
 
 func (s *echoSession) Before(fn func()) {
 	res := s.c.Response()

@@ -25,6 +25,8 @@ var v4 = &adaptertest.Binding[echo.Context, echo.HandlerFunc, echo.MiddlewareFun
 	Set: echosess.Set, Delete: echosess.Delete, Clear: echosess.Clear, Destroy: echosess.Destroy,
 	RenewID: echosess.RenewID, SetExpiry: echosess.SetExpiry, RememberMe: echosess.RememberMe, Save: echosess.Save,
 	IsNew: echosess.IsNew, Keys: echosess.Keys, Expires: echosess.Expires, ID: echosess.ID,
+	LoginUser: echosess.LoginUser, UserID: echosess.UserID, UserSessions: echosess.UserSessions,
+	RevokeSession: echosess.RevokeSession, RevokeOtherSessions: echosess.RevokeOtherSessions,
 	Response: func(c echo.Context) http.ResponseWriter { return c.Response() },
 }
 
@@ -59,6 +61,7 @@ func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV4{
 func TestSkipper(t *testing.T)          { adaptertest.RunSkipper(t, echoV4{}) }
 func TestMiddlewarePanics(t *testing.T) { adaptertest.RunBadConfig(t, v4) }
 func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV4{}) }
+func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV4{}) }
 
 func TestNoMiddleware(t *testing.T) {
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())

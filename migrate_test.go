@@ -3,10 +3,15 @@ package echosess_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/labstack/echo/v4"
 	"github.com/pressly/goose/v3"
 
 	"github.com/echosess/echosess"
@@ -488,4 +494,95 @@ func TestPostgresMigrateWaitsForLock(t *testing.T) {
 	}
 	logs.await(t, "took the migration lock")
 	wantAllApplied(t, db, "")
+}
+
+// TestMigrateUpgradesFirstSchema (issue 14): a database of the first version, with
+// a live session in its table, upgrades in place. The session keeps working,
+// unbound, and can then be bound and listed like a new one.
+func TestMigrateUpgradesFirstSchema(t *testing.T) {
+	for _, b := range migrationBackends {
+		t.Run(string(b.dialect), func(t *testing.T) {
+			ctx := context.Background()
+			db, store := b.open(t)
+			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
+				goose.WithTableName(echosess.MigrationTable), goose.WithDisableGlobalRegistry(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.UpTo(ctx, 1); err != nil {
+				t.Fatalf("up to the first schema: %v", err)
+			}
+			// The first version's store wrote rows like this one: no user, no device.
+			token, key := firstVersionToken(t)
+			now, expiry := time.Now(), time.Now().Add(time.Hour)
+			insert := `INSERT INTO echosess_sessions (key, data, expires_at, deadline, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)`
+			args := []any{key, []byte(`{"name":"ada"}`), expiry, expiry, now}
+			if b.dialect == echosess.DialectSQLite {
+				insert = strings.NewReplacer("$1", "?", "$2", "?", "$3", "?", "$4", "?", "$5", "?").Replace(insert)
+				args = []any{key, []byte(`{"name":"ada"}`), expiry.UnixMilli(), expiry.UnixMilli(), now.UnixMilli(), now.UnixMilli()}
+			}
+			if _, err := db.ExecContext(ctx, insert, args...); err != nil {
+				t.Fatalf("insert a first-version row: %v", err)
+			}
+			if err := echosess.Migrate(ctx, db, b.dialect); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			wantAllApplied(t, db, "after the upgrade")
+
+			e := echo.New()
+			e.Use(echosess.Middleware(echosess.Config{Store: store, CookieInsecure: true}))
+			e.GET("/", func(c echo.Context) error {
+				name, _, err := echosess.Get[string](c, "name")
+				if err != nil {
+					return err
+				}
+				user, err := echosess.UserID(c)
+				if err != nil {
+					return err
+				}
+				return c.String(http.StatusOK, name+" user="+user)
+			})
+			e.GET("/login", func(c echo.Context) error { return echosess.LoginUser(c, "ada") })
+			e.GET("/sessions", func(c echo.Context) error {
+				list, err := echosess.UserSessions(c)
+				if err != nil {
+					return err
+				}
+				return c.String(http.StatusOK, fmt.Sprint(len(list)))
+			})
+			get := func(path, cookie string) (string, string) {
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				req.Header.Set("Cookie", cookie)
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				set := ""
+				for _, ck := range rec.Result().Cookies() {
+					set = ck.Name + "=" + ck.Value
+				}
+				return rec.Body.String(), set
+			}
+			if body, _ := get("/", "session="+token); body != "ada user=" {
+				t.Fatalf("the first-version session after the upgrade reads %q, want %q", body, "ada user=")
+			}
+			_, renewed := get("/login", "session="+token)
+			if renewed == "" || renewed == "session="+token {
+				t.Fatalf("login of the upgraded session set cookie %q, want a renewed one", renewed)
+			}
+			if body, _ := get("/sessions", renewed); body != "1" {
+				t.Errorf("ada's sessions after the login: %q, want 1", body)
+			}
+			if body, _ := get("/", renewed); body != "ada user=ada" {
+				t.Errorf("after login the session reads %q, want %q", body, "ada user=ada")
+			}
+		})
+	}
+}
+
+// firstVersionToken returns a session token and its store key, as every version of
+// the middleware derives them: the SHA-256 of the token's 32 bytes, base64url.
+func firstVersionToken(t *testing.T) (token, key string) {
+	var raw [32]byte
+	rand.Read(raw[:])
+	sum := sha256.Sum256(raw[:])
+	return base64.RawURLEncoding.EncodeToString(raw[:]), base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -39,11 +39,7 @@ func newCachedStore(store Store, cache Cache, logger *slog.Logger, now func() ti
 	}
 	mem, _ := cache.(*MemoryStore)
 	s := &cachedStore{store: store, cache: cache, mem: mem, logger: logger, now: now}
-	inner := store
-	if b, ok := store.(boundedStore); ok {
-		inner = b.Store
-	}
-	if feed, ok := inner.(ChangeFeed); ok {
+	if feed, ok := find[ChangeFeed](store); ok {
 		s.coherent = true
 		stop, err := feed.WatchChanges(s)
 		if err != nil {
@@ -53,6 +49,13 @@ func newCachedStore(store Store, cache Cache, logger *slog.Logger, now func() ti
 			}
 		}
 		s.stopWatching = stop
+	}
+	if d, ok := find[deletionReporter](store); ok && d != deletionReporter(mem) {
+		s.stopDeletions = d.deletionsOf().watch(func(keys []string) {
+			for _, key := range keys {
+				s.evict(context.Background(), key)
+			}
+		})
 	}
 	return s
 }
@@ -72,6 +75,9 @@ type cachedStore struct {
 	blind        atomic.Bool
 	lost         bool // the feed has reported Lost; only the feed's calls use it
 	stopWatching func()
+	// stopDeletions stops the reports of a store of this package of what was
+	// deleted through it, such as a revocation outside a request.
+	stopDeletions func()
 }
 
 // usable reports whether the cache may be read and filled now.
@@ -125,6 +131,9 @@ func (s *cachedStore) Close() error {
 	if s.stopWatching != nil {
 		s.blind.Store(true)
 		s.stopWatching()
+	}
+	if s.stopDeletions != nil {
+		s.stopDeletions()
 	}
 	return nil
 }
@@ -235,7 +244,11 @@ func (s *cachedStore) putSaved(ctx context.Context, rec Record, give bool, t tic
 	if !s.usable() {
 		return false
 	}
-	if !rec.Expiry.After(s.now()) {
+	now := s.now()
+	if rec.LastActive = now; rec.Version == 1 {
+		rec.Created = now // as the store keeps them, from its own clock
+	}
+	if !rec.Expiry.After(now) {
 		s.evict(ctx, rec.Key)
 		return false
 	}
@@ -268,6 +281,21 @@ func (s *cachedStore) DeleteExpired(ctx context.Context) (int64, error) {
 		}
 	}
 	return s.store.DeleteExpired(ctx)
+}
+
+// UserSessions lists the records of userID from the store, which keeps the index.
+func (s *cachedStore) UserSessions(ctx context.Context, userID string) ([]Record, error) {
+	return userIndex(s.store).UserSessions(ctx, userID)
+}
+
+// DeleteUserSessions deletes the records of userID but exceptKey from the store, and
+// evicts them from the cache.
+func (s *cachedStore) DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error) {
+	keys, err := userIndex(s.store).DeleteUserSessions(ctx, userID, exceptKey)
+	for _, key := range keys {
+		s.evict(ctx, key)
+	}
+	return keys, err
 }
 
 // forget drops the cached copy of a record whose write failed with err. After a lost

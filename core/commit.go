@@ -50,11 +50,11 @@ func (s *Session) commit() error {
 			err = s.m.destroy(ctx, s.base)
 		}
 		token, rec = "", Record{}
-		if err == nil && len(s.data) > 0 {
+		if err == nil && s.worthStoring() {
 			token, rec, given, err = s.create(ctx, now)
 		}
 	case s.phase == fresh:
-		if len(s.data) > 0 {
+		if s.worthStoring() {
 			token, rec, given, err = s.create(ctx, now)
 		}
 	case s.end == renew:
@@ -85,6 +85,10 @@ func (s *Session) commit() error {
 	s.forget()
 	return nil
 }
+
+// worthStoring reports whether a session not stored yet has something to store: data,
+// or a user to be bound to.
+func (s *Session) worthStoring() bool { return len(s.data) > 0 || s.user != nil && *s.user != "" }
 
 // create stores the session's data under a new token.
 func (s *Session) create(ctx context.Context, now time.Time) (token string, rec Record, given bool, err error) {
@@ -209,6 +213,12 @@ func (s *Session) next(base Record, now time.Time) (Record, error) {
 		rec.Persistent = *s.remember
 	case s.end == renew:
 		rec.Persistent = false // a renewal starts afresh, like its lifetime
+	}
+	if s.user != nil {
+		rec.UserID = *s.user
+	}
+	if s.m.RecordDevice {
+		rec.Device = s.device(base.Device)
 	}
 	if !rec.Deadline.Equal(base.Deadline) || s.m.slides(base, now) {
 		rec.Expiry = s.m.idleExpiry(now, rec.Deadline)

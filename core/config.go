@@ -50,6 +50,13 @@ type Config[C any] struct {
 	// The store is written at most once per quarter of the timeout. Default 0: off.
 	IdleTimeout time.Duration
 
+	// RecordDevice records the user agent and IP address (Echo's RealIP, which
+	// follows Echo's IPExtractor) of the request that creates a session and of the
+	// last one that writes it, for UserSessions' "your devices" listing. Default
+	// false: a session holds nothing about its client that the application did not
+	// put there.
+	RecordDevice bool
+
 	// MaxSize bounds a session's encoded size in bytes; Set returns ErrTooLarge past
 	// it. Default 64 KiB.
 	MaxSize int

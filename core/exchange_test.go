@@ -42,6 +42,8 @@ func (x *testExchange) Before(fn func())       { x.before = append(x.before, fn)
 
 func (x *testExchange) Status() int { return x.status }
 
+func (x *testExchange) RealIP() string { return x.req.RemoteAddr }
+
 func (x *testExchange) WriteHeader() {
 	if !x.committed {
 		x.respondHeader(x.status)

@@ -34,6 +34,7 @@ type Manager struct {
 type settings struct {
 	CookieName                string
 	CookieSessionOnly         bool
+	RecordDevice              bool
 	DefaultExpiry             Expiry
 	IdleTimeout, StoreTimeout time.Duration
 	MaxSize                   int
@@ -86,7 +87,7 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 	}
 	m := &Manager{
 		settings: settings{
-			CookieName: cfg.CookieName, CookieSessionOnly: cfg.CookieSessionOnly,
+			CookieName: cfg.CookieName, CookieSessionOnly: cfg.CookieSessionOnly, RecordDevice: cfg.RecordDevice,
 			DefaultExpiry: cfg.DefaultExpiry, IdleTimeout: cfg.IdleTimeout, StoreTimeout: cfg.StoreTimeout,
 			MaxSize: cfg.MaxSize, Logger: cfg.Logger, Now: cfg.Now,
 		},

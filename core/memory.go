@@ -85,6 +85,7 @@ type MemoryStore struct {
 	strict bool          // saved records count too, and a Save past the budget fails
 	maxAge time.Duration // how long a cached record is trusted; 0: until it expires
 	shards [memoryShards]memoryShard
+	deletions
 }
 
 type memoryShard struct {
@@ -95,6 +96,7 @@ type memoryShard struct {
 	cached  int   // records that may be evicted: cached ones and tombstones
 	slots         // of the cached records, when the store is bounded
 	removals
+	users map[string]map[string]struct{} // the keys of the saved records of each user
 }
 
 // memoryEntry is a record as a shard holds it.
@@ -219,7 +221,11 @@ func (m *MemoryStore) swap(rec Record, keepData bool) error {
 		return ErrConflict
 	}
 	if keepData {
-		rec.Data = current.Data
+		rec.Data, rec.UserID = current.Data, current.UserID
+	}
+	rec.Created, rec.LastActive = now, now
+	if current.Version > 0 {
+		rec.Created = current.Created
 	}
 	rec.Version++
 	if !m.put(s, h, memoryEntry{Record: rec}, old, had, now) {
@@ -281,13 +287,16 @@ func (m *MemoryStore) Delete(_ context.Context, key string) error {
 	s := m.shard(h)
 	now := m.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	until := now.Add(time.Minute)
 	old, had := s.records[key]
 	if had && old.Expiry.After(until) {
 		until = old.Expiry
 	}
 	m.put(s, h, memoryEntry{Record: Record{Key: key, Expiry: until, Version: tombstoneVersion}, trusted: math.MaxInt64}, old, had, now)
+	s.mu.Unlock()
+	if had && !old.cached() {
+		m.deleted(key)
+	}
 	return nil
 }
 
@@ -393,6 +402,18 @@ func (m *MemoryStore) put(s *memoryShard, h uint64, e, old memoryEntry, had bool
 		}
 	}
 	s.bytes += int64(e.size) - int64(old.size)
+	if had && !old.cached() {
+		s.unindex(old)
+	}
+	if !e.cached() && e.UserID != "" {
+		if s.users == nil {
+			s.users = make(map[string]map[string]struct{})
+		}
+		if s.users[e.UserID] == nil {
+			s.users[e.UserID] = make(map[string]struct{})
+		}
+		s.users[e.UserID][e.Key] = struct{}{}
+	}
 	if had && old.cached() {
 		s.cached--
 		if !e.cached() && s.used != nil {
@@ -414,6 +435,9 @@ func (m *MemoryStore) put(s *memoryShard, h uint64, e, old memoryEntry, had bool
 // removal.
 func (s *memoryShard) remove(h uint64, key string, e memoryEntry) {
 	delete(s.records, key)
+	if !e.cached() {
+		s.unindex(e)
+	}
 	s.bytes -= int64(e.size)
 	if e.cached() {
 		s.cached--
@@ -423,6 +447,56 @@ func (s *memoryShard) remove(h uint64, key string, e memoryEntry) {
 	}
 	s.removed(h)
 }
+
+// unindex removes the saved record e from the index of its user's records.
+func (s *memoryShard) unindex(e memoryEntry) {
+	if keys := s.users[e.UserID]; keys != nil {
+		delete(keys, e.Key)
+		if len(keys) == 0 {
+			delete(s.users, e.UserID)
+		}
+	}
+}
+
+// UserSessions returns copies of the live saved records bound to userID, without
+// their data. Each shard indexes its records by user, so it reads only those.
+func (m *MemoryStore) UserSessions(_ context.Context, userID string) ([]Record, error) {
+	now := m.now()
+	var recs []Record
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.RLock()
+		for key := range s.users[userID] {
+			if e := s.records[key]; e.Expiry.After(now) {
+				e.Data = nil
+				recs = append(recs, e.Record)
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return recs, nil
+}
+
+// DeleteUserSessions deletes the saved records bound to userID but the one under
+// exceptKey, and returns their keys.
+func (m *MemoryStore) DeleteUserSessions(_ context.Context, userID, exceptKey string) ([]string, error) {
+	var keys []string
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for key := range s.users[userID] {
+			if key != exceptKey {
+				s.remove(m.hash(key), key, s.records[key])
+				keys = append(keys, key)
+			}
+		}
+		s.mu.Unlock()
+	}
+	m.deleted(keys...)
+	return keys, nil
+}
+
+func (m *MemoryStore) deletionsOf() *deletions { return &m.deletions }
 
 // purge removes expired entries and returns how many live-looking records went.
 func (m *MemoryStore) purge(s *memoryShard, now time.Time) int64 {

@@ -36,7 +36,8 @@ const (
 
 // recordSize estimates the heap that rec takes in a shard.
 func recordSize(rec Record) int32 {
-	n := entryOverhead + len(rec.Key) + allocOverhead
+	d := rec.Device
+	n := entryOverhead + len(rec.Key) + allocOverhead + len(rec.UserID) + len(d.UserAgent) + len(d.IP) + len(d.LastUserAgent) + len(d.LastIP)
 	if rec.Data != nil {
 		n += dataOverhead + max(len(rec.Data)-8, 0)*memberOverhead
 		for k, v := range rec.Data {

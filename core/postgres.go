@@ -40,39 +40,57 @@ func (a postgresQueries) load(ctx context.Context, key string, now time.Time) (s
 	if err != nil {
 		return sqlRow{}, false, err
 	}
-	return sqlRow{data: r.Data, expiry: r.ExpiresAt, deadline: r.Deadline, persistent: r.Persistent, version: r.Version}, true, nil
+	return sqlRow{
+		data: r.Data, expiry: r.ExpiresAt, deadline: r.Deadline, persistent: r.Persistent, version: r.Version,
+		userID: r.UserID, created: r.CreatedAt, lastActive: r.UpdatedAt,
+		device: Device{UserAgent: r.FirstUserAgent, IP: r.FirstIp, LastUserAgent: r.LastUserAgent, LastIP: r.LastIp},
+	}, true, nil
 }
 
 func (a postgresQueries) insert(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return a.q.InsertSession(ctx, postgres.InsertSessionParams{
-		Key:        key,
-		Data:       row.data,
-		ExpiresAt:  row.expiry,
-		Deadline:   row.deadline,
-		Persistent: row.persistent,
-		Now:        now,
+		Key:            key,
+		Data:           row.data,
+		ExpiresAt:      row.expiry,
+		Deadline:       row.deadline,
+		Persistent:     row.persistent,
+		Now:            now,
+		UserID:         row.userID,
+		FirstUserAgent: row.device.UserAgent,
+		FirstIp:        row.device.IP,
+		LastUserAgent:  row.device.LastUserAgent,
+		LastIp:         row.device.LastIP,
 	})
 }
 
 func (a postgresQueries) update(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return a.q.UpdateSession(ctx, postgres.UpdateSessionParams{
-		Key:        key,
-		Data:       row.data,
-		ExpiresAt:  row.expiry,
-		Deadline:   row.deadline,
-		Persistent: row.persistent,
-		Now:        now,
-		Version:    row.version,
+		Key:            key,
+		Data:           row.data,
+		ExpiresAt:      row.expiry,
+		Deadline:       row.deadline,
+		Persistent:     row.persistent,
+		Now:            now,
+		UserID:         row.userID,
+		FirstUserAgent: row.device.UserAgent,
+		FirstIp:        row.device.IP,
+		LastUserAgent:  row.device.LastUserAgent,
+		LastIp:         row.device.LastIP,
+		Version:        row.version,
 	})
 }
 
 func (a postgresQueries) touch(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return a.q.TouchSession(ctx, postgres.TouchSessionParams{
-		Key:       key,
-		ExpiresAt: row.expiry,
-		Deadline:  row.deadline,
-		Now:       now,
-		Version:   row.version,
+		Key:            key,
+		ExpiresAt:      row.expiry,
+		Deadline:       row.deadline,
+		Now:            now,
+		Version:        row.version,
+		FirstUserAgent: row.device.UserAgent,
+		FirstIp:        row.device.IP,
+		LastUserAgent:  row.device.LastUserAgent,
+		LastIp:         row.device.LastIP,
 	})
 }
 
@@ -82,4 +100,21 @@ func (a postgresQueries) delete(ctx context.Context, key string) error {
 
 func (a postgresQueries) deleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
 	return a.q.DeleteExpiredSessions(ctx, postgres.DeleteExpiredSessionsParams{Now: now, BatchSize: int32(min(limit, math.MaxInt32))})
+}
+
+func (a postgresQueries) listUser(ctx context.Context, userID string, now time.Time) ([]sqlRow, error) {
+	rs, err := a.q.ListUserSessions(ctx, postgres.ListUserSessionsParams{UserID: userID, Now: now})
+	rows := make([]sqlRow, len(rs))
+	for i, r := range rs {
+		rows[i] = sqlRow{
+			key: r.Key, expiry: r.ExpiresAt, deadline: r.Deadline, persistent: r.Persistent, version: r.Version,
+			created: r.CreatedAt, lastActive: r.UpdatedAt,
+			device: Device{UserAgent: r.FirstUserAgent, IP: r.FirstIp, LastUserAgent: r.LastUserAgent, LastIP: r.LastIp},
+		}
+	}
+	return rows, err
+}
+
+func (a postgresQueries) deleteUser(ctx context.Context, userID, exceptKey string) ([]string, error) {
+	return a.q.DeleteUserSessions(ctx, postgres.DeleteUserSessionsParams{UserID: userID, ExceptKey: exceptKey})
 }

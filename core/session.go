@@ -28,6 +28,9 @@ type Exchange interface {
 	// Fail, called from a Before hook, replaces the response with status and a short
 	// error body.
 	Fail(status int)
+	// RealIP is the client's IP address as the framework finds it (Echo's
+	// IPExtractor), for Config.RecordDevice.
+	RealIP() string
 }
 
 // phase is how far a request has got with its session.
@@ -77,6 +80,7 @@ type Session struct {
 	end      ending
 	lifetime time.Time // the deadline SetExpiry chose; zero when it was not called
 	remember *bool     // RememberMe's choice; nil when it was not called
+	user     *string   // BindUser's choice; nil when it was not called
 
 	hadCookie  bool  // the request named a session cookie, so an ending must remove it
 	hooked     bool  // the commit runs before the response header
@@ -249,17 +253,17 @@ func replay(data map[string]json.RawMessage, ops []op) error {
 // record, and values set afterwards start a new session.
 func (s *Session) endSession() {
 	s.end = destroy
-	s.data, s.lent, s.encoded, s.ops, s.lifetime, s.remember = nil, false, 0, nil, time.Time{}, nil
+	s.data, s.lent, s.encoded, s.ops, s.lifetime, s.remember, s.user = nil, false, 0, nil, time.Time{}, nil, nil
 }
 
 // forget drops the changes once they are committed.
 func (s *Session) forget() {
-	s.ops, s.end, s.lifetime, s.remember = s.ops[:0], keep, time.Time{}, nil
+	s.ops, s.end, s.lifetime, s.remember, s.user = s.ops[:0], keep, time.Time{}, nil, nil
 }
 
 // pending reports whether the session has changes to commit.
 func (s *Session) pending() bool {
-	return len(s.ops) > 0 || s.end != keep || !s.lifetime.IsZero() || s.remember != nil
+	return len(s.ops) > 0 || s.end != keep || !s.lifetime.IsZero() || s.remember != nil || s.user != nil
 }
 
 // beforeWrite commits the session just before the response header is written, unless

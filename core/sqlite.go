@@ -158,39 +158,57 @@ func (a sqliteQueries) load(ctx context.Context, key string, now time.Time) (sql
 	if err != nil {
 		return sqlRow{}, false, err
 	}
-	return sqlRow{data: r.Data, expiry: time.UnixMilli(r.ExpiresAt), deadline: time.UnixMilli(r.Deadline), persistent: r.Persistent != 0, version: r.Version}, true, nil
+	return sqlRow{
+		data: r.Data, expiry: time.UnixMilli(r.ExpiresAt), deadline: time.UnixMilli(r.Deadline), persistent: r.Persistent != 0, version: r.Version,
+		userID: r.UserID, created: time.UnixMilli(r.CreatedAt), lastActive: time.UnixMilli(r.UpdatedAt),
+		device: Device{UserAgent: r.FirstUserAgent, IP: r.FirstIp, LastUserAgent: r.LastUserAgent, LastIP: r.LastIp},
+	}, true, nil
 }
 
 func (a sqliteQueries) insert(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return whileBusy(ctx, a.q, (*sqlite.Queries).InsertSession, sqlite.InsertSessionParams{
-		Key:        key,
-		Data:       row.data,
-		ExpiresAt:  row.expiry.UnixMilli(),
-		Deadline:   row.deadline.UnixMilli(),
-		Persistent: sqliteBool(row.persistent),
-		Now:        now.UnixMilli(),
+		Key:            key,
+		Data:           row.data,
+		ExpiresAt:      row.expiry.UnixMilli(),
+		Deadline:       row.deadline.UnixMilli(),
+		Persistent:     sqliteBool(row.persistent),
+		Now:            now.UnixMilli(),
+		UserID:         row.userID,
+		FirstUserAgent: row.device.UserAgent,
+		FirstIp:        row.device.IP,
+		LastUserAgent:  row.device.LastUserAgent,
+		LastIp:         row.device.LastIP,
 	})
 }
 
 func (a sqliteQueries) update(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return whileBusy(ctx, a.q, (*sqlite.Queries).UpdateSession, sqlite.UpdateSessionParams{
-		Key:        key,
-		Data:       row.data,
-		ExpiresAt:  row.expiry.UnixMilli(),
-		Deadline:   row.deadline.UnixMilli(),
-		Persistent: sqliteBool(row.persistent),
-		Now:        now.UnixMilli(),
-		Version:    row.version,
+		Key:            key,
+		Data:           row.data,
+		ExpiresAt:      row.expiry.UnixMilli(),
+		Deadline:       row.deadline.UnixMilli(),
+		Persistent:     sqliteBool(row.persistent),
+		Now:            now.UnixMilli(),
+		UserID:         row.userID,
+		FirstUserAgent: row.device.UserAgent,
+		FirstIp:        row.device.IP,
+		LastUserAgent:  row.device.LastUserAgent,
+		LastIp:         row.device.LastIP,
+		Version:        row.version,
 	})
 }
 
 func (a sqliteQueries) touch(ctx context.Context, key string, row sqlRow, now time.Time) (int64, error) {
 	return whileBusy(ctx, a.q, (*sqlite.Queries).TouchSession, sqlite.TouchSessionParams{
-		Key:       key,
-		ExpiresAt: row.expiry.UnixMilli(),
-		Deadline:  row.deadline.UnixMilli(),
-		Now:       now.UnixMilli(),
-		Version:   row.version,
+		Key:            key,
+		ExpiresAt:      row.expiry.UnixMilli(),
+		Deadline:       row.deadline.UnixMilli(),
+		Now:            now.UnixMilli(),
+		Version:        row.version,
+		FirstUserAgent: row.device.UserAgent,
+		FirstIp:        row.device.IP,
+		LastUserAgent:  row.device.LastUserAgent,
+		LastIp:         row.device.LastIP,
 	})
 }
 
@@ -202,6 +220,27 @@ func (a sqliteQueries) delete(ctx context.Context, key string) error {
 func (a sqliteQueries) deleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
 	return whileBusy(ctx, a.q, (*sqlite.Queries).DeleteExpiredSessions,
 		sqlite.DeleteExpiredSessionsParams{Now: now.UnixMilli(), BatchSize: int64(limit)})
+}
+
+func (a sqliteQueries) listUser(ctx context.Context, userID string, now time.Time) ([]sqlRow, error) {
+	rs, err := a.q.ListUserSessions(ctx, sqlite.ListUserSessionsParams{UserID: userID, Now: now.UnixMilli()})
+	rows := make([]sqlRow, len(rs))
+	for i, r := range rs {
+		rows[i] = sqlRow{
+			key: r.Key, expiry: time.UnixMilli(r.ExpiresAt), deadline: time.UnixMilli(r.Deadline), persistent: r.Persistent != 0, version: r.Version,
+			created: time.UnixMilli(r.CreatedAt), lastActive: time.UnixMilli(r.UpdatedAt),
+			device: Device{UserAgent: r.FirstUserAgent, IP: r.FirstIp, LastUserAgent: r.LastUserAgent, LastIP: r.LastIp},
+		}
+	}
+	return rows, err
+}
+
+func (a sqliteQueries) deleteUser(ctx context.Context, userID, exceptKey string) (keys []string, err error) {
+	_, err = whileBusy(ctx, a.q, func(q *sqlite.Queries, ctx context.Context, arg sqlite.DeleteUserSessionsParams) (int64, error) {
+		keys, err = q.DeleteUserSessions(ctx, arg)
+		return int64(len(keys)), err
+	}, sqlite.DeleteUserSessionsParams{UserID: userID, ExceptKey: exceptKey})
+	return keys, err
 }
 
 func deleteSession(q *sqlite.Queries, ctx context.Context, key string) (int64, error) {

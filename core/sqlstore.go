@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -25,15 +26,29 @@ type SQLStore struct {
 	stmts io.Closer
 	// changes, when not nil, reports the changes to the table (WatchChanges).
 	changes *changeHub
+	deletions
 }
 
 // sqlRow is a session row, in the Go types the store logic works with.
 type sqlRow struct {
+	key        string // only in a listing
 	data       []byte
 	expiry     time.Time
 	deadline   time.Time
 	persistent bool
 	version    int64
+	userID     string
+	created    time.Time
+	lastActive time.Time
+	device     Device
+}
+
+// record is the record of row under key, with data.
+func (row sqlRow) record(key string, data map[string]json.RawMessage) Record {
+	return Record{
+		Key: key, Data: data, Expiry: row.expiry, Deadline: row.deadline, Persistent: row.persistent,
+		Version: row.version, UserID: row.userID, Created: row.created, LastActive: row.lastActive, Device: row.device,
+	}
 }
 
 // sqlQueries is what SQLStore needs from a database: the sqlc-generated queries of one
@@ -57,6 +72,12 @@ type sqlQueries interface {
 	delete(ctx context.Context, key string) error
 	// deleteExpired removes at most limit rows that have expired at now.
 	deleteExpired(ctx context.Context, now time.Time, limit int) (int64, error)
+	// listUser returns the rows bound to userID that are live at now, with their
+	// keys and without their data.
+	listUser(ctx context.Context, userID string, now time.Time) ([]sqlRow, error)
+	// deleteUser removes the rows bound to userID but the one under exceptKey, and
+	// returns their keys.
+	deleteUser(ctx context.Context, userID, exceptKey string) ([]string, error)
 }
 
 func newSQLStore(q sqlQueries, dialect Dialect, opts []StoreOption) *SQLStore {
@@ -78,7 +99,7 @@ func (s *SQLStore) Load(ctx context.Context, key string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: %s: stored session: %w", ErrDecode, s.dialect, err)
 	}
-	return Record{Key: key, Data: data, Expiry: row.expiry, Deadline: row.deadline, Persistent: row.persistent, Version: row.version}, nil
+	return row.record(key, data), nil
 }
 
 // Save writes rec as version rec.Version+1 in a single statement, provided the stored
@@ -90,7 +111,8 @@ func (s *SQLStore) Save(ctx context.Context, rec Record) error {
 	if err != nil {
 		return err
 	}
-	row := sqlRow{data: data, expiry: rec.Expiry, deadline: rec.Deadline, persistent: rec.Persistent, version: rec.Version}
+	row := sqlRow{data: data, expiry: rec.Expiry, deadline: rec.Deadline, persistent: rec.Persistent, version: rec.Version,
+		userID: rec.UserID, device: rec.Device}
 	if rec.Version == 0 {
 		return s.swap(ctx, "save", rec.Key, row, s.q.insert)
 	}
@@ -102,7 +124,7 @@ func (s *SQLStore) Save(ctx context.Context, rec Record) error {
 // rec.Version. Otherwise it writes nothing and returns ErrConflict. It ignores
 // rec.Data, so an idle-timeout slide neither encodes nor sends the session's data.
 func (s *SQLStore) Touch(ctx context.Context, rec Record) error {
-	row := sqlRow{expiry: rec.Expiry, deadline: rec.Deadline, version: rec.Version}
+	row := sqlRow{expiry: rec.Expiry, deadline: rec.Deadline, version: rec.Version, device: rec.Device}
 	return s.swap(ctx, "touch", rec.Key, row, s.q.touch)
 }
 
@@ -130,6 +152,7 @@ func (s *SQLStore) Delete(ctx context.Context, key string) error {
 	if err := s.write(ctx, func() error { return s.q.delete(ctx, key) }); err != nil {
 		return fmt.Errorf("%s: delete session: %w", s.dialect, err)
 	}
+	s.deleted(key)
 	return nil
 }
 
@@ -156,6 +179,36 @@ func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// UserSessions returns the live records bound to userID, without their data, in
+// one statement through the index on the user.
+func (s *SQLStore) UserSessions(ctx context.Context, userID string) ([]Record, error) {
+	rows, err := s.q.listUser(ctx, userID, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("%s: list user sessions: %w", s.dialect, err)
+	}
+	recs := make([]Record, len(rows))
+	for i, row := range rows {
+		row.userID = userID
+		recs[i] = row.record(row.key, nil)
+	}
+	return recs, nil
+}
+
+// DeleteUserSessions deletes the records bound to userID but the one under
+// exceptKey in one statement through the index on the user, and returns their keys.
+func (s *SQLStore) DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error) {
+	var keys []string
+	err := s.write(ctx, func() (err error) {
+		keys, err = s.q.deleteUser(ctx, userID, exceptKey)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: delete user sessions: %w", s.dialect, err)
+	}
+	s.deleted(keys...)
+	return keys, nil
 }
 
 // write runs fn, one writing statement, when the store admits a writer.
@@ -199,3 +252,5 @@ func (s *SQLStore) Close() error {
 	}
 	return s.stmts.Close()
 }
+
+func (s *SQLStore) deletionsOf() *deletions { return &s.deletions }

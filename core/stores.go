@@ -47,10 +47,31 @@ type Record struct {
 	Persistent bool
 	// Version counts the saves of the record: 0 for one never saved.
 	Version int64
+	// UserID is the user the session is bound to (BindUser), "" when none. A
+	// UserIndex lists and deletes records by it.
+	UserID string
+	// Created and LastActive are when the record was first saved and last written
+	// (a change or an idle slide). The store keeps them from its own clock: a Save
+	// ignores what rec holds.
+	Created, LastActive time.Time
+	// Device is what the middleware recorded of the client, with
+	// Config.RecordDevice: at the session's creation and at its last write.
+	Device Device
+}
+
+// Device describes the client of a session, for a "your devices" page.
+type Device struct {
+	// UserAgent and IP are those of the request that created the session.
+	UserAgent, IP string
+	// LastUserAgent and LastIP are those of the request that last wrote it.
+	LastUserAgent, LastIP string
 }
 
 // Store keeps session records. Implementations must be safe for concurrent use; the
-// storetest package checks one against this contract.
+// storetest package checks one against this contract. A Store that wraps another
+// (for metrics or tracing) should have a method Unwrap() Store that returns it, so
+// that the optional interfaces of the inner store (ChangeFeed, UserIndex) keep
+// working through the wrapper.
 type Store interface {
 	// Load returns the live record under key, or ErrNotFound. The returned Data is
 	// the caller's to keep and modify.
@@ -65,15 +86,49 @@ type Store interface {
 	DeleteExpired(ctx context.Context) (int64, error)
 }
 
+// find returns the first of store and the stores it wraps that is a T: a Store that
+// wraps another (metrics, tracing, a test's counter) exposes it with a method
+// Unwrap() Store, so that the optional interfaces of the store inside (ChangeFeed,
+// UserIndex, Toucher's kin) are still found.
+func find[T any](store Store) (T, bool) {
+	for store != nil {
+		if t, ok := store.(T); ok {
+			return t, true
+		}
+		u, ok := store.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		store = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // Toucher is a Store that can move a record's expiry without rewriting its data. The
 // middleware uses it for the idle-timeout slide; a Store without it gets a Save of
 // the whole record instead.
 type Toucher interface {
-	// Touch is Save of a record whose Data is unchanged since it was loaded at
-	// rec.Version: it writes rec.Expiry and rec.Deadline as version rec.Version+1,
-	// keeping the stored data, provided the live stored version is still
-	// rec.Version, and returns ErrConflict otherwise. It may ignore rec.Data.
+	// Touch is Save of a record whose Data and UserID are unchanged since it was
+	// loaded at rec.Version: it writes rec.Expiry, rec.Deadline and rec.Device as
+	// version rec.Version+1, keeping the stored data and user, provided the live
+	// stored version is still rec.Version, and returns ErrConflict otherwise. It may
+	// ignore rec.Data and rec.UserID.
 	Touch(ctx context.Context, rec Record) error
+}
+
+// UserIndex is a Store that indexes its records by Record.UserID, so that a user's
+// sessions are listed and revoked with one indexed query each, whatever the number
+// of sessions in the store. The middleware's user-session functions (UserSessions,
+// RevokeSession, RevokeOtherSessions, RevokeUserSessions) need it; every store of
+// this package has it, and storetest.UserIndex checks an implementation.
+type UserIndex interface {
+	// UserSessions returns the live records bound to userID, in any order. Their
+	// Data may be nil: a listing needs the rest.
+	UserSessions(ctx context.Context, userID string) ([]Record, error)
+	// DeleteUserSessions deletes the records bound to userID, except the one under
+	// exceptKey ("" for none), and returns the keys it deleted.
+	DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error)
 }
 
 // Cache is a fast copy of a Store's records, such as a MemoryStore. Put overwrites

@@ -12,6 +12,9 @@ type boundedStore struct {
 	timeout time.Duration
 }
 
+// Unwrap returns the bounded store.
+func (s boundedStore) Unwrap() Store { return s.Store }
+
 func (s boundedStore) Load(ctx context.Context, key string) (Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -61,4 +64,16 @@ func (c boundedCache) Delete(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	return c.Cache.Delete(ctx, key)
+}
+
+func (s boundedStore) UserSessions(ctx context.Context, userID string) ([]Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return userIndex(s.Store).UserSessions(ctx, userID)
+}
+
+func (s boundedStore) DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return userIndex(s.Store).DeleteUserSessions(ctx, userID, exceptKey)
 }

@@ -79,6 +79,7 @@ func (s *echoSession) Request() *http.Request { return s.c.Request() }
 func (s *echoSession) Header() http.Header    { return s.res.Header() }
 func (s *echoSession) Committed() bool        { return s.res.Committed }
 func (s *echoSession) Status() int            { return s.res.Status }
+func (s *echoSession) RealIP() string         { return s.c.RealIP() }
 
 func (s *echoSession) Before(fn func()) {
 	s.res.Before(fn)
@@ -129,4 +130,8 @@ var (
 	ErrInvalidKey    = core.ErrInvalidKey
 	ErrNoMiddleware  = core.ErrNoMiddleware
 	ErrHeaderWritten = core.ErrHeaderWritten
+
+	ErrInvalidUserID  = core.ErrInvalidUserID
+	ErrNoUser         = core.ErrNoUser
+	ErrUnknownSession = core.ErrUnknownSession
 )

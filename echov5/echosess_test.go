@@ -24,6 +24,8 @@ var v5 = &adaptertest.Binding[*echo.Context, echo.HandlerFunc, echo.MiddlewareFu
 	Set: echosess.Set, Delete: echosess.Delete, Clear: echosess.Clear, Destroy: echosess.Destroy,
 	RenewID: echosess.RenewID, SetExpiry: echosess.SetExpiry, RememberMe: echosess.RememberMe, Save: echosess.Save,
 	IsNew: echosess.IsNew, Keys: echosess.Keys, Expires: echosess.Expires, ID: echosess.ID,
+	LoginUser: echosess.LoginUser, UserID: echosess.UserID, UserSessions: echosess.UserSessions,
+	RevokeSession: echosess.RevokeSession, RevokeOtherSessions: echosess.RevokeOtherSessions,
 	Response: (*echo.Context).Response,
 }
 
@@ -57,6 +59,7 @@ func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV5{
 func TestSkipper(t *testing.T)          { adaptertest.RunSkipper(t, echoV5{}) }
 func TestMiddlewarePanics(t *testing.T) { adaptertest.RunBadConfig(t, v5) }
 func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV5{}) }
+func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV5{}) }
 
 func TestNoMiddleware(t *testing.T) {
 	adaptertest.RunNoMiddleware(t, v5, echo.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder()))

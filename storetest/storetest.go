@@ -22,7 +22,8 @@ import (
 // Run runs the conformance suite. newStore must return an empty store for each
 // subtest; it may register cleanups with t. The store must tell time with the
 // system clock, because the suite checks expiry against time.Now. Subtests of an
-// optional capability, such as echosess.Toucher, skip a store that lacks it.
+// optional capability, such as echosess.Toucher and echosess.UserIndex, skip a
+// store that lacks it.
 func Run(t *testing.T, newStore func(t *testing.T) echosess.Store) {
 	tests := []struct {
 		name string
@@ -43,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) echosess.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
 	}
+	t.Run("UserIndex", func(t *testing.T) { UserIndex(t, newStore) })
 }
 
 var keyCounter struct {

@@ -64,6 +64,13 @@ type Ctx interface {
 	Keys() ([]string, error)
 	Expires() (lifetime, idle time.Time, err error)
 	ID() string
+	// The user sessions: LoginUser, UserID, UserSessions, RevokeSession and
+	// RevokeOtherSessions.
+	LoginUser(userID string) error
+	UserID() (string, error)
+	UserSessions() ([]core.SessionInfo, error)
+	RevokeSession(handle string) error
+	RevokeOtherSessions() (int, error)
 	// DefaultErrorHandler returns what the adapter's default ErrorHandler returns.
 	DefaultErrorHandler(err error) error
 
@@ -124,6 +131,12 @@ type Binding[C frameworkContext, H ~func(C) error, M ~func(H) H] struct {
 	Keys    func(C) ([]string, error)
 	Expires func(C) (time.Time, time.Time, error)
 	ID      func(C) string
+
+	LoginUser           func(C, string) error
+	UserID              func(C) (string, error)
+	UserSessions        func(C) ([]core.SessionInfo, error)
+	RevokeSession       func(C, string) error
+	RevokeOtherSessions func(C) (int, error)
 
 	// Response returns the response writer of c's request.
 	Response func(C) http.ResponseWriter
@@ -198,6 +211,14 @@ func (x bound[C, H, M]) Expires() (time.Time, time.Time, error) {
 	return x.b.Expires(x.c)
 }
 func (x bound[C, H, M]) ID() string { return x.b.ID(x.c) }
+
+func (x bound[C, H, M]) LoginUser(id string) error { return x.b.LoginUser(x.c, id) }
+func (x bound[C, H, M]) UserID() (string, error)   { return x.b.UserID(x.c) }
+func (x bound[C, H, M]) UserSessions() ([]core.SessionInfo, error) {
+	return x.b.UserSessions(x.c)
+}
+func (x bound[C, H, M]) RevokeSession(handle string) error { return x.b.RevokeSession(x.c, handle) }
+func (x bound[C, H, M]) RevokeOtherSessions() (int, error) { return x.b.RevokeOtherSessions(x.c) }
 func (x bound[C, H, M]) DefaultErrorHandler(err error) error {
 	return x.b.DefaultErrorHandler(x.c, err)
 }

@@ -230,6 +230,26 @@ func Routes() []Route {
 			lifetime, _, _ := c.Expires()
 			return c.String(http.StatusOK, fmt.Sprintf("new=%v keys=%q lifetime=%v id=%q", isNew, keys, lifetime.IsZero(), c.ID()))
 		}),
+		get("/login", func(c Ctx) error { return Reply(c, "ok", true, c.LoginUser(c.QueryParam("user"))) }),
+		get("/userid", func(c Ctx) error {
+			id, err := c.UserID()
+			return Reply(c, id, true, err)
+		}),
+		get("/sessions", func(c Ctx) error {
+			list, err := c.UserSessions()
+			var lines []string
+			for _, s := range list {
+				lines = append(lines, fmt.Sprintf("%s current=%v created=%s active=%s expires=%s ua=%q ip=%q last_ua=%q last_ip=%q",
+					s.Handle, s.Current, s.Created.UTC().Format(time.RFC3339), s.LastActive.UTC().Format(time.RFC3339),
+					s.Expires.UTC().Format(time.RFC3339), s.Device.UserAgent, s.Device.IP, s.Device.LastUserAgent, s.Device.LastIP))
+			}
+			return Reply(c, strings.Join(lines, "\n"), true, err)
+		}),
+		get("/revoke", func(c Ctx) error { return Reply(c, "ok", true, c.RevokeSession(c.QueryParam("h"))) }),
+		get("/revoke-others", func(c Ctx) error {
+			n, err := c.RevokeOtherSessions()
+			return Reply(c, strconv.Itoa(n), true, err)
+		}),
 		get("/set-late", func(c Ctx) error {
 			if err := c.String(http.StatusOK, "body first "); err != nil {
 				return err
@@ -269,6 +289,9 @@ func ErrName(err error) string {
 		{core.ErrSessionEnded, "ErrSessionEnded"},
 		{core.ErrConflict, "ErrConflict"},
 		{ErrStoreDown, "ErrStoreDown"},
+		{core.ErrInvalidUserID, "ErrInvalidUserID"},
+		{core.ErrNoUser, "ErrNoUser"},
+		{core.ErrUnknownSession, "ErrUnknownSession"},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name
@@ -656,4 +679,24 @@ func (p *pending) response() Response {
 		p.t.Fatal(err)
 	}
 	return r
+}
+
+// UserSessions lists the user's records in the counted store, which must be a
+// core.UserIndex; it fails like the store's other calls.
+func (s *CountingStore) UserSessions(ctx context.Context, userID string) ([]core.Record, error) {
+	s.Loads.Add(1)
+	if err := s.refuse(ctx, false); err != nil {
+		return nil, err
+	}
+	return s.Store.(core.UserIndex).UserSessions(ctx, userID)
+}
+
+// DeleteUserSessions deletes the user's records in the counted store, which must be
+// a core.UserIndex; it fails like the store's other writes.
+func (s *CountingStore) DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error) {
+	s.Deletes.Add(1)
+	if err := s.refuse(ctx, true); err != nil {
+		return nil, err
+	}
+	return s.Store.(core.UserIndex).DeleteUserSessions(ctx, userID, exceptKey)
 }

@@ -1,46 +1,64 @@
 -- LoadSession returns the row under the key unless it has expired. Every "now" in
 -- these queries comes from the store's clock, never from the database.
 -- name: LoadSession :one
-SELECT data, expires_at, deadline, version, persistent
+SELECT data, expires_at, deadline, version, persistent, user_id, created_at, updated_at,
+       first_user_agent, first_ip, last_user_agent, last_ip
 FROM echosess_sessions
 WHERE key = sqlc.arg(key) AND expires_at > sqlc.arg(now);
 
 -- InsertSession saves version 1 of a session. It replaces an expired row but never a
 -- live one: it affects no row when a live session holds the key.
 -- name: InsertSession :execrows
-INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at)
-VALUES (sqlc.arg(key), sqlc.arg(data), sqlc.arg(expires_at), sqlc.arg(deadline), sqlc.arg(persistent), 1, sqlc.arg(now), sqlc.arg(now))
+INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at,
+                               user_id, first_user_agent, first_ip, last_user_agent, last_ip)
+VALUES (sqlc.arg(key), sqlc.arg(data), sqlc.arg(expires_at), sqlc.arg(deadline), sqlc.arg(persistent), 1, sqlc.arg(now), sqlc.arg(now),
+        sqlc.arg(user_id), sqlc.arg(first_user_agent), sqlc.arg(first_ip), sqlc.arg(last_user_agent), sqlc.arg(last_ip))
 ON CONFLICT (key) DO UPDATE SET
-    data       = excluded.data,
-    expires_at = excluded.expires_at,
-    deadline   = excluded.deadline,
-    persistent = excluded.persistent,
-    version    = 1,
-    created_at = excluded.created_at,
-    updated_at = excluded.updated_at
+    data             = excluded.data,
+    expires_at       = excluded.expires_at,
+    deadline         = excluded.deadline,
+    persistent       = excluded.persistent,
+    version          = 1,
+    created_at       = excluded.created_at,
+    updated_at       = excluded.updated_at,
+    user_id          = excluded.user_id,
+    first_user_agent = excluded.first_user_agent,
+    first_ip         = excluded.first_ip,
+    last_user_agent  = excluded.last_user_agent,
+    last_ip          = excluded.last_ip
 WHERE echosess_sessions.expires_at <= excluded.updated_at;
 
 -- UpdateSession saves the version after the given one, provided the live row is still
 -- at the given version: it affects no row otherwise.
 -- name: UpdateSession :execrows
 UPDATE echosess_sessions
-SET data       = sqlc.arg(data),
-    expires_at = sqlc.arg(expires_at),
-    deadline   = sqlc.arg(deadline),
-    persistent = sqlc.arg(persistent),
-    version    = version + 1,
-    updated_at = sqlc.arg(now)
+SET data             = sqlc.arg(data),
+    expires_at       = sqlc.arg(expires_at),
+    deadline         = sqlc.arg(deadline),
+    persistent       = sqlc.arg(persistent),
+    version          = version + 1,
+    updated_at       = sqlc.arg(now),
+    user_id          = sqlc.arg(user_id),
+    first_user_agent = sqlc.arg(first_user_agent),
+    first_ip         = sqlc.arg(first_ip),
+    last_user_agent  = sqlc.arg(last_user_agent),
+    last_ip          = sqlc.arg(last_ip)
 WHERE key = sqlc.arg(key) AND version = sqlc.arg(version) AND expires_at > sqlc.arg(now);
 
 -- TouchSession moves the expiry and deadline of the live row at the given version and
--- bumps its version, like UpdateSession, but never writes the data: an idle-timeout
--- slide sends no session data to the database.
+-- bumps its version, like UpdateSession, but never writes the data or the user: an
+-- idle-timeout slide sends no session data to the database. It records the device of
+-- the request, as the last activity.
 -- name: TouchSession :execrows
 UPDATE echosess_sessions
-SET expires_at = sqlc.arg(expires_at),
-    deadline   = sqlc.arg(deadline),
-    version    = version + 1,
-    updated_at = sqlc.arg(now)
+SET expires_at       = sqlc.arg(expires_at),
+    deadline         = sqlc.arg(deadline),
+    version          = version + 1,
+    updated_at       = sqlc.arg(now),
+    first_user_agent = sqlc.arg(first_user_agent),
+    first_ip         = sqlc.arg(first_ip),
+    last_user_agent  = sqlc.arg(last_user_agent),
+    last_ip          = sqlc.arg(last_ip)
 WHERE key = sqlc.arg(key) AND version = sqlc.arg(version) AND expires_at > sqlc.arg(now);
 
 -- name: DeleteSession :exec
@@ -56,3 +74,18 @@ WHERE key IN (
     WHERE expired.expires_at <= sqlc.arg(now)
     LIMIT sqlc.arg(batch_size)
 );
+
+-- ListUserSessions returns the live rows bound to a user, through the user_id index,
+-- without their data.
+-- name: ListUserSessions :many
+SELECT key, expires_at, deadline, version, persistent, created_at, updated_at,
+       first_user_agent, first_ip, last_user_agent, last_ip
+FROM echosess_sessions
+WHERE user_id = sqlc.arg(user_id) AND user_id <> '' AND expires_at > sqlc.arg(now);
+
+-- DeleteUserSessions deletes the rows bound to a user but the one under except_key,
+-- through the user_id index, and returns their keys.
+-- name: DeleteUserSessions :many
+DELETE FROM echosess_sessions
+WHERE user_id = sqlc.arg(user_id) AND user_id <> '' AND key <> sqlc.arg(except_key)
+RETURNING key;

@@ -9,12 +9,17 @@ import (
 )
 
 type EchosessSession struct {
-	Key        string
-	Data       []byte
-	ExpiresAt  time.Time
-	Deadline   time.Time
-	Version    int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Persistent bool
+	Key            string
+	Data           []byte
+	ExpiresAt      time.Time
+	Deadline       time.Time
+	Version        int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Persistent     bool
+	UserID         string
+	FirstUserAgent string
+	FirstIp        string
+	LastUserAgent  string
+	LastIp         string
 }

@@ -47,27 +47,72 @@ func (q *Queries) DeleteSession(ctx context.Context, key string) error {
 	return err
 }
 
+const deleteUserSessions = `-- name: DeleteUserSessions :many
+DELETE FROM echosess_sessions
+WHERE user_id = $1 AND user_id <> '' AND key <> $2
+RETURNING key
+`
+
+type DeleteUserSessionsParams struct {
+	UserID    string
+	ExceptKey string
+}
+
+// DeleteUserSessions deletes the rows bound to a user but the one under except_key,
+// through the user_id index, and returns their keys.
+func (q *Queries) DeleteUserSessions(ctx context.Context, arg DeleteUserSessionsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, deleteUserSessions, arg.UserID, arg.ExceptKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return nil, err
+		}
+		items = append(items, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertSession = `-- name: InsertSession :execrows
-INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
+INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at,
+                               user_id, first_user_agent, first_ip, last_user_agent, last_ip)
+VALUES ($1, $2, $3, $4, $5, 1, $6, $6,
+        $7, $8, $9, $10, $11)
 ON CONFLICT (key) DO UPDATE SET
-    data       = excluded.data,
-    expires_at = excluded.expires_at,
-    deadline   = excluded.deadline,
-    persistent = excluded.persistent,
-    version    = 1,
-    created_at = excluded.created_at,
-    updated_at = excluded.updated_at
+    data             = excluded.data,
+    expires_at       = excluded.expires_at,
+    deadline         = excluded.deadline,
+    persistent       = excluded.persistent,
+    version          = 1,
+    created_at       = excluded.created_at,
+    updated_at       = excluded.updated_at,
+    user_id          = excluded.user_id,
+    first_user_agent = excluded.first_user_agent,
+    first_ip         = excluded.first_ip,
+    last_user_agent  = excluded.last_user_agent,
+    last_ip          = excluded.last_ip
 WHERE echosess_sessions.expires_at <= excluded.updated_at
 `
 
 type InsertSessionParams struct {
-	Key        string
-	Data       []byte
-	ExpiresAt  time.Time
-	Deadline   time.Time
-	Persistent bool
-	Now        time.Time
+	Key            string
+	Data           []byte
+	ExpiresAt      time.Time
+	Deadline       time.Time
+	Persistent     bool
+	Now            time.Time
+	UserID         string
+	FirstUserAgent string
+	FirstIp        string
+	LastUserAgent  string
+	LastIp         string
 }
 
 // InsertSession saves version 1 of a session. It replaces an expired row but never a
@@ -80,6 +125,11 @@ func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) (i
 		arg.Deadline,
 		arg.Persistent,
 		arg.Now,
+		arg.UserID,
+		arg.FirstUserAgent,
+		arg.FirstIp,
+		arg.LastUserAgent,
+		arg.LastIp,
 	)
 	if err != nil {
 		return 0, err
@@ -87,8 +137,69 @@ func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) (i
 	return result.RowsAffected(), nil
 }
 
+const listUserSessions = `-- name: ListUserSessions :many
+SELECT key, expires_at, deadline, version, persistent, created_at, updated_at,
+       first_user_agent, first_ip, last_user_agent, last_ip
+FROM echosess_sessions
+WHERE user_id = $1 AND user_id <> '' AND expires_at > $2
+`
+
+type ListUserSessionsParams struct {
+	UserID string
+	Now    time.Time
+}
+
+type ListUserSessionsRow struct {
+	Key            string
+	ExpiresAt      time.Time
+	Deadline       time.Time
+	Version        int64
+	Persistent     bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	FirstUserAgent string
+	FirstIp        string
+	LastUserAgent  string
+	LastIp         string
+}
+
+// ListUserSessions returns the live rows bound to a user, through the user_id index,
+// without their data.
+func (q *Queries) ListUserSessions(ctx context.Context, arg ListUserSessionsParams) ([]ListUserSessionsRow, error) {
+	rows, err := q.db.Query(ctx, listUserSessions, arg.UserID, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListUserSessionsRow
+	for rows.Next() {
+		var i ListUserSessionsRow
+		if err := rows.Scan(
+			&i.Key,
+			&i.ExpiresAt,
+			&i.Deadline,
+			&i.Version,
+			&i.Persistent,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FirstUserAgent,
+			&i.FirstIp,
+			&i.LastUserAgent,
+			&i.LastIp,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const loadSession = `-- name: LoadSession :one
-SELECT data, expires_at, deadline, version, persistent
+SELECT data, expires_at, deadline, version, persistent, user_id, created_at, updated_at,
+       first_user_agent, first_ip, last_user_agent, last_ip
 FROM echosess_sessions
 WHERE key = $1 AND expires_at > $2
 `
@@ -99,11 +210,18 @@ type LoadSessionParams struct {
 }
 
 type LoadSessionRow struct {
-	Data       []byte
-	ExpiresAt  time.Time
-	Deadline   time.Time
-	Version    int64
-	Persistent bool
+	Data           []byte
+	ExpiresAt      time.Time
+	Deadline       time.Time
+	Version        int64
+	Persistent     bool
+	UserID         string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	FirstUserAgent string
+	FirstIp        string
+	LastUserAgent  string
+	LastIp         string
 }
 
 // LoadSession returns the row under the key unless it has expired. Every "now" in
@@ -117,35 +235,55 @@ func (q *Queries) LoadSession(ctx context.Context, arg LoadSessionParams) (LoadS
 		&i.Deadline,
 		&i.Version,
 		&i.Persistent,
+		&i.UserID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.FirstUserAgent,
+		&i.FirstIp,
+		&i.LastUserAgent,
+		&i.LastIp,
 	)
 	return i, err
 }
 
 const touchSession = `-- name: TouchSession :execrows
 UPDATE echosess_sessions
-SET expires_at = $1,
-    deadline   = $2,
-    version    = version + 1,
-    updated_at = $3
-WHERE key = $4 AND version = $5 AND expires_at > $3
+SET expires_at       = $1,
+    deadline         = $2,
+    version          = version + 1,
+    updated_at       = $3,
+    first_user_agent = $4,
+    first_ip         = $5,
+    last_user_agent  = $6,
+    last_ip          = $7
+WHERE key = $8 AND version = $9 AND expires_at > $3
 `
 
 type TouchSessionParams struct {
-	ExpiresAt time.Time
-	Deadline  time.Time
-	Now       time.Time
-	Key       string
-	Version   int64
+	ExpiresAt      time.Time
+	Deadline       time.Time
+	Now            time.Time
+	FirstUserAgent string
+	FirstIp        string
+	LastUserAgent  string
+	LastIp         string
+	Key            string
+	Version        int64
 }
 
 // TouchSession moves the expiry and deadline of the live row at the given version and
-// bumps its version, like UpdateSession, but never writes the data: an idle-timeout
-// slide sends no session data to the database.
+// bumps its version, like UpdateSession, but never writes the data or the user: an
+// idle-timeout slide sends no session data to the database. It records the device of
+// the request, as the last activity.
 func (q *Queries) TouchSession(ctx context.Context, arg TouchSessionParams) (int64, error) {
 	result, err := q.db.Exec(ctx, touchSession,
 		arg.ExpiresAt,
 		arg.Deadline,
 		arg.Now,
+		arg.FirstUserAgent,
+		arg.FirstIp,
+		arg.LastUserAgent,
+		arg.LastIp,
 		arg.Key,
 		arg.Version,
 	)
@@ -157,23 +295,33 @@ func (q *Queries) TouchSession(ctx context.Context, arg TouchSessionParams) (int
 
 const updateSession = `-- name: UpdateSession :execrows
 UPDATE echosess_sessions
-SET data       = $1,
-    expires_at = $2,
-    deadline   = $3,
-    persistent = $4,
-    version    = version + 1,
-    updated_at = $5
-WHERE key = $6 AND version = $7 AND expires_at > $5
+SET data             = $1,
+    expires_at       = $2,
+    deadline         = $3,
+    persistent       = $4,
+    version          = version + 1,
+    updated_at       = $5,
+    user_id          = $6,
+    first_user_agent = $7,
+    first_ip         = $8,
+    last_user_agent  = $9,
+    last_ip          = $10
+WHERE key = $11 AND version = $12 AND expires_at > $5
 `
 
 type UpdateSessionParams struct {
-	Data       []byte
-	ExpiresAt  time.Time
-	Deadline   time.Time
-	Persistent bool
-	Now        time.Time
-	Key        string
-	Version    int64
+	Data           []byte
+	ExpiresAt      time.Time
+	Deadline       time.Time
+	Persistent     bool
+	Now            time.Time
+	UserID         string
+	FirstUserAgent string
+	FirstIp        string
+	LastUserAgent  string
+	LastIp         string
+	Key            string
+	Version        int64
 }
 
 // UpdateSession saves the version after the given one, provided the live row is still
@@ -185,6 +333,11 @@ func (q *Queries) UpdateSession(ctx context.Context, arg UpdateSessionParams) (i
 		arg.Deadline,
 		arg.Persistent,
 		arg.Now,
+		arg.UserID,
+		arg.FirstUserAgent,
+		arg.FirstIp,
+		arg.LastUserAgent,
+		arg.LastIp,
 		arg.Key,
 		arg.Version,
 	)

@@ -5,12 +5,17 @@
 package sqlite
 
 type EchosessSession struct {
-	Key        string
-	Data       []byte
-	ExpiresAt  int64
-	Deadline   int64
-	Version    int64
-	CreatedAt  int64
-	UpdatedAt  int64
-	Persistent int64
+	Key            string
+	Data           []byte
+	ExpiresAt      int64
+	Deadline       int64
+	Version        int64
+	CreatedAt      int64
+	UpdatedAt      int64
+	Persistent     int64
+	UserID         string
+	FirstUserAgent string
+	FirstIp        string
+	LastUserAgent  string
+	LastIp         string
 }

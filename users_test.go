@@ -1,0 +1,83 @@
+package echosess_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/internal/adaptertest"
+)
+
+// TestRevokeOutsideRequest (issue 14): a password-reset job or an admin tool revokes
+// every session of a user with nothing but the store the middleware was given, and
+// the next request of each is logged out at once, also where the middleware keeps a
+// cache in front of the store.
+func TestRevokeOutsideRequest(t *testing.T) {
+	for _, v := range adaptertest.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			store := v.NewStore(t, time.Now)
+			cfg := echosess.Config{Store: store, CookieInsecure: true}
+			if v.Cached {
+				cfg.Cache = echosess.NewMemoryStore()
+			}
+			e := echo.New()
+			e.Use(echosess.Middleware(cfg))
+			e.GET("/login", func(c echo.Context) error { return echosess.LoginUser(c, c.QueryParam("user")) })
+			e.GET("/user", func(c echo.Context) error {
+				user, err := echosess.UserID(c)
+				if err != nil {
+					return err
+				}
+				return c.String(http.StatusOK, user)
+			})
+			call := func(path, cookie string) (string, string) {
+				t.Helper()
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				req.Header.Set("Cookie", cookie)
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+				}
+				set := cookie
+				for _, ck := range rec.Result().Cookies() {
+					set = ck.Name + "=" + ck.Value
+				}
+				return rec.Body.String(), set
+			}
+			var ada [2]string
+			for i := range ada {
+				_, ada[i] = call("/login?user=ada", "")
+				if user, _ := call("/user", ada[i]); user != "ada" {
+					t.Fatalf("after login the session is bound to %q", user)
+				}
+			}
+			_, bob := call("/login?user=bob", "")
+
+			n, err := echosess.RevokeUserSessions(context.Background(), store, "ada")
+			if err != nil || n != 2 {
+				t.Fatalf("RevokeUserSessions = %d, %v; want 2", n, err)
+			}
+			for _, cookie := range ada {
+				if user, _ := call("/user", cookie); user != "" {
+					t.Errorf("a revoked session is still bound to %q", user)
+				}
+			}
+			if user, _ := call("/user", bob); user != "bob" {
+				t.Errorf("bob's session is bound to %q after ada's revocation", user)
+			}
+			if list, err := echosess.ListUserSessions(context.Background(), store, "ada"); err != nil || len(list) != 0 {
+				t.Errorf("ada's sessions after the revocation: %v, %v", list, err)
+			}
+			if _, err := echosess.RevokeUserSessions(context.Background(), store, ""); !errors.Is(err, echosess.ErrInvalidUserID) {
+				t.Errorf("RevokeUserSessions of an empty user: %v, want ErrInvalidUserID", err)
+			}
+		})
+	}
+}
