@@ -16,3 +16,10 @@ func TestBrowser(t *testing.T) {
 	chrome := exampletest.Chromium(t)
 	exampletest.Browser(t, chrome, exampletest.Build(t))
 }
+
+// TestBrowserSessions logs two browser contexts in as one user; one revokes the
+// other, whose next page load is logged out.
+func TestBrowserSessions(t *testing.T) {
+	chrome := exampletest.Chromium(t)
+	exampletest.BrowserSessions(t, chrome, exampletest.Build(t))
+}

@@ -42,6 +42,7 @@ func Config[C any](store core.Store, cache core.Cache) core.Config[C] {
 		Cache:         cache,
 		CookieName:    CookieName,
 		DefaultExpiry: core.ExpireIn(Expiry),
+		RecordDevice:  true, // for the "your sessions" page
 	}
 }
 

@@ -425,3 +425,88 @@ func (b *browser) cookie(t *testing.T, base string) *network.Cookie {
 	}
 	return nil
 }
+
+// BrowserSessions drives the example's user pages in two browser contexts that
+// share no cookies, two devices of one user: both log in as ada; the first revokes
+// the second, whose next page load is logged out; the second logs in again, and the
+// first logs out everywhere else.
+func BrowserSessions(t *testing.T, chrome, bin string) {
+	dir := t.TempDir()
+	port := freePort(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	base := fmt.Sprintf("http://localhost:%d", port)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	t.Cleanup(cancel)
+	appLog := filepath.Join(dir, "app.log")
+	logOnFailure(t, "example app", appLog)
+	startApp(ctx, t, bin, listen, filepath.Join(dir, "sessions.db"), appLog)
+
+	laptop := startBrowser(ctx, t, chrome, dir)
+	phoneCtx, cancelPhone := chromedp.NewContext(laptop.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancelPhone)
+	if err := chromedp.Do(phoneCtx); err != nil { // its tab, bound to phoneCtx for its whole life
+		t.Fatalf("opening a second browser context: %v", err)
+	}
+	phone := &browser{ctx: phoneCtx}
+
+	laptop.login(t, base, "ada")
+	phone.login(t, base, "ada")
+	if ck, other := laptop.cookie(t, base), phone.cookie(t, base); ck == nil || other == nil || ck.Value == other.Value {
+		t.Fatal("the two browser contexts do not hold two sessions")
+	}
+	laptop.open(t, base+demo.SessionsPath)
+	laptop.waitSessions(t, "both logged in", 2)
+	if n := run(t, laptop, "current sessions", chromedp.Evaluate[int](`document.querySelectorAll('li.session.current').length`)); n != 1 {
+		t.Errorf("%d sessions marked as this device, want 1", n)
+	}
+
+	laptop.do(t, "revoke the phone", chromedp.Click(`li.session:not(.current) button.revoke`))
+	laptop.waitSessions(t, "after revoking the phone", 1)
+	phone.open(t, base+demo.SessionsPath)
+	phone.wantPath(t, "the revoked phone", base, demo.LoginPath)
+
+	phone.login(t, base, "ada")
+	laptop.open(t, base+demo.SessionsPath)
+	laptop.waitSessions(t, "the phone logged in again", 2)
+	laptop.do(t, "log out everywhere else", chromedp.Click(`#revoke-others`))
+	laptop.waitSessions(t, "after logging out everywhere else", 1)
+	phone.open(t, base+demo.SessionsPath)
+	phone.wantPath(t, "the phone, logged out everywhere else", base, demo.LoginPath)
+	laptop.open(t, base+demo.SessionsPath)
+	laptop.wantPath(t, "the laptop", base, demo.SessionsPath)
+}
+
+// login logs the browser in as name through the login form.
+func (b *browser) login(t *testing.T, base, name string) {
+	t.Helper()
+	b.open(t, base+demo.LoginPath)
+	b.do(t, "type the name", chromedp.SetValue(`input[name=`+demo.NameField+`]`, name))
+	b.do(t, "log in", chromedp.Click(`#login`))
+	b.do(t, "the sessions page", chromedp.WaitVisible(`#user`))
+	b.wantPath(t, "after login", base, demo.SessionsPath)
+}
+
+// waitSessions waits until the sessions page lists n sessions: a form's submission
+// reloads the page.
+func (b *browser) waitSessions(t *testing.T, when string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		got, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('li.session').length`))
+		if err == nil && got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the sessions page lists %d sessions (%v), want %d", when, got, err, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// wantPath checks that the browser is at base+path.
+func (b *browser) wantPath(t *testing.T, when, base, path string) {
+	t.Helper()
+	if loc := run(t, b, "location", chromedp.Location()); loc != base+path {
+		t.Errorf("%s: the browser is at %q, want %q", when, loc, base+path)
+	}
+}
