@@ -84,20 +84,8 @@ func SeedPages(t *testing.T, newApp func(store core.Store, cache core.Cache) htt
 // if set, receives the screenshot instead of the test's temp dir, so that it outlives
 // the test.
 func Browser(t *testing.T, chrome, bin string) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "sessions.db")
-	port := freePort(t)
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	// localhost, not 127.0.0.1: browsers treat http://localhost as a secure context,
-	// so they store and send the Secure cookie over plain http.
-	base := fmt.Sprintf("http://localhost:%d", port)
-
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	t.Cleanup(cancel)
-
-	appLog := filepath.Join(dir, "app.log")
-	logOnFailure(t, "example app", appLog)
-	app := startApp(ctx, t, bin, listen, db, appLog)
+	x := startExample(t, bin)
+	ctx, dir, base, app := x.ctx, x.dir, x.base, x.app
 	b := startBrowser(ctx, t, chrome, dir)
 
 	b.open(t, base+"/")
@@ -143,7 +131,7 @@ func Browser(t *testing.T, chrome, bin string) {
 	}
 
 	app.stop(t)
-	startApp(ctx, t, bin, listen, db, appLog) // stopped at cleanup
+	startApp(ctx, t, bin, x.listen, x.db, x.log) // stopped at cleanup
 	b.open(t, base+"/")
 	b.wantText(t, "after the restart", demo.Value) // the session outlived the process, in the SQLite file
 	if after := b.cookie(t, base); after == nil || after.Value != ck.Value {
@@ -162,6 +150,37 @@ func Browser(t *testing.T, chrome, bin string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// example is the example command of a browser test, running on a SQLite file in dir.
+type example struct {
+	ctx        context.Context // the whole browser test's
+	dir        string
+	base       string // the URL the browser opens
+	listen, db string
+	log        string
+	app        *app
+}
+
+// startExample starts the example binary bin on a free port, with a new SQLite file.
+func startExample(t *testing.T, bin string) *example {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	t.Cleanup(cancel)
+	x := &example{
+		ctx: ctx, dir: dir,
+		// localhost, not 127.0.0.1: browsers treat http://localhost as a secure
+		// context, so they store and send the Secure cookie over plain http.
+		base:   fmt.Sprintf("http://localhost:%d", port),
+		listen: fmt.Sprintf("127.0.0.1:%d", port),
+		db:     filepath.Join(dir, "sessions.db"),
+		log:    filepath.Join(dir, "app.log"),
+	}
+	logOnFailure(t, "example app", x.log)
+	x.app = startApp(ctx, t, bin, x.listen, x.db, x.log)
+	return x
 }
 
 // checkCookie checks the session cookie's attributes as the browser stored them.
@@ -431,17 +450,9 @@ func (b *browser) cookie(t *testing.T, base string) *network.Cookie {
 // the second, whose next page load is logged out; the second logs in again, and the
 // first logs out everywhere else.
 func BrowserSessions(t *testing.T, chrome, bin string) {
-	dir := t.TempDir()
-	port := freePort(t)
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	base := fmt.Sprintf("http://localhost:%d", port)
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	t.Cleanup(cancel)
-	appLog := filepath.Join(dir, "app.log")
-	logOnFailure(t, "example app", appLog)
-	startApp(ctx, t, bin, listen, filepath.Join(dir, "sessions.db"), appLog)
-
-	laptop := startBrowser(ctx, t, chrome, dir)
+	x := startExample(t, bin)
+	base := x.base
+	laptop := startBrowser(x.ctx, t, chrome, x.dir)
 	phoneCtx, cancelPhone := chromedp.NewContext(laptop.ctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancelPhone)
 	if err := chromedp.Do(phoneCtx); err != nil { // its tab, bound to phoneCtx for its whole life
