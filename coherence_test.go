@@ -211,6 +211,25 @@ func TestCoherentCache(t *testing.T) {
 		waitFor(t, propagationBound, "another holder reads the write on B", func() bool { return b.read(t, "k", other) == "v2" })
 	})
 
+	// An instance's own writes stay in its cache, although their reports come back
+	// to it, often before the write's fill of the cache.
+	t.Run("OwnWritesStayCached", func(t *testing.T) {
+		a, _ := twoInstances(t)
+		var cookie string
+		a.write(t, "k", "v0", &cookie)
+		a.waitCached(t, cookie)
+		for i := range 20 {
+			a.write(t, "k", fmt.Sprint("v", i+1), &cookie)
+			before := a.store.loads.Load()
+			if got := a.read(t, "k", cookie); got != fmt.Sprint("v", i+1) {
+				t.Fatalf("A reads %q after its write %d", got, i+1)
+			}
+			if loads := a.store.loads.Load() - before; loads != 0 {
+				t.Fatalf("the read after write %d went to the store (%d loads)", i+1, loads)
+			}
+		}
+	})
+
 	// Two tabs of one session write at once, one through each instance: no write is
 	// lost, and each instance reads them all.
 	t.Run("ConcurrentWritersLoseNothing", func(t *testing.T) {

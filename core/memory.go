@@ -267,7 +267,7 @@ func (m *MemoryStore) fill(rec Record, t ticket) {
 	if had && old.Version > rec.Version && old.Expiry.After(now) {
 		return
 	}
-	if t.taken && s.removedSince(t, h) {
+	if t.taken && s.refusedSince(t, h, rec.Version) {
 		if had && old.Version < rec.Version {
 			s.remove(h, rec.Key, old)
 		}
@@ -321,15 +321,19 @@ func (m *MemoryStore) invalidate(key string, version int64) {
 	s := m.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	below := version
+	if version == 0 {
+		below = math.MaxInt64 // removed, or changed without a version: no copy is current
+	}
 	old, had := s.records[key]
 	switch {
 	case had && (!old.cached() || old.Version == tombstoneVersion):
 		// A saved record is the store's own, and a tombstone is already gone.
-	case had && version > 0 && old.Version >= version:
+	case had && old.Version >= below:
 	case had:
-		s.remove(h, key, old)
+		s.removeBelow(h, key, old, below)
 	default:
-		s.removed(h)
+		s.removedBelow(h, below)
 	}
 }
 
@@ -434,6 +438,12 @@ func (m *MemoryStore) put(s *memoryShard, h uint64, e, old memoryEntry, had bool
 // remove deletes the entry e under key, whose hash is h, from s and counts it as a
 // removal.
 func (s *memoryShard) remove(h uint64, key string, e memoryEntry) {
+	s.removeBelow(h, key, e, math.MaxInt64)
+}
+
+// removeBelow is remove, counted as a removal that refuses only the fills of
+// versions below below.
+func (s *memoryShard) removeBelow(h uint64, key string, e memoryEntry, below int64) {
 	delete(s.records, key)
 	if !e.cached() {
 		s.unindex(e)
@@ -445,7 +455,7 @@ func (s *memoryShard) remove(h uint64, key string, e memoryEntry) {
 			s.free(e.slot)
 		}
 	}
-	s.removed(h)
+	s.removedBelow(h, below)
 }
 
 // unindex removes the saved record e from the index of its user's records.

@@ -151,17 +151,28 @@ func (m *MemoryStore) evict(s *memoryShard, except string) bool {
 // removalRing is how many of a shard's last removals it remembers.
 const removalRing = 64
 
-// removals counts the keys a shard removed, by eviction, forget or expiry, and keeps
-// the hashes of the last removalRing of them. A fill is a Put of what a load read
-// from the store after a miss, or of what a save wrote to it: it may arrive after
-// the shard removed a newer copy of the same record, or the tombstone of its
-// deletion, which would have stopped it. The fill carries the ticket taken before
-// its store call, and the shard refuses it when it removed the key since, or more
-// keys than it remembers. Tombstones can then be evicted like anything cached: a
-// fill that started after one was evicted read the store after the delete.
+// removals counts the keys a shard removed, by eviction, forget, expiry or a
+// reported change, and keeps the last removalRing of them. A fill is a Put of what a
+// load read from the store after a miss, or of what a save wrote to it: it may
+// arrive after the shard removed a newer copy of the same record, or the tombstone
+// of its deletion, which would have stopped it. The fill carries the ticket taken
+// before its store call, and the shard refuses it when it removed the key since, or
+// more keys than it remembers. Tombstones can then be evicted like anything cached:
+// a fill that started after one was evicted read the store after the delete.
+//
+// A removal for a reported change (invalidate) knows the version the store now
+// holds, and refuses only fills older than it: a process's fill of its own write,
+// whose report may come back before the fill, is kept.
 type removals struct {
 	count atomic.Uint64 // written under the shard's lock, read without it
-	ring  [removalRing]uint64
+	ring  [removalRing]removal
+}
+
+// removal is one entry of removals: the hash of a key, and the version below which
+// a fill of it is refused (math.MaxInt64: any fill).
+type removal struct {
+	hash  uint64
+	below int64
 }
 
 // ticket is the removal count of a key's shard when a fill's store call began,
@@ -177,21 +188,23 @@ func (m *MemoryStore) ticket(key string) ticket {
 	return ticket{count: m.shard(h).count.Load(), hash: h, taken: true}
 }
 
-// removed counts the removal of the key of hash h.
-func (r *removals) removed(h uint64) {
+// removedBelow counts a removal of the key of hash h that refuses the fills of
+// versions below version whose tickets are older.
+func (r *removals) removedBelow(h uint64, version int64) {
 	n := r.count.Load()
-	r.ring[n%removalRing] = h
+	r.ring[n%removalRing] = removal{hash: h, below: version}
 	r.count.Store(n + 1)
 }
 
-// removedSince reports whether the key of hash h may have been removed since t.
-func (r *removals) removedSince(t ticket, h uint64) bool {
+// refusedSince reports whether a removal since t may refuse a fill of version of
+// the key of hash h.
+func (r *removals) refusedSince(t ticket, h uint64, version int64) bool {
 	n := r.count.Load()
 	if n-t.count > removalRing {
 		return true
 	}
 	for i := t.count; i < n; i++ {
-		if r.ring[i%removalRing] == h {
+		if e := r.ring[i%removalRing]; e.hash == h && version < e.below {
 			return true
 		}
 	}
