@@ -68,7 +68,7 @@ func (s *Session) commit() error {
 
 	switch persistent := s.m.persistent(rec); {
 	case token != "" && (token != s.token || rec.Persistent != s.base.Persistent || persistent && !rec.Expiry.Equal(s.base.Expiry) ||
-		s.m.versioned && rec.Version != s.cookieVersion):
+		s.m.versioned && s.pending() && rec.Version != s.cookieVersion):
 		s.setCookie(token, rec.Version, persistent, rec.Expiry, now)
 		s.cookieVersion = rec.Version
 	case token == "" && s.end == destroy:

@@ -24,9 +24,10 @@ type Manager struct {
 	seed        maphash.Seed
 	locks       [commitLocks]sync.Mutex
 	// versioned is set when store is a cache kept coherent by the store's changes:
-	// the cookie then carries the session's version after each write, so that an
-	// instance whose cache has not yet heard of the client's last write reads the
-	// store instead; the client always reads its own writes.
+	// the cookie then carries the session's version after each change, so that an
+	// instance whose cache has not yet heard of the client's last change reads the
+	// store instead; the client always reads its own writes. An idle slide alone
+	// changes no data and sends no cookie for it.
 	versioned bool
 }
 

@@ -120,6 +120,8 @@ type Harness struct {
 
 	gatesMu sync.Mutex
 	gates   map[string]*gate
+
+	coherent bool // the variant's cache is coherent: writes send the session's version
 }
 
 // NewHarness starts the test app of adapter a on the variant's store; configure may
@@ -127,10 +129,14 @@ type Harness struct {
 // answers as the adapter's default does.
 func NewHarness(t *testing.T, a Adapter, v Variant, configure func(*Config)) *Harness {
 	t.Helper()
-	h := &Harness{t: t, Clock: NewClock(), Errors: make(chan error, 100), gates: map[string]*gate{}}
+	h := &Harness{t: t, Clock: NewClock(), Errors: make(chan error, 100), gates: map[string]*gate{}, coherent: v.Coherent}
 	h.Store = &CountingStore{Store: v.NewStore(t, h.Clock.Now)}
+	var store core.Store = h.Store
+	if v.Coherent {
+		store = unwrapping{h.Store}
+	}
 	cfg := Config{
-		Store: h.Store,
+		Store: store,
 		Now:   h.Clock.Now,
 		ErrorHandler: func(c Ctx, err error) error {
 			h.Errors <- err
@@ -145,6 +151,9 @@ func NewHarness(t *testing.T, a Adapter, v Variant, configure func(*Config)) *Ha
 	}
 	routes := append(Routes(), Route{http.MethodGet, "/steps", h.steps})
 	h.Server = httptest.NewServer(a.Serve(cfg, h.signalFinished, cancelContext, routes))
+	if v.Coherent {
+		awaitWatching(t, h.Store.Store)
+	}
 	t.Cleanup(h.Server.Close)
 	t.Cleanup(h.openGates) // before Close, which waits for handlers stopped at a gate
 	return h
@@ -356,10 +365,34 @@ type Response struct {
 func (r Response) Cookie(name string) *http.Cookie {
 	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
 		if ck.Name == name {
+			ck.Value = TokenOf(ck.Value)
 			return ck
 		}
 	}
 	return nil
+}
+
+// TokenOf is the session token of a session cookie's value: the value less the
+// session's version, which follows a dot when the cache is coherent. Response.Cookie
+// and Browser.SessionCookie return cookies with their values cut so, so that the
+// tests compare tokens on every variant.
+func TokenOf(value string) string {
+	token, _, _ := strings.Cut(value, ".")
+	return token
+}
+
+// Resent reports whether r sets a session cookie that is more than the version
+// update of token's cookie that each write sends with a coherent cache: another
+// token, or other attributes.
+func (h *Harness) Resent(r Response, token string) bool {
+	ck := r.Cookie(CookieName)
+	if ck == nil {
+		return false
+	}
+	if !h.coherent || ck.Value != token {
+		return true
+	}
+	return false
 }
 
 // Get sends a GET of path with the given query pairs (name, value, ...) and fails
@@ -415,6 +448,7 @@ func (b *Browser) SessionCookie(name string) *http.Cookie {
 	u, _ := url.Parse(b.h.Server.URL)
 	for _, ck := range b.Client.Jar.Cookies(u) {
 		if ck.Name == name {
+			ck.Value = TokenOf(ck.Value)
 			return ck
 		}
 	}
@@ -700,3 +734,37 @@ func (s *CountingStore) DeleteUserSessions(ctx context.Context, userID, exceptKe
 	}
 	return s.Store.(core.UserIndex).DeleteUserSessions(ctx, userID, exceptKey)
 }
+
+// unwrapping is a CountingStore that shows the middleware the store it counts, whose
+// ChangeFeed it then uses.
+type unwrapping struct{ *CountingStore }
+
+func (s unwrapping) Unwrap() core.Store { return s.Store }
+
+// awaitWatching waits until store's ChangeFeed reports every change, and with it to
+// the cache of the middleware that watches the same store: the feed's reports go to
+// all its watchers at once.
+func awaitWatching(t *testing.T, store core.Store) {
+	t.Helper()
+	w := &readyWatcher{ready: make(chan struct{})}
+	stop, err := store.(core.ChangeFeed).WatchChanges(w)
+	if err != nil {
+		t.Fatalf("watch the store's changes: %v", err)
+	}
+	defer stop()
+	select {
+	case <-w.ready:
+	case <-time.After(gateTimeout):
+		t.Fatalf("the store's change feed did not start within %v", gateTimeout)
+	}
+}
+
+// readyWatcher is a ChangeWatcher that tells when the feed first watches.
+type readyWatcher struct {
+	ready chan struct{}
+	once  sync.Once
+}
+
+func (w *readyWatcher) Watching()             { w.once.Do(func() { close(w.ready) }) }
+func (w *readyWatcher) Changed(string, int64) {}
+func (w *readyWatcher) Lost(error)            {}

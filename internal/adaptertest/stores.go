@@ -28,6 +28,10 @@ type Variant struct {
 	Name     string
 	NewStore StoreFactory
 	Cached   bool // put a MemoryStore cache in front of the store
+	// Coherent lets the middleware see the store's ChangeFeed through the suite's
+	// CountingStore, so that the cache is kept coherent by the store's reports and
+	// the cookie carries the session's version.
+	Coherent bool
 }
 
 // Variants lists the store set-ups every middleware test runs on.
@@ -38,6 +42,7 @@ var Variants = []Variant{
 	{Name: "sqlite+cache", NewStore: NewSQLiteStore, Cached: true},
 	{Name: "postgres", NewStore: NewPostgresStore},
 	{Name: "postgres+cache", NewStore: NewPostgresStore, Cached: true},
+	{Name: "postgres+coherent", NewStore: NewPostgresStore, Cached: true, Coherent: true},
 }
 
 // NewMemoryStore is the StoreFactory of a MemoryStore.
