@@ -1,7 +1,10 @@
 package core
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -36,7 +39,10 @@ const (
 
 // pgListener is the source of a PostgreSQL store's changeHub: one connection of
 // its own, outside the pool, that LISTENs on changeChannel.
-type pgListener struct{ pool *pgxpool.Pool }
+type pgListener struct {
+	pool         *pgxpool.Pool
+	probeChannel string // where probe sends; "" for changeChannel (tests change it)
+}
 
 // run listens, and reconnects with backoff when the connection is lost, until
 // stop is closed.
@@ -90,6 +96,9 @@ func (l pgListener) listen(ctx context.Context, h *changeHub, stop <-chan struct
 	if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
 		return err
 	}
+	if err := l.probe(ctx, conn, schema); err != nil {
+		return err
+	}
 	h.reportWatching(stop)
 	for {
 		wait, cancel := context.WithTimeout(ctx, listenCheck)
@@ -123,6 +132,39 @@ func (l pgListener) listen(ctx context.Context, h *changeHub, stop <-chan struct
 	}
 }
 
+// probeTimeout is how long the listener waits for its probe (see probe).
+const probeTimeout = 5 * time.Second
+
+// probe sends a notification from a connection of the pool and waits until conn
+// hears it: LISTEN can succeed on a connection that never hears anything, as
+// through PgBouncer in transaction pooling mode, whose server connections change
+// hands between transactions. The probe's version, -1, is no change to anyone.
+func (l pgListener) probe(ctx context.Context, conn *pgx.Conn, schema string) error {
+	var token [16]byte
+	rand.Read(token[:])
+	payload := schema + " probe-" + hex.EncodeToString(token[:]) + " -1"
+	channel := cmp.Or(l.probeChannel, changeChannel)
+	if _, err := l.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, payload); err != nil {
+		return fmt.Errorf("send a probe notification: %w", err)
+	}
+	wait, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	for {
+		n, err := conn.WaitForNotification(wait)
+		switch {
+		case err == nil && n.Payload == payload:
+			return nil
+		case err == nil: // a change from before Watching, which the cache's emptying covers
+		case wait.Err() != nil && ctx.Err() == nil:
+			return fmt.Errorf("the listening connection did not hear a notification sent through the pool within %v: "+
+				"LISTEN does not work through this connection (PgBouncer in transaction pooling mode?); "+
+				"give the store a pool that reaches PostgreSQL directly, or in session pooling mode", probeTimeout)
+		default:
+			return err
+		}
+	}
+}
+
 // parseChange parses the payload of a notification of changeChannel, and reports
 // whether it is about the table in schema.
 func parseChange(payload, schema string) (key string, version int64, ok bool) {
@@ -135,7 +177,7 @@ func parseChange(payload, schema string) (key string, version int64, ok bool) {
 		return "", 0, false
 	}
 	version, err := strconv.ParseInt(v, 10, 64)
-	return key, version, err == nil
+	return key, version, err == nil && version >= 0 // -1: another instance's probe
 }
 
 // cutLast cuts s around its last space.

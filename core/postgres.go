@@ -20,7 +20,7 @@ import (
 // instances; Close stops that.
 func NewPostgresStore(pool *pgxpool.Pool, opts ...StoreOption) *SQLStore {
 	s := newSQLStore(postgresQueries{postgres.New(pool)}, DialectPostgres, opts)
-	s.changes = newChangeHub(pgListener{pool}.run)
+	s.changes = newChangeHub(pgListener{pool: pool}.run)
 	return s
 }
 

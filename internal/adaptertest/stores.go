@@ -2,22 +2,17 @@ package adaptertest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
 	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/pgtest"
 )
 
 // StoreFactory makes an empty store that tells time with now.
@@ -114,82 +109,12 @@ func NewPostgresPools(t testing.TB, n int) []*pgxpool.Pool {
 	return pools
 }
 
-// PostgresDSN returns ECHOSESS_POSTGRES_DSN, skipping the test when it is not set
-// (failing it under CI, which must run the PostgreSQL tests).
-func PostgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("ECHOSESS_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ECHOSESS_POSTGRES_DSN is not set; CI must run the PostgreSQL tests")
-		}
-		t.Skip("ECHOSESS_POSTGRES_DSN is not set")
-	}
-	return dsn
-}
-
-// NewPostgresSchema creates an empty schema with a random name, to be dropped when the
-// test ends, and returns a DSN whose search_path is that schema.
-func NewPostgresSchema(t testing.TB) string {
-	t.Helper()
-	dsn := PostgresDSN(t)
-	schema := "echosess_test_" + RandomHex(t)
-	AdminExec(t, dsn, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() { AdminExec(t, dsn, "DROP SCHEMA "+schema+" CASCADE") })
-	return WithPostgresParam(dsn, "search_path", schema)
-}
-
-// OpenPostgres opens a pool on dsn, closed when the test ends.
-func OpenPostgres(t testing.TB, dsn string) *pgxpool.Pool {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	if err := pool.Ping(ctx); err != nil {
-		t.Fatalf("ping postgres: %v", err)
-	}
-	return pool
-}
-
-// AdminExec runs one statement on a connection of its own to dsn.
-func AdminExec(t testing.TB, dsn, statement string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to postgres: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, statement); err != nil {
-		t.Fatalf("%s: %v", statement, err)
-	}
-}
-
-// WithPostgresParam sets a connection parameter in a DSN of either form that pgx
-// accepts: a postgres:// URL or key=value pairs.
-func WithPostgresParam(dsn, key, value string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err == nil {
-			q := u.Query()
-			q.Set(key, value)
-			u.RawQuery = q.Encode()
-			return u.String()
-		}
-	}
-	return dsn + " " + key + "=" + value
-}
-
-// RandomHex returns 12 random hex digits, for names that no other test uses.
-func RandomHex(t testing.TB) string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
+// The PostgreSQL helpers of package pgtest, under the names the suite's tests use.
+var (
+	PostgresDSN       = pgtest.DSN
+	NewPostgresSchema = pgtest.NewSchema
+	OpenPostgres      = pgtest.Open
+	AdminExec         = pgtest.AdminExec
+	WithPostgresParam = pgtest.WithParam
+	RandomHex         = pgtest.RandomHex
+)
