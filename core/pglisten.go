@@ -93,10 +93,17 @@ func (l pgListener) listen(ctx context.Context, h *changeHub, stop <-chan struct
 	if !triggered {
 		return errors.New("the sessions table has no change trigger (migration 00003): run Migrate")
 	}
+	if err := register(ctx, conn); err != nil {
+		return err
+	}
+	defer unregister(ctx, conn)
 	if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
 		return err
 	}
 	if err := l.probe(ctx, conn, schema); err != nil {
+		return err
+	}
+	if err := awaitEarlierWriters(ctx, conn); err != nil {
 		return err
 	}
 	h.reportWatching(stop)
@@ -119,15 +126,83 @@ func (l pgListener) listen(ctx context.Context, h *changeHub, stop <-chan struct
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case quiet && !conn.IsClosed():
-			// No notification for a while: make sure the connection is still there.
+			// No notification for a while: make sure the connection is still there,
+			// and still registered.
 			ping, cancel := context.WithTimeout(ctx, pingTimeout)
-			err = conn.Ping(ping)
+			var missing bool
+			err = conn.QueryRow(ping, `WITH added AS (INSERT INTO echosess_listeners (pid) VALUES (pg_backend_pid())
+				ON CONFLICT (pid) DO NOTHING RETURNING pid) SELECT EXISTS (SELECT 1 FROM added)`).Scan(&missing)
 			cancel()
-			if err != nil {
+			switch {
+			case err != nil:
 				return fmt.Errorf("no answer to a ping: %w", err)
+			case missing:
+				return errors.New("the listener's row in echosess_listeners was deleted, so changes may have gone unreported")
 			}
 		default:
 			return err
+		}
+	}
+}
+
+// register records conn in echosess_listeners, whose rows make the trigger of
+// migration 00005 notify the changes: without any, writers skip the notification,
+// whose commits PostgreSQL serializes. It also removes the rows of listeners that
+// are gone without removing their own (a crash).
+func register(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `DELETE FROM echosess_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity)`)
+	if err == nil {
+		_, err = conn.Exec(ctx, `INSERT INTO echosess_listeners (pid) VALUES (pg_backend_pid())
+			ON CONFLICT (pid) DO UPDATE SET started_at = now()`)
+	}
+	if err != nil {
+		return fmt.Errorf("register the listener (migration 00005: run Migrate): %w", err)
+	}
+	return nil
+}
+
+// unregister removes conn's row from echosess_listeners, if conn still works.
+func unregister(ctx context.Context, conn *pgx.Conn) {
+	if conn.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pingTimeout)
+	defer cancel()
+	_, _ = conn.Exec(ctx, `DELETE FROM echosess_listeners WHERE pid = pg_backend_pid()`)
+}
+
+// writersTimeout bounds how long a connecting listener waits for the transactions
+// that began before it to end (see awaitEarlierWriters).
+const writersTimeout = 10 * time.Second
+
+// awaitEarlierWriters waits until every transaction that had begun writing when
+// conn's registration committed has ended. Such a transaction may have changed a
+// session without a notification, having found echosess_listeners empty; once it
+// has ended, the cache, which starts empty at Watching, reads its change from the
+// store. A transaction that writes later finds the row and notifies: its trigger
+// runs after it has changed a row, when it has a transaction ID, which is then at
+// least the horizon taken here.
+func awaitEarlierWriters(ctx context.Context, conn *pgx.Conn) error {
+	var horizon string
+	if err := conn.QueryRow(ctx, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text").Scan(&horizon); err != nil {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, writersTimeout)
+	defer cancel()
+	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		var done bool
+		err := conn.QueryRow(wait, "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8", horizon).Scan(&done)
+		switch {
+		case err != nil && wait.Err() != nil && ctx.Err() == nil:
+			return fmt.Errorf("a transaction that began before the listener registered is still open after %v", writersTimeout)
+		case err != nil:
+			return err
+		case done:
+			return nil
+		}
+		select {
+		case <-wait.Done():
+		case <-time.After(pause):
 		}
 	}
 }

@@ -8,6 +8,11 @@ import (
 	"time"
 )
 
+type EchosessListener struct {
+	Pid       int32
+	StartedAt time.Time
+}
+
 type EchosessSession struct {
 	Key            string
 	Data           []byte
