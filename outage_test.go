@@ -267,15 +267,6 @@ func (a *outageApp) call(ctx context.Context, method, path, cookie string) (int,
 	return res.StatusCode, string(body), set, err
 }
 
-// sameToken reports whether the session cookie value set names the session of the
-// Cookie header cookie: whether they differ at most in the session's version that
-// follows the token when the cache is coherent.
-func sameToken(set, cookie string) bool {
-	token, _, _ := strings.Cut(strings.TrimPrefix(cookie, cookieName+"="), ".")
-	setToken, _, _ := strings.Cut(set, ".")
-	return token == setToken
-}
-
 // Phases of an outage test.
 const (
 	phaseUp = iota
@@ -344,7 +335,7 @@ func (c *outageClient) run(a *outageApp, phase *atomic.Int32, stop <-chan struct
 			c.failed[ph].Add(1)
 		case status != http.StatusOK:
 			report("%s %s in phase %s: %d %q", method, path, phaseNames[ph], status, body)
-		case set != "" && !sameToken(set, c.cookie):
+		case set != "" && adaptertest.TokenOf(set) != adaptertest.TokenOf(strings.TrimPrefix(c.cookie, cookieName+"=")):
 			report("%s %s in phase %s: the session was replaced", method, path, phaseNames[ph])
 		case method == http.MethodPost:
 			if set != "" {

@@ -68,11 +68,10 @@ type cachedStore struct {
 	now    func() time.Time
 
 	// coherent is set when the store is a ChangeFeed that s watches: the cache is
-	// used only while the feed reports every change (watched), and never again once
-	// a cache it cannot empty has missed changes (blind).
+	// used only while the feed reports every change (watched), which a cache that
+	// cannot be emptied never is again once it has missed changes.
 	coherent     bool
 	watched      atomic.Bool
-	blind        atomic.Bool
 	lost         bool // the feed has reported Lost; only the feed's calls use it
 	stopWatching func()
 	// stopDeletions stops the reports of a store of this package of what was
@@ -82,19 +81,19 @@ type cachedStore struct {
 
 // usable reports whether the cache may be read and filled now.
 func (s *cachedStore) usable() bool {
-	return !s.coherent || s.watched.Load() && !s.blind.Load()
+	return !s.coherent || s.watched.Load()
 }
 
 // Watching is the ChangeWatcher's: the store reports every change from now on.
 // Changes before may have gone unreported, so a MemoryStore cache drops what it
 // holds; another Cache, which cannot be emptied, is not used again after a loss.
 func (s *cachedStore) Watching() {
-	switch {
-	case s.mem != nil:
-		s.mem.dropCached()
-	case s.lost:
-		s.blind.Store(true)
+	if s.mem == nil && s.lost {
 		s.logger.Warn("echosess: the cache may have missed changes and cannot be emptied; it is not used again")
+		return
+	}
+	if s.mem != nil {
+		s.mem.dropCached()
 	}
 	if s.lost {
 		s.logger.Info("echosess: the store's change notifications resumed; the cache starts empty")
@@ -129,8 +128,8 @@ func (s *cachedStore) Changed(key string, version int64) {
 // Close stops watching the store's changes, if s did; the cache is not used after.
 func (s *cachedStore) Close() error {
 	if s.stopWatching != nil {
-		s.blind.Store(true)
-		s.stopWatching()
+		s.stopWatching() // no report comes after it returns
+		s.watched.Store(false)
 	}
 	if s.stopDeletions != nil {
 		s.stopDeletions()

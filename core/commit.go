@@ -88,7 +88,7 @@ func (s *Session) commit() error {
 
 // worthStoring reports whether a session not stored yet has something to store: data,
 // or a user to be bound to.
-func (s *Session) worthStoring() bool { return len(s.data) > 0 || s.user != nil && *s.user != "" }
+func (s *Session) worthStoring() bool { return len(s.data) > 0 || s.user != nil }
 
 // create stores the session's data under a new token.
 func (s *Session) create(ctx context.Context, now time.Time) (token string, rec Record, given bool, err error) {

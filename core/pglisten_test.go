@@ -26,12 +26,7 @@ func (w recordingWatcher) Lost(err error)              { w.reports <- "lost: " +
 // hears nothing (PgBouncer in transaction pooling mode) leaves the cache unused and
 // says why, instead of serving stale data until WithMaxAge.
 func TestListenerProbe(t *testing.T) {
-	pool := pgtest.Open(t, pgtest.NewSchema(t))
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	if err := Migrate(context.Background(), db, DialectPostgres); err != nil {
-		t.Fatal(err)
-	}
+	_, pool := migratedPostgres(t)
 	next := func(w recordingWatcher) string {
 		t.Helper()
 		select {

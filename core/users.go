@@ -164,7 +164,7 @@ func (s *Session) RevokeSession(handle string) error {
 			s.endSession()
 			return nil
 		}
-		return revokeUserSession(s.x.Request().Context(), userIndex(s.m.store), user, handle)
+		return revokeUserSession(s.x.Request().Context(), s.m.store, user, handle)
 	})
 }
 
@@ -220,7 +220,7 @@ func RevokeUserSession(ctx context.Context, store Store, userID, handle string) 
 	if err := checkUserID(userID); err != nil {
 		return fmt.Errorf("echosess: %w", err)
 	}
-	if err := revokeUserSession(ctx, userIndex(store), userID, handle); err != nil {
+	if err := revokeUserSession(ctx, store, userID, handle); err != nil {
 		return fmt.Errorf("echosess: %w", err)
 	}
 	return nil
@@ -249,10 +249,7 @@ func listUserSessions(ctx context.Context, idx UserIndex, user, current string) 
 		return nil, fmt.Errorf("list the user's sessions: %w", err)
 	}
 	list := make([]SessionInfo, 0, len(recs))
-	for _, rec := range recs {
-		if renewed(rec) {
-			continue
-		}
+	for _, rec := range recs { // a renewal's link is bound to no user, so never listed
 		list = append(list, SessionInfo{
 			Handle: sessionID(rec.Key), Created: rec.Created, LastActive: rec.LastActive,
 			Expires: rec.Expiry, Device: rec.Device, Current: current != "" && rec.Key == current,
@@ -262,20 +259,16 @@ func listUserSessions(ctx context.Context, idx UserIndex, user, current string) 
 	return list, nil
 }
 
-// revokeUserSession deletes the session of user in idx that handle names.
-func revokeUserSession(ctx context.Context, idx UserIndex, user, handle string) error {
-	recs, err := idx.UserSessions(ctx, user)
+// revokeUserSession deletes the session of user in store that handle names, through
+// store itself, so that a cache in front of it forgets the session too.
+func revokeUserSession(ctx context.Context, store Store, user, handle string) error {
+	recs, err := userIndex(store).UserSessions(ctx, user)
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	for _, rec := range recs {
 		if handle != "" && sessionID(rec.Key) == handle {
-			if store, ok := idx.(Store); ok {
-				err = store.Delete(ctx, rec.Key)
-			} else {
-				err = errNoUserIndex
-			}
-			if err != nil {
+			if err := store.Delete(ctx, rec.Key); err != nil {
 				return fmt.Errorf("revoke session: %w", err)
 			}
 			return nil

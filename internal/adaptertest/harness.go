@@ -386,13 +386,7 @@ func TokenOf(value string) string {
 // token, or other attributes.
 func (h *Harness) Resent(r Response, token string) bool {
 	ck := r.Cookie(CookieName)
-	if ck == nil {
-		return false
-	}
-	if !h.coherent || ck.Value != token {
-		return true
-	}
-	return false
+	return ck != nil && (!h.coherent || ck.Value != token)
 }
 
 // Get sends a GET of path with the given query pairs (name, value, ...) and fails
