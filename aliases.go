@@ -112,6 +112,10 @@ func WithMaxBytes(n int64) StoreOption { return core.WithMaxBytes(n) }
 // WithMaxAge sets how long a MemoryStore trusts a record that Put cached.
 func WithMaxAge(d time.Duration) StoreOption { return core.WithMaxAge(d) }
 
+// WithPollInterval sets how often a PostgreSQL store that a cache watches reads the
+// changes recorded in its table. Default 10 ms.
+func WithPollInterval(d time.Duration) StoreOption { return core.WithPollInterval(d) }
+
 // WithCache returns a Store that reads through cache and writes through to both.
 func WithCache(store Store, cache Cache, logger *slog.Logger) Store {
 	return core.WithCache(store, cache, logger)

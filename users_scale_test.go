@@ -356,8 +356,8 @@ FROM seq`, n, now.Add(scaleLifetime).UnixMilli(), now.UnixMilli(), user)
 
 // seedPostgresScale fills Postgres's empty table with rows sessions (scaleUserID) in
 // one statement, in key order, and vacuums and analyzes it. The change trigger
-// (migration 00003) is off for the while: it would queue a notification per row, for
-// no one, and take most of the seed's time.
+// (migration 00006) is off for the while: it would run once per row and take most
+// of the seed's time.
 func seedPostgresScale(ctx context.Context, pool *pgxpool.Pool, rows int) error {
 	now := time.Now()
 	tx, err := pool.Begin(ctx)
@@ -365,7 +365,7 @@ func seedPostgresScale(ctx context.Context, pool *pgxpool.Pool, rows int) error 
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "ALTER TABLE echosess_sessions DISABLE TRIGGER echosess_sessions_notify"); err != nil {
+	if _, err := tx.Exec(ctx, "ALTER TABLE echosess_sessions DISABLE TRIGGER echosess_sessions_changes"); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `
@@ -378,7 +378,7 @@ FROM generate_series(1, $1::int) AS i
 ORDER BY 1`, rows, now.Add(scaleLifetime), now, scaleSessions, scaleTarget); err != nil {
 		return fmt.Errorf("seed postgres: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "ALTER TABLE echosess_sessions ENABLE TRIGGER echosess_sessions_notify"); err != nil {
+	if _, err := tx.Exec(ctx, "ALTER TABLE echosess_sessions ENABLE TRIGGER echosess_sessions_changes"); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -36,8 +36,8 @@ const (
 )
 
 // LibEchosessNoNotify is echosess on Postgres without a cache, on a schema whose
-// change triggers (migration 00003) are dropped (Postgres.DropNotify, which the
-// caller runs), for measuring what the notification costs a write. Its app is
+// change triggers (migration 00006) are dropped (Postgres.DropNotify, which the
+// caller runs), for measuring what recording a change costs a write. Its app is
 // LibEchosess's.
 const LibEchosessNoNotify = "echosess-nonotify"
 

@@ -135,13 +135,13 @@ func (p *Postgres) openPools(ctx context.Context, dsn string) (err error) {
 	return err
 }
 
-// DropNotify drops the triggers of echosess's migration 00003 from p's echosess
-// schema, so that its writes notify no one: for measuring what the notification
-// costs the write path. A cache in front of a store on that schema is never used.
+// DropNotify drops the change triggers of echosess's migration 00006 from p's
+// echosess schema, so that its writes record no change: for measuring what
+// recording costs the write path. A cache in front of a store on that schema is never used.
 func (p *Postgres) DropNotify(ctx context.Context) error {
 	_, err := p.Echosess.Exec(ctx, `
-DROP TRIGGER echosess_sessions_notify ON echosess_sessions;
-DROP TRIGGER echosess_sessions_notify_truncate ON echosess_sessions;`)
+DROP TRIGGER echosess_sessions_changes ON echosess_sessions;
+DROP TRIGGER echosess_sessions_changes_truncate ON echosess_sessions;`)
 	if err != nil {
 		return fmt.Errorf("bench: dropping echosess's change triggers: %w", err)
 	}

@@ -96,7 +96,7 @@ func (s *cachedStore) Watching() {
 		s.mem.dropCached()
 	}
 	if s.lost {
-		s.logger.Info("echosess: the store's change notifications resumed; the cache starts empty")
+		s.logger.Info("echosess: the store's change reports resumed; the cache starts empty")
 	}
 	s.watched.Store(true)
 }

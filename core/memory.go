@@ -14,10 +14,11 @@ import (
 type StoreOption func(*storeOptions)
 
 type storeOptions struct {
-	now         func() time.Time
-	deleteBatch int
-	maxBytes    int64         // 0: defaultMaxBytes, not enforced on saves; negative: none
-	maxAge      time.Duration // 0: defaultMaxAge; negative: none
+	now          func() time.Time
+	deleteBatch  int
+	maxBytes     int64         // 0: defaultMaxBytes, not enforced on saves; negative: none
+	maxAge       time.Duration // 0: defaultMaxAge; negative: none
+	pollInterval time.Duration // 0: defaultPollInterval
 }
 
 // WithClock makes a store read the time from now instead of time.Now, for tests.

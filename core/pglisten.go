@@ -1,34 +1,44 @@
 package core
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// changeChannel is the channel on which the trigger of migration 00003 notifies
-// the changes to the sessions table. A payload is "<schema> <key> <version>", with
-// "*" for key and 0 for version after a TRUNCATE.
-const changeChannel = "echosess_sessions"
+// defaultPollInterval is how often a PostgreSQL store's listener reads the changes
+// recorded since its last read, unless WithPollInterval says otherwise: the delay
+// after which every instance sees a change is at most this plus one round trip.
+const defaultPollInterval = 10 * time.Millisecond
 
-// How the listener of a PostgreSQL store finds out that its connection is gone
-// when the network drops packets rather than the connection: it pings the server
-// after listenCheck without a notification, and gives the ping pingTimeout. So a
-// silent loss goes unnoticed for at most about 3 seconds, which the cache's age
-// (WithMaxAge) bounds as well.
+// WithPollInterval sets how often a PostgreSQL store that a cache watches reads the
+// changes that every process made to its table (see WatchChanges), which bounds how
+// long another instance may serve a session from its cache after a change. Each
+// read is one query that returns nothing when nothing changed. Default 10 ms.
+func WithPollInterval(d time.Duration) StoreOption {
+	return func(o *storeOptions) { o.pollInterval = d }
+}
+
+// How the listener finds out that its connection or its registration is gone: a
+// read or heartbeat that takes longer than pollTimeout counts as a lost connection,
+// and it renews its row in echosess_listeners every heartbeatEvery, where a row not
+// renewed for listenerExpiry is deleted by the other listeners, as that of an
+// instance that is gone.
 const (
-	listenCheck = 2 * time.Second
-	pingTimeout = time.Second
+	pollTimeout    = time.Second
+	heartbeatEvery = time.Second
+	listenerExpiry = 30 * time.Second
 )
+
+// maxChangesPerRead bounds the changes the listener takes in one read; past it (a
+// bulk UPDATE or DELETE by hand), it empties the cache instead of evicting one by one.
+const maxChangesPerRead = 10000
 
 // The backoff of the listener's reconnection: it doubles from the first delay up
 // to the last.
@@ -38,10 +48,12 @@ const (
 )
 
 // pgListener is the source of a PostgreSQL store's changeHub: one connection of
-// its own, outside the pool, that LISTENs on changeChannel.
+// its own, outside the pool, that reads what the trigger of migration 00006 records
+// in echosess_changes.
 type pgListener struct {
-	pool         *pgxpool.Pool
-	probeChannel string // where probe sends; "" for changeChannel (tests change it)
+	pool     *pgxpool.Pool
+	every    time.Duration // between reads
+	maxBatch int           // maxChangesPerRead, or fewer in tests
 }
 
 // run listens, and reconnects with backoff when the connection is lost, until
@@ -73,102 +85,178 @@ func (l pgListener) run(h *changeHub, stop <-chan struct{}) {
 	}
 }
 
-// listen connects, LISTENs, reports Watching, and reports each notification until
-// the connection fails or ctx ends.
+// listen connects, registers, reports Watching, and then reads and reports the
+// recorded changes every l.every, until the connection fails or ctx ends.
 func (l pgListener) listen(ctx context.Context, h *changeHub, stop <-chan struct{}) error {
 	conn, err := pgx.ConnectConfig(ctx, l.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var schema string
 	var triggered bool
-	err = conn.QueryRow(ctx, `SELECT current_schema(), EXISTS (
+	err = conn.QueryRow(ctx, `SELECT EXISTS (
 		SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 		WHERE c.relname = 'echosess_sessions' AND c.relnamespace = current_schema()::regnamespace
-		AND t.tgname = 'echosess_sessions_notify')`).Scan(&schema, &triggered)
+		AND t.tgname = 'echosess_sessions_changes')`).Scan(&triggered)
 	if err != nil {
 		return err
 	}
 	if !triggered {
-		return errors.New("the sessions table has no change trigger (migration 00003): run Migrate")
+		return errors.New("the sessions table has no change trigger (migration 00006): run Migrate")
 	}
-	if err := register(ctx, conn); err != nil {
+	var id [16]byte
+	rand.Read(id[:])
+	r := changeReader{conn: conn, id: hex.EncodeToString(id[:]), maxBatch: l.maxBatch}
+	if err := r.register(ctx); err != nil {
 		return err
 	}
-	defer unregister(ctx, conn)
-	if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
-		return err
-	}
-	if err := l.probe(ctx, conn, schema); err != nil {
-		return err
-	}
+	defer r.unregister(ctx)
 	if err := awaitEarlierWriters(ctx, conn); err != nil {
 		return err
 	}
+	if err := r.start(ctx); err != nil {
+		return err
+	}
 	h.reportWatching(stop)
+	tick := time.NewTicker(l.every)
+	defer tick.Stop()
+	lastBeat := time.Now()
 	for {
-		wait, cancel := context.WithTimeout(ctx, listenCheck)
-		n, err := conn.WaitForNotification(wait)
-		quiet := wait.Err() != nil
-		cancel()
-		switch {
-		case err == nil:
-			key, version, ok := parseChange(n.Payload, schema)
-			switch {
-			case !ok:
-			case key == "*": // a TRUNCATE removed every record
-				h.reportLost(stop, errors.New("postgres: the sessions table was truncated"))
-				h.reportWatching(stop)
-			default:
-				h.reportChanged(stop, key, version)
-			}
-		case ctx.Err() != nil:
+		select {
+		case <-ctx.Done():
 			return ctx.Err()
-		case quiet && !conn.IsClosed():
-			// No notification for a while: make sure the connection is still there,
-			// and still registered.
-			ping, cancel := context.WithTimeout(ctx, pingTimeout)
-			var missing bool
-			err = conn.QueryRow(ping, `WITH added AS (INSERT INTO echosess_listeners (pid) VALUES (pg_backend_pid())
-				ON CONFLICT (pid) DO NOTHING RETURNING pid) SELECT EXISTS (SELECT 1 FROM added)`).Scan(&missing)
-			cancel()
-			switch {
-			case err != nil:
-				return fmt.Errorf("no answer to a ping: %w", err)
-			case missing:
-				return errors.New("the listener's row in echosess_listeners was deleted, so changes may have gone unreported")
-			}
-		default:
+		case <-tick.C:
+		}
+		changes, err := r.read(ctx)
+		switch {
+		case err != nil:
 			return err
+		case changes == nil: // too many to evict one by one, or a TRUNCATE
+			h.reportLost(stop, errors.New("postgres: the sessions table changed wholesale"))
+			h.reportWatching(stop)
+		}
+		for _, c := range changes {
+			h.reportChanged(stop, c.key, c.version)
+		}
+		if time.Since(lastBeat) >= heartbeatEvery {
+			if err := r.heartbeat(ctx); err != nil {
+				return err
+			}
+			lastBeat = time.Now()
 		}
 	}
 }
 
-// register records conn in echosess_listeners, whose rows make the trigger of
-// migration 00005 notify the changes: without any, writers skip the notification,
-// whose commits PostgreSQL serializes. It also removes the rows of listeners that
-// are gone without removing their own (a crash).
-func register(ctx context.Context, conn *pgx.Conn) error {
-	_, err := conn.Exec(ctx, `DELETE FROM echosess_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity)`)
-	if err == nil {
-		_, err = conn.Exec(ctx, `INSERT INTO echosess_listeners (pid) VALUES (pg_backend_pid())
-			ON CONFLICT (pid) DO UPDATE SET started_at = now()`)
-	}
+// change is one row of echosess_changes.
+type change struct {
+	key     string
+	version int64
+}
+
+// changeReader reads echosess_changes on one connection, registered under id in
+// echosess_listeners. Each read takes exactly the changes of the transactions that
+// have ended since the snapshot of the one before: those that the previous snapshot
+// saw as running, which are its list of running IDs and every ID from its xmax on.
+// So a transaction that commits late, after others that began after it, is read
+// all the same, and none is read twice.
+type changeReader struct {
+	conn     *pgx.Conn
+	id       string
+	maxBatch int
+	snapshot string // of the last read, as pg_snapshot's text
+}
+
+// register records r in echosess_listeners, whose rows make the trigger of
+// migration 00006 record the changes: without any, writers skip that. It also
+// removes the rows of listeners that have not renewed theirs for listenerExpiry.
+func (r *changeReader) register(ctx context.Context) error {
+	_, err := r.conn.Exec(ctx, `WITH gone AS (
+		DELETE FROM echosess_listeners WHERE seen_at < now() - make_interval(secs => $2))
+	INSERT INTO echosess_listeners (id, horizon) VALUES ($1, pg_snapshot_xmin(pg_current_snapshot()))`,
+		r.id, listenerExpiry.Seconds())
 	if err != nil {
-		return fmt.Errorf("register the listener (migration 00005: run Migrate): %w", err)
+		return fmt.Errorf("register the listener (migration 00006: run Migrate): %w", err)
 	}
 	return nil
 }
 
-// unregister removes conn's row from echosess_listeners, if conn still works.
-func unregister(ctx context.Context, conn *pgx.Conn) {
-	if conn.IsClosed() {
+// unregister removes r's row from echosess_listeners, if the connection still works.
+func (r *changeReader) unregister(ctx context.Context) {
+	if r.conn.IsClosed() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pingTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pollTimeout)
 	defer cancel()
-	_, _ = conn.Exec(ctx, `DELETE FROM echosess_listeners WHERE pid = pg_backend_pid()`)
+	_, _ = r.conn.Exec(ctx, `DELETE FROM echosess_listeners WHERE id = $1`, r.id)
+}
+
+// start takes the snapshot from which the reads begin.
+func (r *changeReader) start(ctx context.Context) error {
+	return r.conn.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&r.snapshot)
+}
+
+// read returns the changes recorded since the last read, or nil when there were
+// more than r.maxBatch or the table was truncated. It fails when r's row is gone
+// from echosess_listeners: from then on writers may have recorded nothing, and
+// other listeners may have deleted changes that r has not read.
+func (r *changeReader) read(ctx context.Context) ([]change, error) {
+	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	defer cancel()
+	var snapshot string
+	var registered bool
+	var keys []string
+	var versions []int64
+	err := r.conn.QueryRow(ctx, `SELECT pg_current_snapshot()::text,
+		EXISTS (SELECT 1 FROM echosess_listeners WHERE id = $2),
+		coalesce(array_agg(c.key), '{}'), coalesce(array_agg(c.version), '{}')
+	FROM (SELECT key, version FROM echosess_changes
+		WHERE xid >= pg_snapshot_xmax($1::text::pg_snapshot)
+		OR xid = ANY (ARRAY(SELECT pg_snapshot_xip($1::text::pg_snapshot)))
+		LIMIT $3) c`, r.snapshot, r.id, r.maxBatch+1).Scan(&snapshot, &registered, &keys, &versions)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading the changes: %w", err)
+	case !registered:
+		return nil, errors.New("the listener's row in echosess_listeners was deleted, so changes may have gone unread")
+	}
+	r.snapshot = snapshot
+	if len(keys) > r.maxBatch {
+		return nil, nil
+	}
+	changes := make([]change, len(keys))
+	for i, key := range keys {
+		if key == "*" {
+			return nil, nil
+		}
+		changes[i] = change{key, versions[i]}
+	}
+	return changes, nil
+}
+
+// heartbeat renews r's row with the horizon below which r has read every change,
+// removes the rows of listeners gone silent, and deletes the changes that every
+// listener left has read. It fails when r's row is gone, as read does.
+func (r *changeReader) heartbeat(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	defer cancel()
+	var registered bool
+	err := r.conn.QueryRow(ctx, `WITH me AS (
+		UPDATE echosess_listeners SET horizon = pg_snapshot_xmin($2::text::pg_snapshot), seen_at = now()
+		WHERE id = $1 RETURNING 1
+	), gone AS (
+		DELETE FROM echosess_listeners WHERE seen_at < now() - make_interval(secs => $3) AND id <> $1
+	), read AS (
+		DELETE FROM echosess_changes WHERE xid < (SELECT min(horizon) FROM echosess_listeners
+			WHERE seen_at >= now() - make_interval(secs => $3) OR id = $1)
+	)
+	SELECT EXISTS (SELECT 1 FROM me)`, r.id, r.snapshot, listenerExpiry.Seconds()).Scan(&registered)
+	switch {
+	case err != nil:
+		return fmt.Errorf("renewing the listener's registration: %w", err)
+	case !registered:
+		return errors.New("the listener's row in echosess_listeners was deleted, so changes may have gone unread")
+	}
+	return nil
 }
 
 // writersTimeout bounds how long a connecting listener waits for the transactions
@@ -177,11 +265,11 @@ const writersTimeout = 10 * time.Second
 
 // awaitEarlierWriters waits until every transaction that had begun writing when
 // conn's registration committed has ended. Such a transaction may have changed a
-// session without a notification, having found echosess_listeners empty; once it
-// has ended, the cache, which starts empty at Watching, reads its change from the
-// store. A transaction that writes later finds the row and notifies: its trigger
-// runs after it has changed a row, when it has a transaction ID, which is then at
-// least the horizon taken here.
+// session without recording it, having found echosess_listeners empty; once it has
+// ended, the cache, which starts empty at Watching, reads its change from the
+// store. A transaction that writes later finds the row and records its change: its
+// trigger runs after it has changed a row, when it has a transaction ID, which is
+// then at least the horizon taken here.
 func awaitEarlierWriters(ctx context.Context, conn *pgx.Conn) error {
 	var horizon string
 	if err := conn.QueryRow(ctx, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text").Scan(&horizon); err != nil {
@@ -205,61 +293,4 @@ func awaitEarlierWriters(ctx context.Context, conn *pgx.Conn) error {
 		case <-time.After(pause):
 		}
 	}
-}
-
-// probeTimeout is how long the listener waits for its probe (see probe).
-const probeTimeout = 5 * time.Second
-
-// probe sends a notification from a connection of the pool and waits until conn
-// hears it: LISTEN can succeed on a connection that never hears anything, as
-// through PgBouncer in transaction pooling mode, whose server connections change
-// hands between transactions. The probe's version, -1, is no change to anyone.
-func (l pgListener) probe(ctx context.Context, conn *pgx.Conn, schema string) error {
-	var token [16]byte
-	rand.Read(token[:])
-	payload := schema + " probe-" + hex.EncodeToString(token[:]) + " -1"
-	channel := cmp.Or(l.probeChannel, changeChannel)
-	if _, err := l.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, payload); err != nil {
-		return fmt.Errorf("send a probe notification: %w", err)
-	}
-	wait, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	for {
-		n, err := conn.WaitForNotification(wait)
-		switch {
-		case err == nil && n.Payload == payload:
-			return nil
-		case err == nil: // a change from before Watching, which the cache's emptying covers
-		case wait.Err() != nil && ctx.Err() == nil:
-			return fmt.Errorf("the listening connection did not hear a notification sent through the pool within %v: "+
-				"LISTEN does not work through this connection (PgBouncer in transaction pooling mode?); "+
-				"give the store a pool that reaches PostgreSQL directly, or in session pooling mode", probeTimeout)
-		default:
-			return err
-		}
-	}
-}
-
-// parseChange parses the payload of a notification of changeChannel, and reports
-// whether it is about the table in schema.
-func parseChange(payload, schema string) (key string, version int64, ok bool) {
-	rest, v, found := cutLast(payload)
-	if !found {
-		return "", 0, false
-	}
-	s, key, found := cutLast(rest)
-	if !found || s != schema {
-		return "", 0, false
-	}
-	version, err := strconv.ParseInt(v, 10, 64)
-	return key, version, err == nil && version >= 0 // -1: another instance's probe
-}
-
-// cutLast cuts s around its last space.
-func cutLast(s string) (before, after string, found bool) {
-	i := strings.LastIndexByte(s, ' ')
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+1:], true
 }

@@ -21,57 +21,6 @@ func (w recordingWatcher) Watching()                   { w.reports <- "watching"
 func (w recordingWatcher) Changed(key string, _ int64) { w.reports <- "changed " + key }
 func (w recordingWatcher) Lost(err error)              { w.reports <- "lost: " + err.Error() }
 
-// TestListenerProbe: the listener reports Watching only once it has heard a probe
-// that it sent through the pool, so that a connection on which LISTEN succeeds but
-// hears nothing (PgBouncer in transaction pooling mode) leaves the cache unused and
-// says why, instead of serving stale data until WithMaxAge.
-func TestListenerProbe(t *testing.T) {
-	_, pool := migratedPostgres(t)
-	next := func(w recordingWatcher) string {
-		t.Helper()
-		select {
-		case r := <-w.reports:
-			return r
-		case <-time.After(2 * probeTimeout):
-			t.Fatalf("no report within %v", 2*probeTimeout)
-			return ""
-		}
-	}
-
-	t.Run("Heard", func(t *testing.T) {
-		s := NewPostgresStore(pool)
-		defer s.Close()
-		w := recordingWatcher{make(chan string, 16)}
-		stop, err := s.WatchChanges(w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stop()
-		if r := next(w); r != "watching" {
-			t.Fatalf("first report %q, want watching", r)
-		}
-		if len(w.reports) != 0 {
-			t.Errorf("the probe was reported as a change: %q", <-w.reports)
-		}
-	})
-
-	t.Run("Unheard", func(t *testing.T) {
-		s := newSQLStore(postgresQueries{}, DialectPostgres, nil)
-		s.changes = newChangeHub(pgListener{pool: pool, probeChannel: "echosess_nobody_listens"}.run)
-		defer s.Close()
-		w := recordingWatcher{make(chan string, 16)}
-		stop, err := s.WatchChanges(w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stop()
-		r := next(w)
-		if !strings.HasPrefix(r, "lost: ") || !strings.Contains(r, "PgBouncer") {
-			t.Fatalf("first report %q, want a loss that names the cause", r)
-		}
-	})
-}
-
 // migratedPostgres returns the DSN of a new schema migrated for the store, and a
 // pool on it.
 func migratedPostgres(t *testing.T) (string, *pgxpool.Pool) {
@@ -85,50 +34,49 @@ func migratedPostgres(t *testing.T) (string, *pgxpool.Pool) {
 	return dsn, pool
 }
 
-// TestNotifyOnlyWhileListened: the trigger notifies a change only while a listener
+// nextReport returns w's next report, failing the test when none comes within d.
+func nextReport(t *testing.T, w recordingWatcher, d time.Duration) string {
+	t.Helper()
+	select {
+	case r := <-w.reports:
+		return r
+	case <-time.After(d):
+		t.Fatalf("no report within %v", d)
+		return ""
+	}
+}
+
+// saveRecord saves an empty record under key, for an hour.
+func saveRecord(t *testing.T, s Store, key string) {
+	t.Helper()
+	rec := Record{Key: key, Data: map[string]json.RawMessage{}, Expiry: time.Now().Add(time.Hour), Deadline: time.Now().Add(time.Hour)}
+	if err := s.Save(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countChanges counts the rows of echosess_changes.
+func countChanges(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM echosess_changes").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestRecordOnlyWhileListened: the trigger records a change only while a listener
 // of the store is registered in echosess_listeners, so that an app without a
-// coherent cache does not pay for the notification; a listener whose row is
-// deleted notices within a ping, reports Lost, and listens again.
-func TestNotifyOnlyWhileListened(t *testing.T) {
-	dsn, pool := migratedPostgres(t)
+// coherent cache pays nothing for it; a listener whose row is deleted notices at
+// its next read, reports Lost, and listens again.
+func TestRecordOnlyWhileListened(t *testing.T) {
+	_, pool := migratedPostgres(t)
 	ctx := context.Background()
-	other, err := pgx.Connect(ctx, dsn) // hears every notification, but is no store's listener
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(ctx)
-	if _, err := other.Exec(ctx, "LISTEN "+changeChannel); err != nil {
-		t.Fatal(err)
-	}
-	var schema string
-	if err := other.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	heard := func(wait time.Duration) string { // the next notification of a change in schema
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		defer cancel()
-		for {
-			n, err := other.WaitForNotification(wctx)
-			if err != nil {
-				return ""
-			}
-			if strings.HasPrefix(n.Payload, schema+" ") && !strings.Contains(n.Payload, " probe-") {
-				return n.Payload
-			}
-		}
-	}
 	s := NewPostgresStore(pool)
 	defer s.Close()
-	save := func(key string) {
-		t.Helper()
-		rec := Record{Key: key, Data: map[string]json.RawMessage{}, Expiry: time.Now().Add(time.Hour), Deadline: time.Now().Add(time.Hour)}
-		if err := s.Save(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	save("unheard")
-	if p := heard(500 * time.Millisecond); p != "" {
-		t.Fatalf("with no listener a save notified %q", p)
+	saveRecord(t, s, "unheard")
+	if n := countChanges(t, pool); n != 0 {
+		t.Fatalf("with no listener a save recorded %d changes", n)
 	}
 
 	w := recordingWatcher{make(chan string, 16)}
@@ -137,32 +85,158 @@ func TestNotifyOnlyWhileListened(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	if r := <-w.reports; r != "watching" {
+	if r := nextReport(t, w, writersTimeout); r != "watching" {
 		t.Fatalf("first report %q", r)
 	}
-	save("heard")
-	if p := heard(5 * time.Second); p != schema+" heard 1" {
-		t.Fatalf("with a listener a save notified %q, want the change of heard", p)
+	saveRecord(t, s, "heard")
+	if r := nextReport(t, w, 5*time.Second); r != "changed heard" {
+		t.Fatalf("with a listener a save was reported as %q, want the change of heard", r)
 	}
 	if _, err := pool.Exec(ctx, "DELETE FROM echosess_listeners"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"changed heard", "lost: ", "watching"} {
-		select {
-		case r := <-w.reports:
-			if want == "changed heard" && r == want {
-				continue
-			}
-			if !strings.HasPrefix(r, want) {
-				t.Fatalf("after its row was deleted the listener reported %q, want %q", r, want)
-			}
-		case <-time.After(listenCheck + pingTimeout + 2*reconnectMax):
-			t.Fatalf("after its row was deleted the listener reported no %q", want)
+	for _, want := range []string{"lost: ", "watching"} {
+		if r := nextReport(t, w, 2*reconnectMax); !strings.HasPrefix(r, want) {
+			t.Fatalf("after its row was deleted the listener reported %q, want %q", r, want)
 		}
 	}
-	save("heard-again")
-	if p := heard(5 * time.Second); p != schema+" heard-again 1" {
-		t.Fatalf("after the listener registered again a save notified %q", p)
+	saveRecord(t, s, "heard-again")
+	if r := nextReport(t, w, 5*time.Second); r != "changed heard-again" {
+		t.Fatalf("after the listener registered again a save was reported as %q", r)
+	}
+}
+
+// TestListenerReadsLateCommits: a transaction that commits after one that began
+// after it, and after the listener has read that one's change, is read all the
+// same, and no change is read twice. The interleaving is forced: the early writer
+// holds its transaction open until the late writer's change has been reported.
+func TestListenerReadsLateCommits(t *testing.T) {
+	dsn, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := NewPostgresStore(pool)
+	defer s.Close()
+	for _, key := range []string{"early", "late"} {
+		saveRecord(t, s, key)
+	}
+	w := recordingWatcher{make(chan string, 16)}
+	stop, err := s.WatchChanges(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if r := nextReport(t, w, writersTimeout); r != "watching" {
+		t.Fatalf("first report %q", r)
+	}
+	begin := func(key string) pgx.Tx {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(ctx) })
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE echosess_sessions SET version = version + 1 WHERE key = $1", key); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	early := begin("early") // takes the lower transaction ID
+	late := begin("late")
+	if err := late.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := nextReport(t, w, 5*time.Second); r != "changed late" {
+		t.Fatalf("after the late commit the report is %q", r)
+	}
+	if err := early.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := nextReport(t, w, 5*time.Second); r != "changed early" {
+		t.Fatalf("after the early writer's commit the report is %q, want its change", r)
+	}
+	saveRecord(t, s, "marker")
+	if r := nextReport(t, w, 5*time.Second); r != "changed marker" {
+		t.Fatalf("a change was reported again, or out of place: %q", r)
+	}
+}
+
+// TestListenerWholesaleChanges: more changes in one read than the listener takes,
+// or a TRUNCATE, empty the cache (Lost, then Watching) instead of evicting one by one.
+func TestListenerWholesaleChanges(t *testing.T) {
+	_, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := NewPostgresStore(pool)
+	defer s.Close()
+	s.changes = newChangeHub(pgListener{pool: pool, every: time.Millisecond, maxBatch: 2}.run)
+	for _, key := range []string{"a", "b", "c"} {
+		saveRecord(t, s, key)
+	}
+	w := recordingWatcher{make(chan string, 16)}
+	stop, err := s.WatchChanges(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if r := nextReport(t, w, writersTimeout); r != "watching" {
+		t.Fatalf("first report %q", r)
+	}
+	for _, statement := range []string{"UPDATE echosess_sessions SET version = version + 1", "TRUNCATE echosess_sessions"} {
+		if _, err := pool.Exec(ctx, statement); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"lost: ", "watching"} {
+			if r := nextReport(t, w, 5*time.Second); !strings.HasPrefix(r, want) {
+				t.Fatalf("after %s the listener reported %q, want %q", statement, r, want)
+			}
+		}
+	}
+}
+
+// TestListenerCleansUp: the listeners delete the changes that all of them have
+// read, and the row of a listener that stopped renewing it, so that neither table
+// grows while apps run.
+func TestListenerCleansUp(t *testing.T) {
+	_, pool := migratedPostgres(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO echosess_listeners (id, horizon, seen_at)
+		VALUES ('silent', pg_snapshot_xmin(pg_current_snapshot()), now() - interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	s := NewPostgresStore(pool)
+	defer s.Close()
+	w := recordingWatcher{make(chan string, 64)}
+	stop, err := s.WatchChanges(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if r := nextReport(t, w, writersTimeout); r != "watching" {
+		t.Fatalf("first report %q", r)
+	}
+	var silent bool
+	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM echosess_listeners WHERE id = 'silent')").Scan(&silent); err != nil {
+		t.Fatal(err)
+	}
+	if silent {
+		t.Error("the row of a listener silent for an hour is still there")
+	}
+	for _, key := range []string{"a", "b", "c"} {
+		saveRecord(t, s, key)
+		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+			t.Fatalf("report %q", r)
+		}
+	}
+	if n := countChanges(t, pool); n == 0 {
+		t.Fatal("no change recorded")
+	}
+	deadline := time.Now().Add(3 * heartbeatEvery)
+	for countChanges(t, pool) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d changes that the only listener has read are still there after %v", countChanges(t, pool), 3*heartbeatEvery)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,10 +18,11 @@ import (
 // creates, in the schema the pool's search_path names first. WithClock sets the clock
 // the store checks expiry against. The store reports every change to the table
 // (WatchChanges), so that a cache in front of it stays coherent across app
-// instances; Close stops that.
+// instances; WithPollInterval sets how often it reads them, and Close stops that.
 func NewPostgresStore(pool *pgxpool.Pool, opts ...StoreOption) *SQLStore {
 	s := newSQLStore(postgresQueries{postgres.New(pool)}, DialectPostgres, opts)
-	s.changes = newChangeHub(pgListener{pool: pool}.run)
+	every := cmp.Or(buildStoreOptions(opts).pollInterval, defaultPollInterval)
+	s.changes = newChangeHub(pgListener{pool: pool, every: every, maxBatch: maxChangesPerRead}.run)
 	return s
 }
 

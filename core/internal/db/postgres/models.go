@@ -6,11 +6,20 @@ package postgres
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type EchosessChange struct {
+	Xid     pgtype.Uint64
+	Key     string
+	Version int64
+}
+
 type EchosessListener struct {
-	Pid       int32
-	StartedAt time.Time
+	ID      string
+	Horizon pgtype.Uint64
+	SeenAt  time.Time
 }
 
 type EchosessSession struct {
