@@ -105,7 +105,7 @@ func withCounts(app *bench.App) http.Handler {
 			return
 		}
 		c := app.Count.Snapshot()
-		fmt.Fprintf(w, "%d %d %d %d", c.Reads, c.Writes, c.Other, app.Failures.Load())
+		fmt.Fprintf(w, "%d %d %d %d %d", c.Reads, c.Writes, c.Other, app.Failures.Load(), bench.CPUTime())
 	})
 }
 
@@ -147,17 +147,16 @@ func (t *target) startInstances(o options, pg *bench.Postgres) error {
 		t.bases = append(t.bases, in.base)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	t.counts = func() (bench.Counts, int64, error) {
-		var sum bench.Counts
-		var failures int64
+	t.counts = func() (usage, error) {
+		var sum usage
 		for _, in := range ins {
-			c, f, err := in.counts(client)
+			u, err := in.counts(client)
 			if err != nil {
-				return sum, failures, err
+				return sum, err
 			}
-			sum, failures = sum.Add(c), failures+f
+			sum = usage{sum.store.Add(u.store), sum.failures + u.failures, sum.cpu + u.cpu}
 		}
-		return sum, failures, nil
+		return sum, nil
 	}
 	return nil
 }
@@ -222,13 +221,12 @@ func (in *instance) wait() error {
 	}
 }
 
-// counts fetches the instance's store round trips and failed commits so far.
-func (in *instance) counts(client *http.Client) (bench.Counts, int64, error) {
-	var c bench.Counts
-	var failures int64
+// counts fetches the instance's store round trips, failed commits and CPU time so far.
+func (in *instance) counts(client *http.Client) (usage, error) {
+	var u usage
 	res, err := client.Get(in.base + pathCounts)
 	if err != nil {
-		return c, 0, fmt.Errorf("%s: %w", in.name, err)
+		return u, fmt.Errorf("%s: %w", in.name, err)
 	}
 	body, err := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -236,12 +234,12 @@ func (in *instance) counts(client *http.Client) (bench.Counts, int64, error) {
 		err = fmt.Errorf("status %s", res.Status)
 	}
 	if err == nil {
-		_, err = fmt.Sscan(string(body), &c.Reads, &c.Writes, &c.Other, &failures)
+		_, err = fmt.Sscan(string(body), &u.store.Reads, &u.store.Writes, &u.store.Other, &u.failures, &u.cpu)
 	}
 	if err != nil {
-		return c, 0, fmt.Errorf("%s: counts: %w", in.name, err)
+		return u, fmt.Errorf("%s: counts: %w", in.name, err)
 	}
-	return c, failures, nil
+	return u, nil
 }
 
 // addrWriter is an instance's stdout: it sends the first line, the address the

@@ -8,6 +8,11 @@
 // random, and reads ask for the session's n: a read older than the client's last
 // acknowledged write counts as stale.
 //
+// The last three columns are CPU time per request: the client's (this process,
+// which in process also serves the app), the instances', and, on Postgres, that of
+// every postgres process on the machine. The CPU is shared, so they tell where the
+// time goes when requests per second stop growing.
+//
 // Run it from the bench module:
 //
 //	go run ./load -store memory -c 8 -d 10s
@@ -177,9 +182,8 @@ type target struct {
 	// checkN makes reads ask for n (PathCount) and check it against the session's
 	// last acknowledged write, and writes check that their reply is newer.
 	checkN bool
-	// counts returns the app's store round trips and failed commits so far, summed
-	// over its instances.
-	counts func() (bench.Counts, int64, error)
+	// counts returns what the app has used so far, summed over its instances.
+	counts func() (usage, error)
 	stop   func() // stops the app's servers
 
 	requests  int64
@@ -189,8 +193,22 @@ type target struct {
 	latencies histogram // of every request
 	writes    histogram // of the writes alone
 	store     bench.Counts
+	cpu       cpuUse
 	firstErr  error
 }
+
+// usage is what an app has used so far: its store round trips, its failed commits
+// and, when it runs as instances, their CPU time.
+type usage struct {
+	store    bench.Counts
+	failures int64
+	cpu      time.Duration
+}
+
+// cpuUse is the CPU time that a library's load took: the client's (this process,
+// which also serves the app when it runs in process), the instances', and
+// PostgreSQL's (every process of the server, on this machine; -1 where unknown).
+type cpuUse struct{ client, app, db time.Duration }
 
 // A session is one client's session: the Cookie header that names it, as the latest
 // response that set the session cookie left it, and the n of its last acknowledged
@@ -275,8 +293,9 @@ func run(o options) ([]result, error) {
 			printMemory(t.lib, "end")
 		}
 	}
-	const row = "%-17s %9v %9v %9v %9v %9v %9v %9v %7v %7v %10v %10v %14v\n"
-	fmt.Printf(row, "lib", "rows", "requests", "req/s", "p50", "p99", "write p50", "write p99", "errors", "stale", "reads/req", "writes/req", "roundtrips/req")
+	const row = "%-17s %9v %9v %9v %9v %9v %9v %9v %7v %7v %10v %10v %14v %11v %8v %8v\n"
+	fmt.Printf(row, "lib", "rows", "requests", "req/s", "p50", "p99", "write p50", "write p99", "errors", "stale", "reads/req", "writes/req", "roundtrips/req",
+		"client µs/req", "app µs/req", "db µs/req")
 	var results []result
 	for _, t := range targets {
 		r := result{lib: t.lib, rows: t.rows, errors: t.errors, stale: -1}
@@ -291,7 +310,8 @@ func run(o options) ([]result, error) {
 			roundLatency(t.latencies.quantile(0.50)), roundLatency(t.latencies.quantile(0.99)),
 			roundLatency(t.writes.quantile(0.50)), roundLatency(t.writes.quantile(0.99)), t.errors, stale,
 			fmt.Sprintf("%.2f", float64(t.store.Reads)/n), fmt.Sprintf("%.2f", float64(t.store.Writes)/n),
-			fmt.Sprintf("%.2f", float64(t.store.Total())/n))
+			fmt.Sprintf("%.2f", float64(t.store.Total())/n),
+			perRequest(t.cpu.client, n), perRequest(t.cpu.app, n), perRequest(t.cpu.db, n))
 		if t.firstErr != nil {
 			fmt.Fprintf(os.Stderr, "%s rows=%d: first error: %v\n", t.lib, t.rows, t.firstErr)
 		}
@@ -328,6 +348,15 @@ func openPostgres(ctx context.Context, o options, rows int, noNotify bool) (*ben
 		fmt.Printf("seeded %d rows in %s in %v\n", rows, which, time.Since(start).Round(time.Millisecond))
 	}
 	return pg, nil
+}
+
+// perRequest formats the CPU time d spent on n requests, in microseconds per
+// request, or "-" where it was not measured.
+func perRequest(d time.Duration, n float64) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(d.Microseconds())/n)
 }
 
 func roundLatency(d time.Duration) time.Duration {
@@ -389,7 +418,7 @@ func (t *target) serveHere(ctx context.Context, pg *bench.Postgres) error {
 	srv := &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.bases = []string{"http://" + ln.Addr().String()}
-	t.counts = func() (bench.Counts, int64, error) { return app.Count.Snapshot(), app.Failures.Load(), nil }
+	t.counts = func() (usage, error) { return usage{app.Count.Snapshot(), app.Failures.Load(), 0}, nil }
 	t.stop = func() {
 		srv.Shutdown(ctx)
 		app.Close()
@@ -408,7 +437,11 @@ func (t *target) load(o options, d time.Duration) {
 		errs     atomic.Int64
 		stale    atomic.Int64
 	)
-	countBefore, failuresBefore, countErr := t.counts()
+	before, countErr := t.counts()
+	clientBefore, dbBefore := bench.CPUTime(), postgresCPU()
+	if o.store != "postgres" {
+		dbBefore = -1
+	}
 	start := time.Now()
 	deadline := start.Add(d)
 	for i := range t.sessions {
@@ -460,7 +493,8 @@ func (t *target) load(o options, d time.Duration) {
 	t.requests += requests.Load()
 	t.stale += stale.Load()
 	t.errors += errs.Load()
-	countAfter, failuresAfter, err := t.counts()
+	clientAfter, dbAfter := bench.CPUTime(), postgresCPU()
+	after, err := t.counts()
 	if err = errors.Join(countErr, err); err != nil {
 		t.errors++ // the round trips of this round go uncounted
 		if t.firstErr == nil {
@@ -468,8 +502,15 @@ func (t *target) load(o options, d time.Duration) {
 		}
 		return
 	}
-	t.store = t.store.Add(countAfter.Sub(countBefore))
-	t.errors += failuresAfter - failuresBefore
+	t.store = t.store.Add(after.store.Sub(before.store))
+	t.errors += after.failures - before.failures
+	t.cpu.client += clientAfter - clientBefore
+	t.cpu.app += after.cpu - before.cpu
+	if dbBefore < 0 || dbAfter < 0 || t.cpu.db < 0 {
+		t.cpu.db = -1
+	} else {
+		t.cpu.db += dbAfter - dbBefore
+	}
 }
 
 // newSession creates a session and returns the Cookie header that names it.
