@@ -3,7 +3,7 @@
 # writes them to a folder (default results/instances): two app processes per
 # library behind one client, 90% reads of n and 10% writes, with stale reads
 # counted; the same load on one process for comparison; echosess's writes/s with
-# and without the change triggers of migration 00003 (and with a cache listening);
+# and without the change triggers of migration 00006 (and with a cache listening);
 # and two diagnostics of the two-instance load: read-only, and with
 # synchronous_commit=off (not durable: it shows what the commits' flushes cost, it
 # is no figure to compare). Every command line goes to commands.txt before its

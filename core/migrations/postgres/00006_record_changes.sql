@@ -1,11 +1,12 @@
 -- The changes to the sessions table are written to echosess_changes, which every
 -- listening app instance polls, instead of being sent with NOTIFY: PostgreSQL
 -- serializes the commits of all transactions that NOTIFY, through the commit's WAL
--- flush, and with the trigger of migration 00003 that cut single-row UPDATEs at 8
--- clients from 11,900 to 4,400 a second on this project's machine (pgbench); an
--- insert into an unlogged table cuts them to 10,400. The tables are unlogged: what
--- they hold matters only to the instances connected now, and a crash, which empties
--- them, also drops those connections, after which each instance starts afresh.
+-- flush, and with the trigger of migration 00005 that cut single-row UPDATEs at 8
+-- clients from 15,000 to 4,600 a second on this project's machine, where an insert
+-- into an unlogged table cuts them to 12,300 (bench/trigger-cost.sh). The tables
+-- are unlogged: what they hold matters only to the instances connected now, and a
+-- crash, which empties them, also drops those connections, after which each
+-- instance starts afresh.
 --
 -- A change row holds the ID of the transaction that made the change, so that a
 -- listener reads exactly the changes of the transactions that its previous snapshot
