@@ -31,7 +31,7 @@ import (
 const propagationBound = 5 * time.Second
 
 // feedStore is an instance's PostgreSQL store that counts the loads reaching it,
-// and can hold back the changes it reports to the cache, as a slow notification
+// and can hold back the changes it reports to the cache, as a slow change feed
 // would be held. Embedding the store keeps its ChangeFeed and Toucher.
 type feedStore struct {
 	*echosess.SQLStore

@@ -15,7 +15,7 @@ import (
 // cache costs a process at most about 130 MiB, which a server with 512 MiB of
 // memory survives beside the app.
 //
-// A minute bounds how long a cache that sees no notifications serves a session that
+// A minute bounds how long a cache that hears of no changes serves a session that
 // another app instance changed or ended (a logout, RenewID), at the cost of one read
 // of the store per active session per minute: a session that makes a request every
 // three seconds is still served from the cache 95% of the time.

@@ -241,7 +241,7 @@ func TestListenerCleansUp(t *testing.T) {
 }
 
 // TestListenerAwaitsEarlierWriters: a transaction that changed a session before any
-// listener was registered, and so notified nothing, holds the listener's Watching
+// listener was registered, and so recorded nothing, holds the listener's Watching
 // until it has ended, so that the cache, empty at Watching, reads its change.
 func TestListenerAwaitsEarlierWriters(t *testing.T) {
 	dsn, pool := migratedPostgres(t)
