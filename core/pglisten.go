@@ -27,9 +27,11 @@ func WithPollInterval(d time.Duration) StoreOption {
 
 // How the listener finds out that its connection or its registration is gone: a
 // read or heartbeat that takes longer than pollTimeout counts as a lost connection,
-// and it renews its row in echosess_listeners every heartbeatEvery, where a row not
-// renewed for listenerExpiry is deleted by the other listeners, as that of an
-// instance that is gone.
+// and it renews its row in echosess_listeners every heartbeatEvery. A row not
+// renewed for listenerExpiry, the 30 seconds of migration 00006's trigger, is that
+// of an instance that is gone: the writers record no change for it, and the other
+// listeners delete it. A listener that finds its own row so old, or gone, reports
+// the loss.
 const (
 	pollTimeout    = time.Second
 	heartbeatEvery = time.Second
@@ -147,6 +149,10 @@ func (l pgListener) listen(ctx context.Context, h *changeHub, stop <-chan struct
 	}
 }
 
+// errLostRegistration is why a listener whose row in echosess_listeners is gone or
+// expired starts over.
+var errLostRegistration = fmt.Errorf("the listener's row in echosess_listeners was deleted or not renewed for %v, so changes may have gone unread", listenerExpiry)
+
 // change is one row of echosess_changes.
 type change struct {
 	key     string
@@ -197,8 +203,8 @@ func (r *changeReader) start(ctx context.Context) error {
 
 // read returns the changes recorded since the last read, or nil when there were
 // more than r.maxBatch or the table was truncated. It fails when r's row is gone
-// from echosess_listeners: from then on writers may have recorded nothing, and
-// other listeners may have deleted changes that r has not read.
+// from echosess_listeners, or expired: from then on writers may have recorded
+// nothing, and other listeners may have deleted changes that r has not read.
 func (r *changeReader) read(ctx context.Context) ([]change, error) {
 	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	defer cancel()
@@ -207,17 +213,17 @@ func (r *changeReader) read(ctx context.Context) ([]change, error) {
 	var keys []string
 	var versions []int64
 	err := r.conn.QueryRow(ctx, `SELECT pg_current_snapshot()::text,
-		EXISTS (SELECT 1 FROM echosess_listeners WHERE id = $2),
+		EXISTS (SELECT 1 FROM echosess_listeners WHERE id = $2 AND seen_at >= now() - make_interval(secs => $4)),
 		coalesce(array_agg(c.key), '{}'), coalesce(array_agg(c.version), '{}')
 	FROM (SELECT key, version FROM echosess_changes
 		WHERE xid >= pg_snapshot_xmax($1::text::pg_snapshot)
 		OR xid = ANY (ARRAY(SELECT pg_snapshot_xip($1::text::pg_snapshot)))
-		LIMIT $3) c`, r.snapshot, r.id, r.maxBatch+1).Scan(&snapshot, &registered, &keys, &versions)
+		LIMIT $3) c`, r.snapshot, r.id, r.maxBatch+1, listenerExpiry.Seconds()).Scan(&snapshot, &registered, &keys, &versions)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("reading the changes: %w", err)
 	case !registered:
-		return nil, errors.New("the listener's row in echosess_listeners was deleted, so changes may have gone unread")
+		return nil, errLostRegistration
 	}
 	r.snapshot = snapshot
 	if len(keys) > r.maxBatch {
@@ -235,14 +241,14 @@ func (r *changeReader) read(ctx context.Context) ([]change, error) {
 
 // heartbeat renews r's row with the horizon below which r has read every change,
 // removes the rows of listeners gone silent, and deletes the changes that every
-// listener left has read. It fails when r's row is gone, as read does.
+// listener left has read. It fails when r's row is gone or expired, as read does.
 func (r *changeReader) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	defer cancel()
 	var registered bool
 	err := r.conn.QueryRow(ctx, `WITH me AS (
 		UPDATE echosess_listeners SET horizon = pg_snapshot_xmin($2::text::pg_snapshot), seen_at = now()
-		WHERE id = $1 RETURNING 1
+		WHERE id = $1 AND seen_at >= now() - make_interval(secs => $3) RETURNING 1
 	), gone AS (
 		DELETE FROM echosess_listeners WHERE seen_at < now() - make_interval(secs => $3) AND id <> $1
 	), read AS (
@@ -254,7 +260,7 @@ func (r *changeReader) heartbeat(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("renewing the listener's registration: %w", err)
 	case !registered:
-		return errors.New("the listener's row in echosess_listeners was deleted, so changes may have gone unread")
+		return errLostRegistration
 	}
 	return nil
 }

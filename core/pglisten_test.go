@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -66,9 +67,10 @@ func countChanges(t *testing.T, pool *pgxpool.Pool) int {
 }
 
 // TestRecordOnlyWhileListened: the trigger records a change only while a listener
-// of the store is registered in echosess_listeners, so that an app without a
-// coherent cache pays nothing for it; a listener whose row is deleted notices at
-// its next read, reports Lost, and listens again.
+// of the store is registered in echosess_listeners and has renewed its row within
+// listenerExpiry, so that an app without a coherent cache, or whose instances are
+// gone, pays nothing for it; a listener whose row is deleted, or not renewed in
+// time, notices at its next read, reports Lost, and listens again.
 func TestRecordOnlyWhileListened(t *testing.T) {
 	_, pool := migratedPostgres(t)
 	ctx := context.Background()
@@ -77,6 +79,14 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 	saveRecord(t, s, "unheard")
 	if n := countChanges(t, pool); n != 0 {
 		t.Fatalf("with no listener a save recorded %d changes", n)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO echosess_listeners (id, horizon, seen_at)
+		VALUES ('gone', pg_snapshot_xmin(pg_current_snapshot()), now() - interval '1 minute')`); err != nil {
+		t.Fatal(err)
+	}
+	saveRecord(t, s, "unheard-too")
+	if n := countChanges(t, pool); n != 0 {
+		t.Fatalf("with only the row of a listener silent for a minute a save recorded %d changes", n)
 	}
 
 	w := recordingWatcher{make(chan string, 16)}
@@ -92,17 +102,20 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 	if r := nextReport(t, w, 5*time.Second); r != "changed heard" {
 		t.Fatalf("with a listener a save was reported as %q, want the change of heard", r)
 	}
-	if _, err := pool.Exec(ctx, "DELETE FROM echosess_listeners"); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"lost: ", "watching"} {
-		if r := nextReport(t, w, 2*reconnectMax); !strings.HasPrefix(r, want) {
-			t.Fatalf("after its row was deleted the listener reported %q, want %q", r, want)
+	for i, edit := range []string{"DELETE FROM echosess_listeners", "UPDATE echosess_listeners SET seen_at = now() - interval '1 minute'"} {
+		if _, err := pool.Exec(ctx, edit); err != nil {
+			t.Fatal(err)
 		}
-	}
-	saveRecord(t, s, "heard-again")
-	if r := nextReport(t, w, 5*time.Second); r != "changed heard-again" {
-		t.Fatalf("after the listener registered again a save was reported as %q", r)
+		for _, want := range []string{"lost: ", "watching"} {
+			if r := nextReport(t, w, 2*reconnectMax); !strings.HasPrefix(r, want) {
+				t.Fatalf("after %s the listener reported %q, want %q", edit, r, want)
+			}
+		}
+		key := fmt.Sprintf("heard-again-%d", i)
+		saveRecord(t, s, key)
+		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+			t.Fatalf("after the listener registered again a save was reported as %q", r)
+		}
 	}
 }
 

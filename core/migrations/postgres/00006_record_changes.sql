@@ -13,7 +13,9 @@
 -- saw as running (core/pglisten.go). As before (migration 00005), a change is
 -- recorded only while some listener is registered, and a listener's row now holds
 -- the horizon below which it has read every change, so that the listeners can
--- delete what all of them have read.
+-- delete what all of them have read. A row not renewed for 30 seconds counts for
+-- nothing, so that an instance gone without removing its row does not keep the
+-- writers recording changes that nobody deletes.
 
 -- +goose Up
 DROP TRIGGER echosess_sessions_notify_truncate ON echosess_sessions;
@@ -42,7 +44,7 @@ BEGIN
     EXECUTE format($f$
 CREATE FUNCTION echosess_sessions_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM %1$I.echosess_listeners) THEN
+    IF NOT EXISTS (SELECT 1 FROM %1$I.echosess_listeners WHERE seen_at >= now() - interval '30 seconds') THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
