@@ -241,7 +241,9 @@ func (r *changeReader) read(ctx context.Context) ([]change, error) {
 
 // heartbeat renews r's row with the horizon below which r has read every change,
 // removes the rows of listeners gone silent, and deletes the changes that every
-// listener left has read. It fails when r's row is gone or expired, as read does.
+// listener left has read, but for those that another is deleting: two listeners
+// that delete the same rows at once would otherwise wait for each other. It fails
+// when r's row is gone or expired, as read does.
 func (r *changeReader) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	defer cancel()
@@ -252,8 +254,10 @@ func (r *changeReader) heartbeat(ctx context.Context) error {
 	), gone AS (
 		DELETE FROM echosess_listeners WHERE seen_at < now() - make_interval(secs => $3) AND id <> $1
 	), read AS (
-		DELETE FROM echosess_changes WHERE xid < (SELECT min(horizon) FROM echosess_listeners
-			WHERE seen_at >= now() - make_interval(secs => $3) OR id = $1)
+		DELETE FROM echosess_changes WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM echosess_changes WHERE xid < (SELECT min(horizon) FROM echosess_listeners
+				WHERE seen_at >= now() - make_interval(secs => $3) OR id = $1)
+			FOR UPDATE SKIP LOCKED))
 	)
 	SELECT EXISTS (SELECT 1 FROM me)`, r.id, r.snapshot, listenerExpiry.Seconds()).Scan(&registered)
 	switch {

@@ -300,3 +300,70 @@ func TestListenerAwaitsEarlierWriters(t *testing.T) {
 		t.Fatal("no Watching after the earlier writer committed")
 	}
 }
+
+// TestListenerCleanupSkipsLockedChanges: a heartbeat does not wait for changes that
+// another transaction holds, as another listener's cleanup does, so that two
+// listeners deleting the same rows at once neither time out nor deadlock. The test
+// holds every change row locked until the listener's row shows two heartbeats after
+// the lock; a heartbeat that waited would time out instead and report Lost.
+func TestListenerCleanupSkipsLockedChanges(t *testing.T) {
+	dsn, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := NewPostgresStore(pool)
+	defer s.Close()
+	w := recordingWatcher{make(chan string, 64)}
+	stop, err := s.WatchChanges(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if r := nextReport(t, w, writersTimeout); r != "watching" {
+		t.Fatalf("first report %q", r)
+	}
+	for _, key := range []string{"a", "b"} {
+		saveRecord(t, s, key)
+		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+			t.Fatalf("report %q", r)
+		}
+	}
+	other, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var locked int
+	var lockedAt time.Time
+	if err := tx.QueryRow(ctx, `WITH l AS (SELECT 1 FROM echosess_changes FOR UPDATE)
+		SELECT count(*), clock_timestamp() FROM l`).Scan(&locked, &lockedAt); err != nil {
+		t.Fatal(err)
+	}
+	if locked == 0 {
+		t.Fatal("no change row to lock")
+	}
+	// The first heartbeat after the lock stores a horizon past the locked rows; the
+	// second deletes below it.
+	beat := lockedAt
+	deadline := time.Now().Add(4 * heartbeatEvery)
+	for n := 0; n < 2; {
+		var seen time.Time
+		if err := pool.QueryRow(ctx, "SELECT max(seen_at) FROM echosess_listeners").Scan(&seen); err != nil {
+			t.Fatal(err)
+		}
+		if seen.After(beat) {
+			beat, n = seen, n+1
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d heartbeats within %v while %d change rows were locked, want 2", n, 4*heartbeatEvery, locked)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(w.reports) != 0 {
+		t.Fatalf("while change rows were locked the listener reported %q", <-w.reports)
+	}
+}
