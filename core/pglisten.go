@@ -130,11 +130,11 @@ func (l pgListener) listen(ctx context.Context, h *changeHub, stop <-chan struct
 			return ctx.Err()
 		case <-tick.C:
 		}
-		changes, err := r.read(ctx)
+		changes, wholesale, err := r.read(ctx)
 		switch {
 		case err != nil:
 			return err
-		case changes == nil: // too many to evict one by one, or a TRUNCATE
+		case wholesale:
 			h.reportLost(stop, errors.New("postgres: the sessions table changed wholesale"))
 			h.reportWatching(stop)
 		}
@@ -202,18 +202,19 @@ func (r *changeReader) start(ctx context.Context) error {
 	return r.conn.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&r.snapshot)
 }
 
-// read returns the changes recorded since the last read, or nil when there were
-// more than r.maxBatch or the table was truncated. It fails when r's row is gone
+// read returns the changes recorded since the last read, or reports wholesale,
+// with no changes, when there were more than r.maxBatch or the table was
+// truncated: too many to evict one by one. It fails when r's row is gone
 // from echosess_listeners, or expired: from then on writers may have recorded
 // nothing, and other listeners may have deleted changes that r has not read.
-func (r *changeReader) read(ctx context.Context) ([]change, error) {
+func (r *changeReader) read(ctx context.Context) (changes []change, wholesale bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	defer cancel()
 	var snapshot string
 	var registered bool
 	var keys []string
 	var versions []int64
-	err := r.conn.QueryRow(ctx, `SELECT pg_current_snapshot()::text,
+	err = r.conn.QueryRow(ctx, `SELECT pg_current_snapshot()::text,
 		EXISTS (SELECT 1 FROM echosess_listeners WHERE id = $2 AND seen_at >= now() - make_interval(secs => $4)),
 		coalesce(array_agg(c.key), '{}'), coalesce(array_agg(c.version), '{}')
 	FROM (SELECT key, version FROM echosess_changes
@@ -222,22 +223,22 @@ func (r *changeReader) read(ctx context.Context) ([]change, error) {
 		LIMIT $3) c`, r.snapshot, r.id, r.maxBatch+1, listenerExpiry.Seconds()).Scan(&snapshot, &registered, &keys, &versions)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("reading the changes: %w", err)
+		return nil, false, fmt.Errorf("reading the changes: %w", err)
 	case !registered:
-		return nil, errLostRegistration
+		return nil, false, errLostRegistration
 	}
 	r.snapshot = snapshot
 	if len(keys) > r.maxBatch {
-		return nil, nil
+		return nil, true, nil
 	}
-	changes := make([]change, len(keys))
+	changes = make([]change, len(keys))
 	for i, key := range keys {
 		if key == "*" {
-			return nil, nil
+			return nil, true, nil
 		}
 		changes[i] = change{key, versions[i]}
 	}
-	return changes, nil
+	return changes, false, nil
 }
 
 // heartbeat renews r's row with the horizon below which r has read every change,

@@ -47,6 +47,28 @@ func nextReport(t *testing.T, w recordingWatcher, d time.Duration) string {
 	}
 }
 
+// watch reports s's changes to a new recordingWatcher until the test ends.
+func watch(t *testing.T, s *SQLStore) recordingWatcher {
+	t.Helper()
+	w := recordingWatcher{make(chan string, 64)}
+	stop, err := s.WatchChanges(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return w
+}
+
+// watching is watch, once the listener has reported Watching.
+func watching(t *testing.T, s *SQLStore) recordingWatcher {
+	t.Helper()
+	w := watch(t, s)
+	if r := nextReport(t, w, writersTimeout); r != "watching" {
+		t.Fatalf("first report %q, want watching", r)
+	}
+	return w
+}
+
 // saveRecord saves an empty record under key, for an hour.
 func saveRecord(t *testing.T, s Store, key string) {
 	t.Helper()
@@ -89,15 +111,7 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 		t.Fatalf("with only the row of a listener silent for a minute a save recorded %d changes", n)
 	}
 
-	w := recordingWatcher{make(chan string, 16)}
-	stop, err := s.WatchChanges(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
-		t.Fatalf("first report %q", r)
-	}
+	w := watching(t, s)
 	saveRecord(t, s, "heard")
 	if r := nextReport(t, w, 5*time.Second); r != "changed heard" {
 		t.Fatalf("with a listener a save was reported as %q, want the change of heard", r)
@@ -131,15 +145,7 @@ func TestListenerReadsLateCommits(t *testing.T) {
 	for _, key := range []string{"early", "late"} {
 		saveRecord(t, s, key)
 	}
-	w := recordingWatcher{make(chan string, 16)}
-	stop, err := s.WatchChanges(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
-		t.Fatalf("first report %q", r)
-	}
+	w := watching(t, s)
 	begin := func(key string) pgx.Tx {
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
@@ -186,15 +192,7 @@ func TestListenerWholesaleChanges(t *testing.T) {
 	for _, key := range []string{"a", "b", "c"} {
 		saveRecord(t, s, key)
 	}
-	w := recordingWatcher{make(chan string, 16)}
-	stop, err := s.WatchChanges(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
-		t.Fatalf("first report %q", r)
-	}
+	w := watching(t, s)
 	for _, statement := range []string{"UPDATE echosess_sessions SET version = version + 1", "TRUNCATE echosess_sessions"} {
 		if _, err := pool.Exec(ctx, statement); err != nil {
 			t.Fatal(err)
@@ -219,15 +217,7 @@ func TestListenerCleansUp(t *testing.T) {
 	}
 	s := NewPostgresStore(pool)
 	defer s.Close()
-	w := recordingWatcher{make(chan string, 64)}
-	stop, err := s.WatchChanges(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
-		t.Fatalf("first report %q", r)
-	}
+	w := watching(t, s)
 	var silent bool
 	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM echosess_listeners WHERE id = 'silent')").Scan(&silent); err != nil {
 		t.Fatal(err)
@@ -277,12 +267,7 @@ func TestListenerAwaitsEarlierWriters(t *testing.T) {
 	if _, err := tx.Exec(ctx, `UPDATE echosess_sessions SET data = convert_to('{"k":"edited"}', 'UTF8')`); err != nil {
 		t.Fatal(err)
 	}
-	w := recordingWatcher{make(chan string, 16)}
-	stop, err := s.WatchChanges(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	w := watch(t, s)
 	select {
 	case r := <-w.reports:
 		t.Fatalf("reported %q while a transaction that wrote unheard is open", r)
@@ -311,15 +296,7 @@ func TestListenerCleanupSkipsLockedChanges(t *testing.T) {
 	ctx := context.Background()
 	s := NewPostgresStore(pool)
 	defer s.Close()
-	w := recordingWatcher{make(chan string, 64)}
-	stop, err := s.WatchChanges(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
-		t.Fatalf("first report %q", r)
-	}
+	w := watching(t, s)
 	for _, key := range []string{"a", "b"} {
 		saveRecord(t, s, key)
 		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
