@@ -17,15 +17,7 @@ out=${1:-results/instances}
 mkdir -p "$out"
 : "${ECHOSESS_POSTGRES_DSN:?set ECHOSESS_POSTGRES_DSN}"
 
-{
-	echo "date: $(date -u +%FT%TZ)"
-	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- ':/*.go' || echo ' (with uncommitted changes to Go files)')"
-	echo "nproc: $(nproc)"
-	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-	echo "go: $(go version)"
-	echo "postgres: $(psql --version 2>/dev/null || echo none)"
-	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-} > "$out/machine.txt"
+bash machine.sh > "$out/machine.txt"
 
 (while sleep 10; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done) > "$out/loadavg.txt" &
 sampler=$!

@@ -15,15 +15,7 @@ count=${COUNT:-6}
 benchstat=${BENCHSTAT:-$(go env GOPATH)/bin/benchstat}
 mkdir -p "$out"
 
-{
-	echo "date: $(date -u +%FT%TZ)"
-	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- ':/*.go' || echo ' (with uncommitted changes to Go files)')"
-	echo "nproc: $(nproc)"
-	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-	echo "go: $(go version)"
-	echo "postgres: $(psql --version 2>/dev/null || echo none)"
-	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-} > "$out/machine.txt"
+bash machine.sh > "$out/machine.txt"
 
 go test -c -o "$out/bench.test" .
 : > "$out/bench.txt"
