@@ -20,12 +20,16 @@ sql() { psql "$dsn" -q -v ON_ERROR_STOP=1 "$@"; }
 script=$(mktemp)
 trap 'rm -f "$script"; sql -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1' EXIT
 
-# The schema at migration 00006, with 10,000 live rows, then the NOTIFY trigger of
-# migration 00005 beside it as a function of its own.
+# The schema migrated by the pinned goose command (tools/go.mod), with 10,000 live
+# rows, then the NOTIFY trigger of migration 00005 beside it as a function of its own.
 sql -c "CREATE SCHEMA $schema"
-for f in core/migrations/postgres/*.sql; do
-	awk '/\+goose Up/ {up = 1; next} /\+goose Down/ {up = 0} up && !/\+goose/' "$f"
-done | PGOPTIONS="-c search_path=$schema" sql
+case $dsn in
+*\?*) schema_dsn="$dsn&search_path=$schema" ;;
+*) schema_dsn="$dsn?search_path=$schema" ;;
+esac
+go run -modfile=tools/go.mod -tags=no_clickhouse,no_libsql,no_mssql,no_mysql,no_vertica,no_ydb \
+	github.com/pressly/goose/v3/cmd/goose -dir core/migrations/postgres -table echosess_db_version \
+	postgres "$schema_dsn" up > /dev/null
 PGOPTIONS="-c search_path=$schema" sql <<'EOF'
 INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at,
                                user_id, first_user_agent, first_ip, last_user_agent, last_ip)
