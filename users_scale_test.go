@@ -1,14 +1,15 @@
 package echosess_test
 
-// A user's sessions at scale (issue 14, item 5): listing a user's sessions and
-// revoking them all cost one indexed query whatever the size of the table. The
+// A user's sessions at scale (issue 14, item 5): listing a user's sessions costs one
+// indexed query whatever the size of the table, and revoking them all that listing
+// plus one compare-and-swap by primary key per session (issue 21). The
 // benchmarks time ListUserSessions and RevokeUserSessions for a user with 50 sessions
 // in tables of 1e3 and 1e6 rows, on the memory store, SQLite and PostgreSQL:
 //
 //	ECHOSESS_POSTGRES_DSN=... go test -run '^$' -bench 'UserSessions' -benchmem -count 5 .
 //
-// TestUserSessionQueryPlans proves the "indexed" part: the plans of the two
-// statements, as the stores send them, read the user_id index and scan no table. It
+// TestUserSessionQueryPlans proves the "indexed" part: the plan of the listing, as
+// the stores send it, reads the user_id index and scans no table. It
 // runs with the other tests, on tables of 1e4 (SQLite) and 1e5 rows (PostgreSQL);
 // ECHOSESS_USERS_PLAN_ROWS sets another size (BENCHMARKS.md quotes the plans at
 // 1e6). The benchmarks check the same plans on their tables of 1e6 rows.
@@ -402,8 +403,8 @@ FROM generate_series(1, $1::int)`, n, now.Add(scaleLifetime), now, user)
 	return err
 }
 
-// TestUserSessionQueryPlans checks that both SQL stores list and delete a user's
-// sessions through the user_id index in a large table: the statements are the ones
+// TestUserSessionQueryPlans checks that both SQL stores list a user's sessions
+// through the user_id index in a large table: the statement is the one
 // sqlc generated (core/internal/db/*/sessions.sql.go), explained with the target
 // user's ID. On PostgreSQL, in a table of 1e5 rows, both the custom plan (the
 // parameters' values known) and the generic plan (which a prepared statement may
@@ -412,9 +413,8 @@ FROM generate_series(1, $1::int)`, n, now.Add(scaleLifetime), now, user)
 // and the modernc.org driver, compiled Go, seeds ten times slower under -race.
 // ECHOSESS_USERS_PLAN_ROWS sets the size of both tables.
 //
-// It also logs what the statements touch: the pages that SQLite's DeleteUserSessions
-// of 50 sessions writes to the WAL, and the buffers that PostgreSQL's statements read
-// (EXPLAIN ANALYZE, the DELETE rolled back), which BENCHMARKS.md compares by size.
+// It also logs the buffers that PostgreSQL's listing reads (EXPLAIN ANALYZE), which
+// BENCHMARKS.md compares by size.
 func TestUserSessionQueryPlans(t *testing.T) {
 	sqliteRows, postgresRows := 10_000, 100_000
 	if v := os.Getenv("ECHOSESS_USERS_PLAN_ROWS"); v != "" {
@@ -437,7 +437,6 @@ func TestUserSessionQueryPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("after ANALYZE:\n%s", checkSQLitePlans(t, ctx, db))
-		t.Log(sqliteRevokePages(t, ctx, db))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		pool := adaptertest.NewPostgresPool(t)
@@ -451,10 +450,9 @@ func TestUserSessionQueryPlans(t *testing.T) {
 	})
 }
 
-// generatedQueries returns the text of the sqlc-generated constants listUserSessions
-// and deleteUserSessions of dialect's package in core/internal/db: the statements
-// the store sends.
-func generatedQueries(t testing.TB, dialect string) (list, del string) {
+// generatedList returns the text of the sqlc-generated constant listUserSessions of
+// dialect's package in core/internal/db: the statement the store sends.
+func generatedList(t testing.TB, dialect string) string {
 	t.Helper()
 	path := filepath.Join("core", "internal", "db", dialect, "sessions.sql.go")
 	file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
@@ -478,25 +476,24 @@ func generatedQueries(t testing.TB, dialect string) (list, del string) {
 			}
 		}
 	}
-	list, del = consts["listUserSessions"], consts["deleteUserSessions"]
-	if !strings.Contains(list, "name: ListUserSessions") || !strings.Contains(del, "name: DeleteUserSessions") {
-		t.Fatalf("%s: no listUserSessions and deleteUserSessions queries", path)
+	list := consts["listUserSessions"]
+	if !strings.Contains(list, "name: ListUserSessions") {
+		t.Fatalf("%s: no listUserSessions query", path)
 	}
-	return list, del
+	return list
 }
 
-// checkSQLitePlans fails t unless EXPLAIN QUERY PLAN of both statements searches the
+// checkSQLitePlans fails t unless EXPLAIN QUERY PLAN of the listing searches the
 // user_id index and scans no table, and returns the plans.
 func checkSQLitePlans(t testing.TB, ctx context.Context, db *sql.DB) string {
 	t.Helper()
 	var report strings.Builder
-	list, del := generatedQueries(t, "sqlite")
+	list := generatedList(t, "sqlite")
 	for _, q := range []struct {
 		name, sql string
 		args      []any
 	}{
 		{"ListUserSessions", list, []any{scaleTarget, time.Now().UnixMilli()}},
-		{"DeleteUserSessions", del, []any{scaleTarget, ""}},
 	} {
 		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q.sql, q.args...)
 		if err != nil {
@@ -530,22 +527,20 @@ func checkSQLitePlans(t testing.TB, ctx context.Context, db *sql.DB) string {
 	return report.String()
 }
 
-// checkPostgresPlans fails t unless the custom and generic plans of both statements
+// checkPostgresPlans fails t unless the custom and generic plans of the listing
 // read the user_id index and scan no table sequentially, and returns the plans.
 func checkPostgresPlans(t testing.TB, ctx context.Context, pool *pgxpool.Pool) string {
 	t.Helper()
 	var report strings.Builder
-	list, del := generatedQueries(t, "postgres")
+	list := generatedList(t, "postgres")
 	c, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn := c.Hijack() // its prepared statements and settings go with it
 	defer conn.Close(ctx)
-	for _, stmt := range []string{"PREPARE scale_list AS " + list, "PREPARE scale_delete AS " + del} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
+	if _, err := conn.Exec(ctx, "PREPARE scale_list AS "+list); err != nil {
+		t.Fatalf("prepare %s: %v", list, err)
 	}
 	for _, mode := range []string{"custom", "generic"} {
 		if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_"+mode+"_plan"); err != nil {
@@ -553,7 +548,6 @@ func checkPostgresPlans(t testing.TB, ctx context.Context, pool *pgxpool.Pool) s
 		}
 		for _, q := range []struct{ name, explain string }{
 			{"ListUserSessions", "EXPLAIN EXECUTE scale_list('" + scaleTarget + "', now())"},
-			{"DeleteUserSessions", "EXPLAIN EXECUTE scale_delete('" + scaleTarget + "', '')"},
 		} {
 			rows, err := conn.Query(ctx, q.explain, pgx.QueryExecModeSimpleProtocol)
 			if err != nil {
@@ -579,50 +573,11 @@ func checkPostgresPlans(t testing.TB, ctx context.Context, pool *pgxpool.Pool) s
 	return report.String()
 }
 
-// sqliteRevokePages deletes the 50 sessions of a new user with the generated
-// DeleteUserSessions statement and reports how many pages the deletion wrote to the
-// WAL: the pages it changed.
-func sqliteRevokePages(t testing.TB, ctx context.Context, db *sql.DB) string {
-	t.Helper()
-	_, del := generatedQueries(t, "sqlite")
-	user := scaleRevokee + "-pages"
-	if err := addSQLiteScale(ctx, db, user, scaleSessions); err != nil {
-		t.Fatal(err)
-	}
-	var busy, frames, done int
-	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil || busy != 0 {
-		t.Fatalf("checkpoint: busy %d, %v", busy, err)
-	}
-	rows, err := db.QueryContext(ctx, del, user, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for rows.Next() {
-		n++
-	}
-	if err := rows.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n != scaleSessions {
-		t.Errorf("DeleteUserSessions deleted %d sessions, want %d", n, scaleSessions)
-	}
-	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
-		t.Fatal(err)
-	}
-	var pages int
-	if err := db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("sqlite DeleteUserSessions of %d sessions wrote %d pages to the WAL; the database has %d pages", n, frames, pages)
-}
-
-// postgresBuffers runs both statements for the target user under EXPLAIN (ANALYZE,
-// BUFFERS), the DELETE in a transaction rolled back, and returns the plans with the
-// pages each node read.
+// postgresBuffers runs the listing for the target user under EXPLAIN (ANALYZE,
+// BUFFERS), and returns its plan with the pages each node read.
 func postgresBuffers(t testing.TB, ctx context.Context, pool *pgxpool.Pool) string {
 	t.Helper()
-	list, del := generatedQueries(t, "postgres")
+	list := generatedList(t, "postgres")
 	c, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -643,20 +598,11 @@ func postgresBuffers(t testing.TB, ctx context.Context, pool *pgxpool.Pool) stri
 			fmt.Fprintf(&report, "postgres %s:\n%s\n", name, strings.Join(plan, "\n"))
 		}
 	}
-	for _, stmt := range []string{"PREPARE scale_list AS " + list, "PREPARE scale_delete AS " + del} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
+	if _, err := conn.Exec(ctx, "PREPARE scale_list AS "+list); err != nil {
+		t.Fatalf("prepare %s: %v", list, err)
 	}
 	listUser := "EXECUTE scale_list('" + scaleTarget + "', now())"
 	explain("", listUser) // the first run reads the pages into the buffers
 	explain("ListUserSessions", listUser)
-	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
-		t.Fatal(err)
-	}
-	explain("DeleteUserSessions (rolled back)", "EXECUTE scale_delete('"+scaleTarget+"', '')")
-	if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
 	return report.String()
 }

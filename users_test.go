@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,3 +82,89 @@ func TestRevokeOutsideRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeAllWinsOverRenewal (issue 21): RevokeUserSessions ends a session that
+// its holder renews while the call runs, after the call listed the user's sessions
+// and before it ended them, on every store and through the middleware's cache: none
+// of the user's sessions is live once it returns.
+func TestRevokeAllWinsOverRenewal(t *testing.T) {
+	for _, v := range adaptertest.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			store := v.NewStore(t, time.Now)
+			cfg := echosess.Config{Store: store, CookieInsecure: true}
+			if v.Cached {
+				cfg.Cache = echosess.NewMemoryStore()
+			}
+			e := echo.New()
+			e.Use(echosess.Middleware(cfg))
+			e.GET("/login", func(c echo.Context) error { return echosess.LoginUser(c, "ada") })
+			e.GET("/renew", func(c echo.Context) error { return echosess.RenewID(c) })
+			e.GET("/user", func(c echo.Context) error {
+				user, err := echosess.UserID(c)
+				if err != nil {
+					return err
+				}
+				return c.String(http.StatusOK, user)
+			})
+			call := func(path, cookie string) (string, string) {
+				t.Helper()
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				req.Header.Set("Cookie", cookie)
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+				}
+				for _, ck := range rec.Result().Cookies() {
+					cookie = ck.Name + "=" + ck.Value
+				}
+				return rec.Body.String(), cookie
+			}
+			_, laptop := call("/login", "")
+			_, thief := call("/login", "")
+
+			gated := &listGate{Store: store, listed: make(chan struct{}), resume: make(chan struct{})}
+			type result struct {
+				n   int
+				err error
+			}
+			done := make(chan result)
+			go func() {
+				n, err := echosess.RevokeUserSessions(context.Background(), gated, "ada")
+				done <- result{n, err}
+			}()
+			<-gated.listed
+			_, thief = call("/renew", thief)
+			close(gated.resume)
+			if r := <-done; r.err != nil || r.n != 2 {
+				t.Fatalf("RevokeUserSessions = %d, %v; want 2", r.n, r.err)
+			}
+			for name, cookie := range map[string]string{"laptop": laptop, "renewed thief": thief} {
+				if user, _ := call("/user", cookie); user != "" {
+					t.Errorf("after the revocation the %s's session is bound to %q", name, user)
+				}
+			}
+		})
+	}
+}
+
+// listGate is a store whose first listing of a user's sessions stops, once it has
+// the records, until resume is closed.
+type listGate struct {
+	echosess.Store
+	listed, resume chan struct{}
+	once           sync.Once
+}
+
+func (s *listGate) UserSessions(ctx context.Context, userID string) ([]echosess.Record, error) {
+	recs, err := s.Store.(echosess.UserIndex).UserSessions(ctx, userID)
+	s.once.Do(func() {
+		close(s.listed)
+		<-s.resume
+	})
+	return recs, err
+}
+
+// Unwrap shows the store inside, so that the middleware's cache hears of the
+// revocation.
+func (s *listGate) Unwrap() echosess.Store { return s.Store }

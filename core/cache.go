@@ -50,7 +50,7 @@ func newCachedStore(store Store, cache Cache, logger *slog.Logger, now func() ti
 		}
 		s.stopWatching = stop
 	}
-	if d, ok := find[deletionReporter](store); ok && d != deletionReporter(mem) {
+	if d, ok := find[deletionReporter](store); ok && d != deletionReporter(mem) && d.deletionsOf() != nil {
 		s.stopDeletions = d.deletionsOf().watch(func(keys []string) {
 			for _, key := range keys {
 				s.evict(context.Background(), key)
@@ -287,14 +287,13 @@ func (s *cachedStore) UserSessions(ctx context.Context, userID string) ([]Record
 	return userIndex(s.store).UserSessions(ctx, userID)
 }
 
-// DeleteUserSessions deletes the records of userID but exceptKey from the store, and
-// evicts them from the cache.
-func (s *cachedStore) DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error) {
-	keys, err := userIndex(s.store).DeleteUserSessions(ctx, userID, exceptKey)
-	for _, key := range keys {
-		s.evict(ctx, key)
+// deletionsOf makes a revocation through the cache reach the other caches in front
+// of the store of this process, as one through the store itself does.
+func (s *cachedStore) deletionsOf() *deletions {
+	if d, ok := find[deletionReporter](s.store); ok {
+		return d.deletionsOf()
 	}
-	return keys, err
+	return nil
 }
 
 // forget drops the cached copy of a record whose write failed with err. After a lost

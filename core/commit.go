@@ -17,7 +17,8 @@ const maxSaveAttempts = 32
 // store key of the record that replaced it, until the old record would have expired.
 // Set rejects the empty key, so no session's own data holds it. A request that loaded
 // the session before the renewal and then destroys it follows the link: logout wins
-// over a concurrent login.
+// over a concurrent login. The link stays bound to the session's user, so that
+// revoking the user's sessions reaches the successor, however late it is listed.
 const renewedTo = ""
 
 // endedAt is the expiry of a record that a commit ended: saving a record expired at
@@ -168,6 +169,7 @@ func (s *Session) renew(ctx context.Context, now time.Time) (token string, rec R
 			Expiry:   base.Expiry,
 			Deadline: base.Deadline,
 			Version:  base.Version,
+			UserID:   base.UserID, // so that revoking the user's sessions finds the link
 		}
 		if err := s.m.store.Save(ctx, link); err != nil {
 			return errors.Is(err, ErrConflict), fmt.Errorf("renew session: end the old record: %w", err)
@@ -229,43 +231,26 @@ func (s *Session) next(base Record, now time.Time) (Record, error) {
 // destroy ends the stored record base whatever other requests committed to it since
 // it was loaded, and ends the records that renewals made of it meanwhile.
 func (m *Manager) destroy(ctx context.Context, base Record) error {
-	for hops := 0; hops < maxSaveAttempts; hops++ {
-		var successor string
-		err := m.cas(ctx, base, false, func(base Record) (lost bool, err error) {
-			if renewed(base) {
-				successor, _ = strconv.Unquote(string(base.Data[renewedTo]))
-				return false, nil
-			}
-			ended := Record{Key: base.Key, Expiry: endedAt, Deadline: endedAt, Version: base.Version}
-			if err := m.store.Save(ctx, ended); err != nil {
-				return errors.Is(err, ErrConflict), fmt.Errorf("destroy session: %w", err)
-			}
-			return false, nil
-		})
-		if successor == "" || err != nil {
-			if errors.Is(err, ErrSessionEnded) {
-				return nil // ended already
-			}
-			return err
-		}
-		if base, err = m.store.Load(ctx, successor); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-			return fmt.Errorf("destroy session: load its renewal: %w", err)
-		}
+	if _, err := end(ctx, m.store, base, "", m.cas); err != nil {
+		return fmt.Errorf("destroy session: %w", err)
 	}
-	return fmt.Errorf("destroy session: %w", ErrConflict)
+	return nil
 }
 
-// cas runs write against base, the record a request loaded, and again against the
-// record as reloaded each time write reports that it lost a compare-and-swap, up to
-// maxSaveAttempts times; with reread, it reloads before the first write too. Once the
-// record is gone, it returns ErrSessionEnded. Within the process, commits of one
-// session take turns, so they rarely lose at all.
+// cas runs write against base, the record a request loaded, as casLoop does, holding
+// the lock of the session's key: within the process, commits of one session take
+// turns, so they rarely lose at all.
 func (m *Manager) cas(ctx context.Context, base Record, reread bool, write func(base Record) (lost bool, err error)) error {
 	mu := m.lock(base.Key)
 	defer mu.Unlock()
+	return casLoop(ctx, m.store, base, reread, write)
+}
+
+// casLoop runs write against base, and again against the record as reloaded from
+// store each time write reports that it lost a compare-and-swap, up to
+// maxSaveAttempts times; with reread, it reloads before the first write too. Once the
+// record is gone, it returns ErrSessionEnded.
+func casLoop(ctx context.Context, store Store, base Record, reread bool, write func(base Record) (lost bool, err error)) error {
 	for attempt := 1; ; attempt++ {
 		if !reread {
 			lost, err := write(base)
@@ -283,7 +268,7 @@ func (m *Manager) cas(ctx context.Context, base Record, reread bool, write func(
 			}
 		}
 		var err error
-		base, _, err = loadLent(ctx, m.store, base.Key, 0)
+		base, _, err = loadLent(ctx, store, base.Key, 0)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return ErrSessionEnded

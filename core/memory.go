@@ -469,8 +469,8 @@ func (s *memoryShard) unindex(e memoryEntry) {
 	}
 }
 
-// UserSessions returns copies of the live saved records bound to userID, without
-// their data. Each shard indexes its records by user, so it reads only those.
+// UserSessions returns copies of the live saved records bound to userID. Each shard
+// indexes its records by user, so it reads only those.
 func (m *MemoryStore) UserSessions(_ context.Context, userID string) ([]Record, error) {
 	now := m.now()
 	var recs []Record
@@ -479,32 +479,13 @@ func (m *MemoryStore) UserSessions(_ context.Context, userID string) ([]Record, 
 		s.mu.RLock()
 		for key := range s.users[userID] {
 			if e := s.records[key]; e.Expiry.After(now) {
-				e.Data = nil
+				e.Data = cloneData(e.Data)
 				recs = append(recs, e.Record)
 			}
 		}
 		s.mu.RUnlock()
 	}
 	return recs, nil
-}
-
-// DeleteUserSessions deletes the saved records bound to userID but the one under
-// exceptKey, and returns their keys.
-func (m *MemoryStore) DeleteUserSessions(_ context.Context, userID, exceptKey string) ([]string, error) {
-	var keys []string
-	for i := range m.shards {
-		s := &m.shards[i]
-		s.mu.Lock()
-		for key := range s.users[userID] {
-			if key != exceptKey {
-				s.remove(m.hash(key), key, s.records[key])
-				keys = append(keys, key)
-			}
-		}
-		s.mu.Unlock()
-	}
-	m.deleted(keys...)
-	return keys, nil
 }
 
 func (m *MemoryStore) deletionsOf() *deletions { return &m.deletions }

@@ -109,14 +109,10 @@ func (a postgresQueries) listUser(ctx context.Context, userID string, now time.T
 	rows := make([]sqlRow, len(rs))
 	for i, r := range rs {
 		rows[i] = sqlRow{
-			key: r.Key, expiry: r.ExpiresAt, deadline: r.Deadline, persistent: r.Persistent, version: r.Version,
+			key: r.Key, data: r.Data, expiry: r.ExpiresAt, deadline: r.Deadline, persistent: r.Persistent, version: r.Version,
 			created: r.CreatedAt, lastActive: r.UpdatedAt,
 			device: Device{UserAgent: r.FirstUserAgent, IP: r.FirstIp, LastUserAgent: r.LastUserAgent, LastIP: r.LastIp},
 		}
 	}
 	return rows, err
-}
-
-func (a postgresQueries) deleteUser(ctx context.Context, userID, exceptKey string) ([]string, error) {
-	return a.q.DeleteUserSessions(ctx, postgres.DeleteUserSessionsParams{UserID: userID, ExceptKey: exceptKey})
 }

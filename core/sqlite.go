@@ -227,20 +227,12 @@ func (a sqliteQueries) listUser(ctx context.Context, userID string, now time.Tim
 	rows := make([]sqlRow, len(rs))
 	for i, r := range rs {
 		rows[i] = sqlRow{
-			key: r.Key, expiry: time.UnixMilli(r.ExpiresAt), deadline: time.UnixMilli(r.Deadline), persistent: r.Persistent != 0, version: r.Version,
+			key: r.Key, data: r.Data, expiry: time.UnixMilli(r.ExpiresAt), deadline: time.UnixMilli(r.Deadline), persistent: r.Persistent != 0, version: r.Version,
 			created: time.UnixMilli(r.CreatedAt), lastActive: time.UnixMilli(r.UpdatedAt),
 			device: Device{UserAgent: r.FirstUserAgent, IP: r.FirstIp, LastUserAgent: r.LastUserAgent, LastIP: r.LastIp},
 		}
 	}
 	return rows, err
-}
-
-func (a sqliteQueries) deleteUser(ctx context.Context, userID, exceptKey string) (keys []string, err error) {
-	_, err = whileBusy(ctx, a.q, func(q *sqlite.Queries, ctx context.Context, arg sqlite.DeleteUserSessionsParams) (int64, error) {
-		keys, err = q.DeleteUserSessions(ctx, arg)
-		return int64(len(keys)), err
-	}, sqlite.DeleteUserSessionsParams{UserID: userID, ExceptKey: exceptKey})
-	return keys, err
 }
 
 func deleteSession(q *sqlite.Queries, ctx context.Context, key string) (int64, error) {

@@ -73,11 +73,8 @@ type sqlQueries interface {
 	// deleteExpired removes at most limit rows that have expired at now.
 	deleteExpired(ctx context.Context, now time.Time, limit int) (int64, error)
 	// listUser returns the rows bound to userID that are live at now, with their
-	// keys and without their data.
+	// keys.
 	listUser(ctx context.Context, userID string, now time.Time) ([]sqlRow, error)
-	// deleteUser removes the rows bound to userID but the one under exceptKey, and
-	// returns their keys.
-	deleteUser(ctx context.Context, userID, exceptKey string) ([]string, error)
 }
 
 func newSQLStore(q sqlQueries, dialect Dialect, opts []StoreOption) *SQLStore {
@@ -181,8 +178,9 @@ func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
 	}
 }
 
-// UserSessions returns the live records bound to userID, without their data, in
-// one statement through the index on the user.
+// UserSessions returns the live records bound to userID in one statement through
+// the index on the user. A record whose data does not decode is listed with nil
+// Data, so that it can still be revoked.
 func (s *SQLStore) UserSessions(ctx context.Context, userID string) ([]Record, error) {
 	rows, err := s.q.listUser(ctx, userID, s.now())
 	if err != nil {
@@ -190,25 +188,11 @@ func (s *SQLStore) UserSessions(ctx context.Context, userID string) ([]Record, e
 	}
 	recs := make([]Record, len(rows))
 	for i, row := range rows {
+		data, _ := decodeData(row.data)
 		row.userID = userID
-		recs[i] = row.record(row.key, nil)
+		recs[i] = row.record(row.key, data)
 	}
 	return recs, nil
-}
-
-// DeleteUserSessions deletes the records bound to userID but the one under
-// exceptKey in one statement through the index on the user, and returns their keys.
-func (s *SQLStore) DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error) {
-	var keys []string
-	err := s.write(ctx, func() (err error) {
-		keys, err = s.q.deleteUser(ctx, userID, exceptKey)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: delete user sessions: %w", s.dialect, err)
-	}
-	s.deleted(keys...)
-	return keys, nil
 }
 
 // write runs fn, one writing statement, when the store admits a writer.

@@ -118,17 +118,17 @@ type Toucher interface {
 }
 
 // UserIndex is a Store that indexes its records by Record.UserID, so that a user's
-// sessions are listed and revoked with one indexed query each, whatever the number
-// of sessions in the store. The middleware's user-session functions (UserSessions,
-// RevokeSession, RevokeOtherSessions, RevokeUserSessions) need it; every store of
-// this package has it, and storetest.UserIndex checks an implementation.
+// sessions are listed with one indexed query, whatever the number of sessions in the
+// store. The middleware's user-session functions (UserSessions, RevokeSession,
+// RevokeOtherSessions, RevokeUserSessions) need it; every store of this package has
+// it, and storetest.UserIndex checks an implementation. Revocation ends each listed
+// session by a compare-and-swap Save, as Destroy does, so that it wins over a
+// renewal in flight.
 type UserIndex interface {
-	// UserSessions returns the live records bound to userID, in any order. Their
-	// Data may be nil: a listing needs the rest.
+	// UserSessions returns the live records bound to userID, in any order, with
+	// their Data: the link that a renewal leaves behind, which stays bound to the
+	// user, is told by it. A record whose data does not decode may come with nil Data.
 	UserSessions(ctx context.Context, userID string) ([]Record, error)
-	// DeleteUserSessions deletes the records bound to userID, except the one under
-	// exceptKey ("" for none), and returns the keys it deleted.
-	DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error)
 }
 
 // Cache is a fast copy of a Store's records, such as a MemoryStore. Put overwrites

@@ -71,9 +71,3 @@ func (s boundedStore) UserSessions(ctx context.Context, userID string) ([]Record
 	defer cancel()
 	return userIndex(s.Store).UserSessions(ctx, userID)
 }
-
-func (s boundedStore) DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	return userIndex(s.Store).DeleteUserSessions(ctx, userID, exceptKey)
-}

@@ -164,7 +164,7 @@ func (s *Session) RevokeSession(handle string) error {
 			s.endSession()
 			return nil
 		}
-		return revokeUserSession(s.x.Request().Context(), s.m.store, user, handle)
+		return revokeOne(s.x.Request().Context(), s.m.store, s.m.cas, user, handle)
 	})
 }
 
@@ -178,8 +178,7 @@ func (s *Session) RevokeOtherSessions() (int, error) {
 		if err != nil {
 			return err
 		}
-		keys, err := userIndex(s.m.store).DeleteUserSessions(s.x.Request().Context(), user, current)
-		n = len(keys)
+		n, err = revokeAll(s.x.Request().Context(), s.m.store, s.m.cas, user, current)
 		return err
 	})
 	return n, err
@@ -220,7 +219,7 @@ func RevokeUserSession(ctx context.Context, store Store, userID, handle string) 
 	if err := checkUserID(userID); err != nil {
 		return fmt.Errorf("echosess: %w", err)
 	}
-	if err := revokeUserSession(ctx, store, userID, handle); err != nil {
+	if err := revokeOne(ctx, store, storeCAS(store), userID, handle); err != nil {
 		return fmt.Errorf("echosess: %w", err)
 	}
 	return nil
@@ -234,11 +233,11 @@ func RevokeUserSessions(ctx context.Context, store Store, userID string) (int, e
 	if err := checkUserID(userID); err != nil {
 		return 0, fmt.Errorf("echosess: %w", err)
 	}
-	keys, err := userIndex(store).DeleteUserSessions(ctx, userID, "")
+	n, err := revokeAll(ctx, store, storeCAS(store), userID, "")
 	if err != nil {
-		return len(keys), fmt.Errorf("echosess: %w", err)
+		return n, fmt.Errorf("echosess: revoke the user's sessions: %w", err)
 	}
-	return len(keys), nil
+	return n, nil
 }
 
 // listUserSessions lists the live sessions of user in idx, marking the one under
@@ -249,7 +248,10 @@ func listUserSessions(ctx context.Context, idx UserIndex, user, current string) 
 		return nil, fmt.Errorf("list the user's sessions: %w", err)
 	}
 	list := make([]SessionInfo, 0, len(recs))
-	for _, rec := range recs { // a renewal's link is bound to no user, so never listed
+	for _, rec := range recs {
+		if renewed(rec) {
+			continue // a renewal's link, which its successor stands for
+		}
 		list = append(list, SessionInfo{
 			Handle: sessionID(rec.Key), Created: rec.Created, LastActive: rec.LastActive,
 			Expires: rec.Expiry, Device: rec.Device, Current: current != "" && rec.Key == current,
@@ -257,24 +259,6 @@ func listUserSessions(ctx context.Context, idx UserIndex, user, current string) 
 	}
 	slices.SortFunc(list, func(a, b SessionInfo) int { return b.Created.Compare(a.Created) })
 	return list, nil
-}
-
-// revokeUserSession deletes the session of user in store that handle names, through
-// store itself, so that a cache in front of it forgets the session too.
-func revokeUserSession(ctx context.Context, store Store, user, handle string) error {
-	recs, err := userIndex(store).UserSessions(ctx, user)
-	if err != nil {
-		return fmt.Errorf("revoke session: %w", err)
-	}
-	for _, rec := range recs {
-		if handle != "" && sessionID(rec.Key) == handle {
-			if err := store.Delete(ctx, rec.Key); err != nil {
-				return fmt.Errorf("revoke session: %w", err)
-			}
-			return nil
-		}
-	}
-	return ErrUnknownSession
 }
 
 // userIndex returns the UserIndex of store or of a store it wraps, or one whose
@@ -290,10 +274,6 @@ func userIndex(store Store) UserIndex {
 type noUserIndex struct{ Store }
 
 func (noUserIndex) UserSessions(context.Context, string) ([]Record, error) {
-	return nil, errNoUserIndex
-}
-
-func (noUserIndex) DeleteUserSessions(context.Context, string, string) ([]string, error) {
 	return nil, errNoUserIndex
 }
 

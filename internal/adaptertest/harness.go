@@ -52,6 +52,9 @@ type CountingStore struct {
 	Loads, Saves, Touches, Deletes atomic.Int64
 	Fail                           atomic.Bool // fail every call
 	FailWrites                     atomic.Bool // fail saves, touches and deletes
+	// afterList, when set, is the gate where the next listing of a user's sessions
+	// stops once it has its records (Harness.stopAfterListing).
+	afterList atomic.Pointer[gate]
 }
 
 // ErrStoreDown is the error of a CountingStore made to fail.
@@ -498,6 +501,7 @@ func (h *Harness) StoreCalls() int64 { return h.Store.Calls() }
 //	get:K  pop:K      Get or Pop K as a string; the value (or <absent>) joins the body
 //	set:K=V  delete:K Set or Delete K
 //	clear  destroy  renew  save
+//	revoke-others     RevokeOtherSessions; the count joins the body
 //	expiry:D          SetExpiry(ExpireIn(D)), D as time.ParseDuration reads it
 //	wait:NAME         stop at gate NAME until it is opened
 //	ctxdone           block until the request's context is done (the client has gone),
@@ -631,6 +635,10 @@ func (h *Harness) steps(c Ctx) error {
 			err = c.Destroy()
 		case "renew":
 			err = c.RenewID()
+		case "revoke-others":
+			var n int
+			n, err = c.RevokeOtherSessions()
+			read = append(read, strconv.Itoa(n))
 		case "save":
 			err = c.Save()
 		case "expiry":
@@ -716,17 +724,22 @@ func (s *CountingStore) UserSessions(ctx context.Context, userID string) ([]core
 	if err := s.refuse(ctx, false); err != nil {
 		return nil, err
 	}
-	return s.Store.(core.UserIndex).UserSessions(ctx, userID)
+	recs, err := s.Store.(core.UserIndex).UserSessions(ctx, userID)
+	if g := s.afterList.Swap(nil); g != nil {
+		g.arrived <- struct{}{}
+		<-g.released
+	}
+	return recs, err
 }
 
-// DeleteUserSessions deletes the user's records in the counted store, which must be
-// a core.UserIndex; it fails like the store's other writes.
-func (s *CountingStore) DeleteUserSessions(ctx context.Context, userID, exceptKey string) ([]string, error) {
-	s.Deletes.Add(1)
-	if err := s.refuse(ctx, true); err != nil {
-		return nil, err
-	}
-	return s.Store.(core.UserIndex).DeleteUserSessions(ctx, userID, exceptKey)
+// stopAfterListing makes the next listing of a user's sessions in the store, such
+// as a revocation's, stop at gate name once it has its records, until the test
+// opens the gate: other requests then commit between the revocation's listing and
+// its writes.
+func (h *Harness) stopAfterListing(name string) *gate {
+	g := h.gate(name)
+	h.Store.afterList.Store(g)
+	return g
 }
 
 // unwrapping is a CountingStore that shows the middleware the store it counts, whose

@@ -17,6 +17,13 @@ var userTests = []test{
 	{"ForeignHandle", testForeignHandle},
 	{"RevokeOthers", testRevokeOthers},
 	{"InFlightCannotRevive", testInFlightCannotRevive},
+	{"RevokeWinsOverRenewal", testRevokeWinsOverRenewal},
+	{"RevokeStaleHandle", testRevokeStaleHandle},
+	{"RevokeOthersWinsOverRenewal", testRevokeOthersWinsOverRenewal},
+	{"RevokeOthersSparesOwnRenewal", testRevokeOthersSparesOwnRenewal},
+	{"RevokeOthersEndsRenewalInFlight", testRevokeOthersEndsRenewalInFlight},
+	{"RevokeOthersCountsLive", testRevokeOthersCountsLive},
+	{"RevokeSparesRelogin", testRevokeSparesRelogin},
 	{"DestroyUnbinds", testDestroyUnbinds},
 	{"RenewKeepsBinding", testRenewKeepsBinding},
 	{"BadInput", testUserBadInput},
@@ -171,6 +178,134 @@ func testInFlightCannotRevive(t *testing.T, v variant) {
 	if got := laptop.sessions(); len(got) != 1 {
 		t.Errorf("the in-flight request brought a session back: %v", got)
 	}
+}
+
+// testRevokeWinsOverRenewal revokes the thief's session while the thief renews it:
+// the renewal commits after the revocation listed the session and before it ended
+// it. The renewed session ends too.
+func testRevokeWinsOverRenewal(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	laptop, thief := login(h, "ada"), login(h, "ada")
+	listed := h.stopAfterListing("L")
+	revoke := laptop.start("/revoke", "h", thief.Get("/id").Body)
+	listed.awaitArrivals(1)
+	if r := thief.Get("/renew"); r.Status != http.StatusOK {
+		t.Fatalf("the thief's renewal: %d %s", r.Status, r.Body)
+	}
+	listed.open()
+	if r := revoke.response(); r.Status != http.StatusOK || r.Body != "ok" {
+		t.Fatalf("revoke the thief's session: %d %q", r.Status, r.Body)
+	}
+	thief.loggedInAs(t, "")
+	laptop.loggedInAs(t, "ada")
+	if got := laptop.sessions(); len(got) != 1 || !got[0].current {
+		t.Errorf("after the revocation ada's sessions are %v, want the laptop's", got)
+	}
+}
+
+// testRevokeStaleHandle revokes a session by the handle a listing showed before the
+// session was renewed: the handle still ends it.
+func testRevokeStaleHandle(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	laptop, thief := login(h, "ada"), login(h, "ada")
+	handle := thief.Get("/id").Body
+	if r := thief.Get("/renew"); r.Status != http.StatusOK {
+		t.Fatalf("the thief's renewal: %d %s", r.Status, r.Body)
+	}
+	if r := laptop.Get("/revoke", "h", handle); r.Status != http.StatusOK || r.Body != "ok" {
+		t.Fatalf("revoke by the handle listed before the renewal: %d %q", r.Status, r.Body)
+	}
+	thief.loggedInAs(t, "")
+	if r := laptop.Get("/revoke", "h", handle); r.Status != http.StatusTeapot || r.Body != "ErrUnknownSession" {
+		t.Errorf("revoking it again: %d %q, want ErrUnknownSession", r.Status, r.Body)
+	}
+	laptop.loggedInAs(t, "ada")
+}
+
+// testRevokeOthersWinsOverRenewal is testRevokeWinsOverRenewal for "log out
+// everywhere else".
+func testRevokeOthersWinsOverRenewal(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	laptop, thief := login(h, "ada"), login(h, "ada")
+	listed := h.stopAfterListing("L")
+	revoke := laptop.start("/revoke-others")
+	listed.awaitArrivals(1)
+	if r := thief.Get("/renew"); r.Status != http.StatusOK {
+		t.Fatalf("the thief's renewal: %d %s", r.Status, r.Body)
+	}
+	listed.open()
+	if r := revoke.response(); r.Status != http.StatusOK || r.Body != "1" {
+		t.Fatalf("revoke the others: %d %q, want 1", r.Status, r.Body)
+	}
+	thief.loggedInAs(t, "")
+	laptop.loggedInAs(t, "ada")
+}
+
+// testRevokeOthersSparesOwnRenewal renews the caller's session from another tab
+// after the revoking request loaded it: "log out everywhere else" spares the
+// renewed session, which the browser now holds, and ends only the others.
+func testRevokeOthersSparesOwnRenewal(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	laptop, phone := login(h, "ada"), login(h, "ada")
+	tab := laptop.start(steps("get:k", "wait:A", "revoke-others"))
+	h.gate("A").awaitArrivals(1)
+	if r := laptop.Get("/renew"); r.Status != http.StatusOK {
+		t.Fatalf("the other tab's renewal: %d %s", r.Status, r.Body)
+	}
+	h.gate("A").open()
+	if r := tab.response(); r.Status != http.StatusOK || r.Body != "v 1" {
+		t.Fatalf("revoke the others: %d %q, want \"v 1\"", r.Status, r.Body)
+	}
+	laptop.loggedInAs(t, "ada")
+	phone.loggedInAs(t, "")
+}
+
+// testRevokeOthersEndsRenewalInFlight revokes a session whose request loaded it and
+// renews it after the revocation: the renewal fails and starts nothing.
+func testRevokeOthersEndsRenewalInFlight(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	laptop, thief := login(h, "ada"), login(h, "ada")
+	inFlight := thief.start(steps("get:k", "wait:A", "renew"))
+	h.gate("A").awaitArrivals(1)
+	if r := laptop.Get("/revoke-others"); r.Status != http.StatusOK || r.Body != "1" {
+		t.Fatalf("revoke the others: %d %q, want 1", r.Status, r.Body)
+	}
+	h.gate("A").open()
+	expectEnded(t, h, inFlight.response())
+	thief.loggedInAs(t, "")
+	if got := laptop.sessions(); len(got) != 1 {
+		t.Errorf("after the revocation ada's sessions are %v, want the laptop's", got)
+	}
+}
+
+// testRevokeOthersCountsLive counts only the sessions a revocation ended, not one
+// that had expired already.
+func testRevokeOthersCountsLive(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	login(h, "ada")
+	h.Clock.Advance(23 * time.Hour)
+	laptop := login(h, "ada")
+	h.Clock.Advance(2 * time.Hour) // the first session's 24 hours are over
+	if r := laptop.Get("/revoke-others"); r.Status != http.StatusOK || r.Body != "0" {
+		t.Errorf("revoke the others with only an expired one: %d %q, want 0", r.Status, r.Body)
+	}
+	laptop.loggedInAs(t, "ada")
+}
+
+// testRevokeSparesRelogin revokes a user's other sessions after one of their
+// browsers logged in as another user: the renewal's link stays bound to the first
+// user, but the session it leads to is the other user's now, and stays.
+func testRevokeSparesRelogin(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	laptop, shared := login(h, "ada"), login(h, "ada")
+	if r := shared.Get("/login", "user", "bob"); r.Status != http.StatusOK {
+		t.Fatalf("log in as bob: %d %s", r.Status, r.Body)
+	}
+	if r := laptop.Get("/revoke-others"); r.Status != http.StatusOK || r.Body != "0" {
+		t.Errorf("revoke ada's others: %d %q, want 0", r.Status, r.Body)
+	}
+	shared.loggedInAs(t, "bob")
+	laptop.loggedInAs(t, "ada")
 }
 
 func testDestroyUnbinds(t *testing.T, v variant) {

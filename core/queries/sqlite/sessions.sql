@@ -75,17 +75,9 @@ WHERE key IN (
     LIMIT sqlc.arg(batch_size)
 );
 
--- ListUserSessions returns the live rows bound to a user, through the user_id index,
--- without their data.
+-- ListUserSessions returns the live rows bound to a user, through the user_id index.
 -- name: ListUserSessions :many
-SELECT key, expires_at, deadline, version, persistent, created_at, updated_at,
+SELECT key, data, expires_at, deadline, version, persistent, created_at, updated_at,
        first_user_agent, first_ip, last_user_agent, last_ip
 FROM echosess_sessions
 WHERE user_id = sqlc.arg(user_id) AND user_id <> '' AND expires_at > sqlc.arg(now);
-
--- DeleteUserSessions deletes the rows bound to a user but the one under except_key,
--- through the user_id index, and returns their keys.
--- name: DeleteUserSessions :many
-DELETE FROM echosess_sessions
-WHERE user_id = sqlc.arg(user_id) AND user_id <> '' AND key <> sqlc.arg(except_key)
-RETURNING key;

@@ -47,39 +47,6 @@ func (q *Queries) DeleteSession(ctx context.Context, key string) error {
 	return err
 }
 
-const deleteUserSessions = `-- name: DeleteUserSessions :many
-DELETE FROM echosess_sessions
-WHERE user_id = $1 AND user_id <> '' AND key <> $2
-RETURNING key
-`
-
-type DeleteUserSessionsParams struct {
-	UserID    string
-	ExceptKey string
-}
-
-// DeleteUserSessions deletes the rows bound to a user but the one under except_key,
-// through the user_id index, and returns their keys.
-func (q *Queries) DeleteUserSessions(ctx context.Context, arg DeleteUserSessionsParams) ([]string, error) {
-	rows, err := q.db.Query(ctx, deleteUserSessions, arg.UserID, arg.ExceptKey)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []string
-	for rows.Next() {
-		var key string
-		if err := rows.Scan(&key); err != nil {
-			return nil, err
-		}
-		items = append(items, key)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const insertSession = `-- name: InsertSession :execrows
 INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at,
                                user_id, first_user_agent, first_ip, last_user_agent, last_ip)
@@ -138,7 +105,7 @@ func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) (i
 }
 
 const listUserSessions = `-- name: ListUserSessions :many
-SELECT key, expires_at, deadline, version, persistent, created_at, updated_at,
+SELECT key, data, expires_at, deadline, version, persistent, created_at, updated_at,
        first_user_agent, first_ip, last_user_agent, last_ip
 FROM echosess_sessions
 WHERE user_id = $1 AND user_id <> '' AND expires_at > $2
@@ -151,6 +118,7 @@ type ListUserSessionsParams struct {
 
 type ListUserSessionsRow struct {
 	Key            string
+	Data           []byte
 	ExpiresAt      time.Time
 	Deadline       time.Time
 	Version        int64
@@ -163,8 +131,7 @@ type ListUserSessionsRow struct {
 	LastIp         string
 }
 
-// ListUserSessions returns the live rows bound to a user, through the user_id index,
-// without their data.
+// ListUserSessions returns the live rows bound to a user, through the user_id index.
 func (q *Queries) ListUserSessions(ctx context.Context, arg ListUserSessionsParams) ([]ListUserSessionsRow, error) {
 	rows, err := q.db.Query(ctx, listUserSessions, arg.UserID, arg.Now)
 	if err != nil {
@@ -176,6 +143,7 @@ func (q *Queries) ListUserSessions(ctx context.Context, arg ListUserSessionsPara
 		var i ListUserSessionsRow
 		if err := rows.Scan(
 			&i.Key,
+			&i.Data,
 			&i.ExpiresAt,
 			&i.Deadline,
 			&i.Version,
