@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -286,6 +287,42 @@ func TestCoherentCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, propagationBound, "B finds the truncated session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
+	})
+
+	// A REPEATABLE READ transaction whose snapshot predates every listener, and so
+	// sees none, deletes a session after B has begun to listen and to serve it from
+	// its cache: B hears of it all the same, and finds the session gone.
+	t.Run("ChangesFromOlderSnapshots", func(t *testing.T) {
+		ctx := context.Background()
+		pools := adaptertest.NewPostgresPools(t, 2)
+		store := echosess.NewPostgresStore(pools[0])
+		t.Cleanup(func() { store.Close() })
+		a := &instance{outageApp: newOutageApp(t, echosess.Config{Store: store})} // no cache: nothing listens
+		var cookie string
+		a.write(t, "k", "v", &cookie)
+		conn, err := pools[0].Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Release()
+		old, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer old.Rollback(ctx)
+		if _, err := old.Exec(ctx, "SELECT 1 FROM echosess_sessions"); err != nil { // takes the snapshot
+			t.Fatal(err)
+		}
+		b := newInstance(t, pools[1])
+		b.waitCached(t, cookie)
+		if tag, err := old.Exec(ctx, "DELETE FROM echosess_sessions"); err != nil || tag.RowsAffected() != 1 {
+			t.Fatalf("delete in the old snapshot: %v, %d rows", err, tag.RowsAffected())
+		}
+		if err := old.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		d := waitFor(t, propagationBound, "B finds the deleted session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
+		t.Logf("B found the session gone %v after the old transaction's commit", d)
 	})
 
 	t.Run("ListenerOutage", testListenerOutage)

@@ -2,10 +2,11 @@
 # Measures what reporting a change costs a single-row UPDATE of echosess's sessions
 # table on PostgreSQL, with pgbench, in a schema of its own that it drops at the end:
 # no trigger; a trigger that sends NOTIFY (migrations 00003 and 00005, with a listener
-# registered); and the trigger of migration 00006, which inserts into an unlogged
-# table (with a listener registered, and without one). Each case runs 8 clients for
-# ROUND seconds, in ROUNDS interleaved rounds, and prints pgbench's transactions per
-# second and the machine's busy CPU time per transaction (the client's included).
+# registered); and the trigger of migrations 00006 and 00007, which inserts into an
+# unlogged table (with a listener registered, and without one). Each case runs 8
+# clients for ROUND seconds, in ROUNDS interleaved rounds, and prints pgbench's
+# transactions per second and the machine's busy CPU time per transaction (the
+# client's included).
 # Needs pgbench and psql, and ECHOSESS_POSTGRES_DSN as a URL.
 #
 #	bash trigger-cost.sh [ROUNDS] [ROUND]
@@ -57,8 +58,9 @@ UPDATE $schema.echosess_sessions SET data = '{"n":2}', expires_at = now() + inte
   version = version + 1, updated_at = now() WHERE key = md5(:k::text) AND expires_at > now();
 EOF
 
-# setup CASE enables the trigger that CASE measures, and registers a listener
-# unless CASE is none or record-unheard. Nothing reads the changes meanwhile.
+# setup CASE enables the trigger that CASE measures, and registers a listener, as
+# the store does (a row, and echosess_listened_until an hour ahead), unless CASE is
+# none or record-unheard. Nothing reads the changes meanwhile.
 setup() {
 	local changes=DISABLE notify=DISABLE listener=yes
 	case $1 in
@@ -69,9 +71,11 @@ setup() {
 	esac
 	sql -c "ALTER TABLE $schema.echosess_sessions $changes TRIGGER echosess_sessions_changes" \
 		-c "ALTER TABLE $schema.echosess_sessions $notify TRIGGER notify_change" \
-		-c "DELETE FROM $schema.echosess_listeners" -c "TRUNCATE $schema.echosess_changes"
+		-c "DELETE FROM $schema.echosess_listeners" -c "TRUNCATE $schema.echosess_changes" \
+		-c "SELECT setval('$schema.echosess_listened_until', 0)"
 	if [ $listener = yes ]; then
-		sql -c "INSERT INTO $schema.echosess_listeners (id, horizon) VALUES ('pgbench', pg_snapshot_xmin(pg_current_snapshot()))"
+		sql -c "INSERT INTO $schema.echosess_listeners (id, horizon) VALUES ('pgbench', pg_snapshot_xmin(pg_current_snapshot()))" \
+			-c "SELECT setval('$schema.echosess_listened_until', extract(epoch FROM now())::bigint + 3600)"
 	fi
 }
 

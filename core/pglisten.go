@@ -31,12 +31,21 @@ func WithPollInterval(d time.Duration) StoreOption {
 // 5-minute run, emptying the cache for nothing), and it renews its row in
 // echosess_listeners every heartbeatEvery. A row not renewed for listenerExpiry,
 // the 30 seconds of migration 00006's trigger, is that of an instance that is gone:
-// the writers record no change for it, and the other listeners delete it. A
-// listener that finds its own row so old, or gone, reports the loss.
+// the other listeners delete it. A listener that finds its own row so old, or
+// gone, reports the loss.
+//
+// With each registration and heartbeat, the listener also sets the sequence
+// echosess_listened_until, which writers read outside their snapshot (migration
+// 00007), to listenedFor past the clock: the trigger records changes until then.
+// That is listenerExpiry, for which the listener's row counts, and as much again:
+// the listeners set it without a lock, so one may write over another's value with
+// one it computed a moment earlier. Writers keep recording for up to listenedFor
+// after the last listener's last heartbeat.
 const (
 	pollTimeout    = 3 * time.Second
 	heartbeatEvery = time.Second
 	listenerExpiry = 30 * time.Second
+	listenedFor    = 2 * listenerExpiry
 )
 
 // maxChangesPerRead bounds the changes the listener takes in one read; past it (a
@@ -173,16 +182,18 @@ type changeReader struct {
 	snapshot string // of the last read, as pg_snapshot's text
 }
 
-// register records r in echosess_listeners, whose rows make the trigger of
-// migration 00006 record the changes: without any, writers skip that. It also
-// removes the rows of listeners that have not renewed theirs for listenerExpiry.
+// register records r in echosess_listeners, and sets echosess_listened_until,
+// which makes the trigger of migration 00007 record the changes: without a
+// listener, writers skip that. It also removes the rows of listeners that have not
+// renewed theirs for listenerExpiry.
 func (r *changeReader) register(ctx context.Context) error {
 	_, err := r.conn.Exec(ctx, `WITH gone AS (
 		DELETE FROM echosess_listeners WHERE seen_at < now() - make_interval(secs => $2))
-	INSERT INTO echosess_listeners (id, horizon) VALUES ($1, pg_snapshot_xmin(pg_current_snapshot()))`,
-		r.id, listenerExpiry.Seconds())
+	INSERT INTO echosess_listeners (id, horizon) VALUES ($1, pg_snapshot_xmin(pg_current_snapshot()))
+	RETURNING setval('echosess_listened_until', ceil(extract(epoch FROM clock_timestamp()) + $3)::bigint)`,
+		r.id, listenerExpiry.Seconds(), listenedFor.Seconds())
 	if err != nil {
-		return fmt.Errorf("register the listener (migration 00006: run Migrate): %w", err)
+		return fmt.Errorf("register the listener (migration 00007: run Migrate): %w", err)
 	}
 	return nil
 }
@@ -242,17 +253,19 @@ func (r *changeReader) read(ctx context.Context) (changes []change, wholesale bo
 }
 
 // heartbeat renews r's row with the horizon below which r has read every change,
-// removes the rows of listeners gone silent, and deletes the changes that every
-// listener left has read, but for those that another is deleting: two listeners
-// that delete the same rows at once would otherwise wait for each other. It fails
-// when r's row is gone or expired, as read does.
+// and echosess_listened_until, removes the rows of listeners gone silent, and
+// deletes the changes that every listener left has read, but for those that
+// another is deleting: two listeners that delete the same rows at once would
+// otherwise wait for each other. It fails when r's row is gone or expired, as read
+// does.
 func (r *changeReader) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	defer cancel()
 	var registered bool
 	err := r.conn.QueryRow(ctx, `WITH me AS (
 		UPDATE echosess_listeners SET horizon = pg_snapshot_xmin($2::text::pg_snapshot), seen_at = now()
-		WHERE id = $1 AND seen_at >= now() - make_interval(secs => $3) RETURNING 1
+		WHERE id = $1 AND seen_at >= now() - make_interval(secs => $3)
+		RETURNING setval('echosess_listened_until', ceil(extract(epoch FROM clock_timestamp()) + $4)::bigint)
 	), gone AS (
 		DELETE FROM echosess_listeners WHERE seen_at < now() - make_interval(secs => $3) AND id <> $1
 	), read AS (
@@ -261,7 +274,7 @@ func (r *changeReader) heartbeat(ctx context.Context) error {
 				WHERE seen_at >= now() - make_interval(secs => $3) OR id = $1)
 			FOR UPDATE SKIP LOCKED))
 	)
-	SELECT EXISTS (SELECT 1 FROM me)`, r.id, r.snapshot, listenerExpiry.Seconds()).Scan(&registered)
+	SELECT EXISTS (SELECT 1 FROM me)`, r.id, r.snapshot, listenerExpiry.Seconds(), listenedFor.Seconds()).Scan(&registered)
 	switch {
 	case err != nil:
 		return fmt.Errorf("renewing the listener's registration: %w", err)
@@ -277,11 +290,13 @@ const writersTimeout = 10 * time.Second
 
 // awaitEarlierWriters waits until every transaction that had begun writing when
 // conn's registration committed has ended. Such a transaction may have changed a
-// session without recording it, having found echosess_listeners empty; once it has
-// ended, the cache, which starts empty at Watching, reads its change from the
-// store. A transaction that writes later finds the row and records its change: its
-// trigger runs after it has changed a row, when it has a transaction ID, which is
-// then at least the horizon taken here.
+// session without recording it, having found no listener; once it has ended, the
+// cache, which starts empty at Watching, reads its change from the store. A
+// transaction that writes later finds echosess_listened_until set, whatever its
+// snapshot, and records its change: its trigger runs after it has changed a row,
+// when it has a transaction ID, which is then at least the horizon taken here. So
+// only writers are waited for: a transaction that has only read, such as a
+// pg_dump, holds no transaction ID.
 func awaitEarlierWriters(ctx context.Context, conn *pgx.Conn) error {
 	var horizon string
 	if err := conn.QueryRow(ctx, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text").Scan(&horizon); err != nil {

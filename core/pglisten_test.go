@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,6 +132,51 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
 			t.Fatalf("after the listener registered again a save was reported as %q", r)
 		}
+	}
+}
+
+// TestListenerKeepsListenedUntil: a listener sets echosess_listened_until, the time
+// until which writers record changes whatever their snapshot, to listenedFor past
+// the clock when it registers and at each heartbeat, so that it stays ahead of the
+// time until which the listener's row counts; and the row of a listener of an
+// earlier release, which sets no such time, still makes writers record.
+func TestListenerKeepsListenedUntil(t *testing.T) {
+	_, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := NewPostgresStore(pool)
+	defer s.Close()
+	if _, err := pool.Exec(ctx, `INSERT INTO echosess_listeners (id, horizon)
+		VALUES ('earlier-release', pg_snapshot_xmin(pg_current_snapshot()))`); err != nil {
+		t.Fatal(err)
+	}
+	saveRecord(t, s, "heard-by-earlier-release")
+	if n := countChanges(t, pool); n != 1 {
+		t.Fatalf("with the row of a listener of an earlier release a save recorded %d changes, want 1", n)
+	}
+	if _, err := pool.Exec(ctx, "DELETE FROM echosess_listeners"); err != nil {
+		t.Fatal(err)
+	}
+
+	watching(t, s)
+	var beat time.Time
+	deadline := time.Now().Add(4 * heartbeatEvery)
+	for n := 0; n < 3; { // the registration, then two heartbeats
+		var seen time.Time
+		var until int64
+		if err := pool.QueryRow(ctx, "SELECT seen_at, last_value FROM echosess_listeners, echosess_listened_until").Scan(&seen, &until); err != nil {
+			t.Fatal(err)
+		}
+		if seen.After(beat) {
+			if lead := time.Unix(until, 0).Sub(seen); lead < listenedFor {
+				t.Fatalf("echosess_listened_until is %v past the listener's row of %v, want at least %v", lead, seen, listenedFor)
+			}
+			beat, n = seen, n+1
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d heartbeats within %v, want 2", n-1, 4*heartbeatEvery)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -343,4 +390,133 @@ func TestListenerCleanupSkipsLockedChanges(t *testing.T) {
 	if len(w.reports) != 0 {
 		t.Fatalf("while change rows were locked the listener reported %q", <-w.reports)
 	}
+}
+
+// TestListenerHearsOlderSnapshots: a REPEATABLE READ transaction whose snapshot
+// predates the listener's registration, and that changes sessions after it, records
+// its changes all the same, since writers read echosess_listened_until outside
+// their snapshot, so the listener reports them; and such a transaction, which has
+// only read when the listener registers, does not hold Watching back. This holds at
+// the first registration and at one after a loss, for which the test empties
+// echosess_listeners and resets echosess_listened_until, as if every listener had
+// been silent for a minute, and holds the listener's reconnection back until it
+// has taken the old snapshot. A save after the old transaction's commit marks by
+// when its changes must have been reported.
+func TestListenerHearsOlderSnapshots(t *testing.T) {
+	dsn, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := NewPostgresStore(pool)
+	defer s.Close()
+	// The listener connects through a gate that the test can hold shut.
+	var gate sync.RWMutex
+	config, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dialer net.Dialer
+	config.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		gate.RLock()
+		defer gate.RUnlock()
+		return dialer.DialContext(ctx, network, addr)
+	}
+	gated, err := pgxpool.NewWithConfig(ctx, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gated.Close()
+	s.changes = newChangeHub(pgListener{pool: gated, every: defaultPollInterval, maxBatch: maxChangesPerRead}.run)
+
+	// oldSnapshot begins a REPEATABLE READ transaction on a connection of its own,
+	// and takes its snapshot, in which no listener is registered.
+	oldSnapshot := func() pgx.Tx {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(ctx) })
+		tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var listeners int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM echosess_listeners").Scan(&listeners); err != nil {
+			t.Fatal(err)
+		}
+		if listeners != 0 {
+			t.Fatalf("the old snapshot sees %d listeners", listeners)
+		}
+		return tx
+	}
+	// changeAndCommit deletes one session and edits another in tx, commits it, and
+	// checks that w reports both changes before the change of a later save.
+	changeAndCommit := func(w recordingWatcher, tx pgx.Tx, round string) {
+		t.Helper()
+		var listeners int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM echosess_listeners").Scan(&listeners); err != nil {
+			t.Fatal(err)
+		}
+		if listeners != 0 {
+			t.Fatalf("the old snapshot sees %d listeners once the listener watches", listeners)
+		}
+		for _, statement := range []string{
+			"DELETE FROM echosess_sessions WHERE key = 'deleted-" + round + "'",
+			"UPDATE echosess_sessions SET data = convert_to('{\"k\":\"edited\"}', 'UTF8') WHERE key = 'edited-" + round + "'",
+		} {
+			if tag, err := tx.Exec(ctx, statement); err != nil || tag.RowsAffected() != 1 {
+				t.Fatalf("%s: %v, %d rows", statement, err, tag.RowsAffected())
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		saveRecord(t, s, "marker-"+round)
+		heard := map[string]bool{}
+		for !heard["marker-"+round] {
+			r := nextReport(t, w, 5*time.Second)
+			key, ok := strings.CutPrefix(r, "changed ")
+			if !ok {
+				t.Fatalf("reported %q", r)
+			}
+			heard[key] = true
+		}
+		for _, key := range []string{"deleted-" + round, "edited-" + round} {
+			if !heard[key] {
+				t.Errorf("%s: the change of %s by a transaction whose snapshot predates the listener went unreported", round, key)
+			}
+		}
+	}
+
+	for _, round := range []string{"first", "again"} {
+		for _, key := range []string{"deleted-", "edited-"} {
+			saveRecord(t, s, key+round)
+		}
+	}
+	old := oldSnapshot()
+	w := watching(t, s)
+	changeAndCommit(w, old, "first")
+
+	gate.Lock()
+	shut := true
+	defer func() {
+		if shut {
+			gate.Unlock()
+		}
+	}()
+	if _, err := pool.Exec(ctx, "DELETE FROM echosess_listeners"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "SELECT setval('echosess_listened_until', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	if r := nextReport(t, w, 5*time.Second); !strings.HasPrefix(r, "lost: ") {
+		t.Fatalf("after its row was deleted the listener reported %q", r)
+	}
+	old = oldSnapshot()
+	shut = false
+	gate.Unlock()
+	if r := nextReport(t, w, 2*reconnectMax+writersTimeout); r != "watching" {
+		t.Fatalf("after the loss the listener reported %q, want watching", r)
+	}
+	changeAndCommit(w, old, "again")
 }

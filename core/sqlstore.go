@@ -209,12 +209,13 @@ func (s *SQLStore) write(ctx context.Context, fn func() error) error {
 }
 
 // WatchChanges reports the changes to a PostgreSQL store's table, made by any
-// process, to w; see ChangeFeed. The trigger of migration 00006 records each change
-// in a table that the store reads every WithPollInterval (10 ms), on one connection
-// of its own, opened with the pool's configuration but outside the pool, from the
-// first watcher until the last one stops or the store is closed; it reconnects with
-// backoff when the connection is lost. A SQLite store reports no changes: it fails
-// with an error wrapping errors.ErrUnsupported.
+// process, to w; see ChangeFeed. The trigger of migrations 00006 and 00007 records
+// each change, whatever the writer's isolation level and snapshot, in a table that
+// the store reads every WithPollInterval (10 ms), on one connection of its own,
+// opened with the pool's configuration but outside the pool, from the first watcher
+// until the last one stops or the store is closed; it reconnects with backoff when
+// the connection is lost. A SQLite store reports no changes: it fails with an error
+// wrapping errors.ErrUnsupported.
 func (s *SQLStore) WatchChanges(w ChangeWatcher) (stop func(), err error) {
 	if s.changes == nil {
 		return nil, fmt.Errorf("%s: %w", s.dialect, errUnsupportedFeed)
