@@ -35,10 +35,17 @@ func WithDeleteBatch(n int) StoreOption {
 // WithMaxBytes bounds the heap that a MemoryStore's records take to about n bytes,
 // as it estimates them, n/64 in each of its shards. To stay within the bound it
 // evicts what Put cached, and tombstones, the least recently read first (roughly).
-// It never evicts what Save stored: a Save that would go past the bound fails with
-// ErrStoreFull. A negative n removes the bound. Default: 64 MiB for what Put caches
-// and no bound on saved records, so that a MemoryStore serving as Config.Cache is
-// bounded without this option and one serving as the Store is not.
+// What Save stored counts too: a shard that a Save would take past the bound first
+// purges its expired records, then evicts what Put cached, then the saved sessions
+// bound to no user (Record.UserID ""), the least recently used first (roughly),
+// then the links that RenewID leaves under a renewed session's old key. It never
+// evicts a session bound to a user: only when what is left is those does the Save
+// fail with ErrStoreFull. So a flood of new anonymous sessions (a crawler) cannot
+// lock signed-in users out, at the cost of the anonymous sessions, such as a
+// visitor's cart, used least recently. A negative n removes the bound. Default:
+// 64 MiB for what Put caches and no bound on saved records, so that a MemoryStore
+// serving as Config.Cache is bounded without this option and one serving as the
+// Store is not.
 func WithMaxBytes(n int64) StoreOption {
 	return func(o *storeOptions) { o.maxBytes = n }
 }
@@ -60,7 +67,8 @@ func buildStoreOptions(opts []StoreOption) storeOptions {
 	return o
 }
 
-// ErrStoreFull means a Save would take a MemoryStore past the bound of WithMaxBytes.
+// ErrStoreFull means a Save would take a MemoryStore past the bound of WithMaxBytes
+// even after it gave up all it may: what is left is sessions bound to users.
 var ErrStoreFull = errors.New("memory store is full")
 
 // memoryShards spreads records over independently locked maps so that concurrent
@@ -73,17 +81,20 @@ const tombstoneVersion = math.MaxInt64
 
 // MemoryStore keeps sessions in process memory. It is a Store for single-instance
 // apps and tests, and a Cache in front of a slower Store. Records are copied in and
-// out, so callers never share memory with it. Expired records are never returned and
-// are purged as the store grows; DeleteExpired purges them at once.
+// out, so callers never share memory with it. Expired records are never returned;
+// each shard purges them once its writes since the last purge reach its size, and
+// when it is full (WithMaxBytes); DeleteExpired purges them at once. A record that
+// a Save ends (saved expired at its version, as a logout does) is removed at once.
 //
-// What Save stores is the store's own and stays until it expires or is deleted;
-// what Put stores is a cached copy, which the bound of WithMaxBytes may evict and
-// WithMaxAge stops trusting.
+// What Save stores is the store's own and stays until it expires or is deleted, or
+// with WithMaxBytes, until a full store evicts it, if it is bound to no user; what
+// Put stores is a cached copy, which the bound may evict and WithMaxAge stops
+// trusting.
 type MemoryStore struct {
 	now    func() time.Time
 	seed   maphash.Seed
 	budget int64         // estimated bytes per shard; 0: no bound
-	strict bool          // saved records count too, and a Save past the budget fails
+	strict bool          // saved records count too, and a Save past the budget makes room or fails
 	maxAge time.Duration // how long a cached record is trusted; 0: until it expires
 	shards [memoryShards]memoryShard
 	deletions
@@ -95,7 +106,14 @@ type memoryShard struct {
 	writes  int   // writes since the last purge of this shard
 	bytes   int64 // estimated heap of the records that count towards the bound
 	cached  int   // records that may be evicted: cached ones and tombstones
-	slots         // of the cached records, when the store is bounded
+	// spare is the bytes of the entries of each class that a full shard may evict
+	// (see evictClass).
+	spare [evictNever]int64
+	// expiring is a time before which no record of the shard expires, when the
+	// store is strict, so that a full shard purges only when that may free
+	// something; zero when it holds none.
+	expiring time.Time
+	slots    // of the records that count towards the bound
 	removals
 	users map[string]map[string]struct{} // the keys of the saved records of each user
 }
@@ -104,14 +122,42 @@ type memoryShard struct {
 type memoryEntry struct {
 	Record
 	// trusted is the Unix time in nanoseconds until which a cached record or a
-	// tombstone is trusted; 0 marks a saved record, which is never evicted.
+	// tombstone is trusted; 0 marks a saved record.
 	trusted int64
 	size    int32 // the estimated heap of the entry, when it counts towards the bound
-	slot    int32 // the reference bit of a cached entry, when the store is bounded
+	slot    int32 // the reference bit of the entry, when it counts towards the bound
 }
 
 // cached reports whether e came from Put or Delete, rather than Save or Touch.
 func (e memoryEntry) cached() bool { return e.trusted != 0 }
+
+// evictClass is what a full shard may evict of an entry, in the order it evicts:
+// cached records and tombstones; then, to make room for a saved record, saved
+// sessions bound to no user, and last the links that renewals leave, which a
+// request that loaded the session before its renewal follows to end the renewed
+// one (see Manager.destroy): they are needed while such requests are under way,
+// and a flood of new sessions must not take them first.
+type evictClass uint8
+
+const (
+	evictCached evictClass = iota
+	evictAnonymous
+	evictLink
+	evictNever // a session bound to a user, or a saved record that does not count
+)
+
+// class returns e's evictClass.
+func (e memoryEntry) class() evictClass {
+	switch {
+	case e.cached():
+		return evictCached
+	case e.size == 0 || e.UserID != "":
+		return evictNever
+	case renewed(e.Record):
+		return evictLink
+	}
+	return evictAnonymous
+}
 
 // NewMemoryStore returns an empty MemoryStore. Without options, what it caches
 // takes at most about 64 MiB and is trusted for a minute (WithMaxBytes,
@@ -163,8 +209,8 @@ func (m *MemoryStore) loadLent(_ context.Context, key string) (Record, bool, err
 
 // lookup is loadLent, which on ErrNotFound also returns the ticket of a fill: the
 // removals of the key's shard so far. A record older than minVersion is not found.
-// A hit takes the shard's read lock, copies nothing and marks a cached record used
-// with an atomic bit, so that eviction spares it.
+// A hit takes the shard's read lock, copies nothing and marks a record that counts
+// towards the bound used with an atomic bit, so that eviction spares it.
 func (m *MemoryStore) lookup(key string, minVersion int64) (Record, ticket, error) {
 	h := m.hash(key)
 	s := m.shard(h)
@@ -175,15 +221,17 @@ func (m *MemoryStore) lookup(key string, minVersion int64) (Record, ticket, erro
 	if !ok || e.Version == tombstoneVersion || e.Version < minVersion || !e.Expiry.After(now) || e.cached() && now.UnixNano() >= e.trusted {
 		return Record{}, ticket{count: s.count.Load(), hash: h, taken: true}, ErrNotFound
 	}
-	if e.cached() && s.used != nil {
+	if e.size != 0 {
 		s.markUsed(e.slot)
 	}
 	return e.Record, ticket{}, nil
 }
 
 // Save stores a copy of rec with Version rec.Version+1 if the live record under
-// rec.Key is at rec.Version (0: none), and returns ErrConflict otherwise. Past the
-// bound of WithMaxBytes it fails with ErrStoreFull and stores nothing.
+// rec.Key is at rec.Version (0: none), and returns ErrConflict otherwise. A record
+// that rec ends, being expired already, is removed. When the bound of WithMaxBytes
+// leaves no room even after the store gave up all it may, it fails with
+// ErrStoreFull and stores nothing.
 func (m *MemoryStore) Save(ctx context.Context, rec Record) error {
 	rec.Data = cloneData(rec.Data)
 	_, err := m.saveGiven(ctx, rec)
@@ -206,20 +254,35 @@ func (m *MemoryStore) Touch(_ context.Context, rec Record) error {
 // swap stores rec with Version rec.Version+1 if the live record under rec.Key is at
 // rec.Version (0: none), and returns ErrConflict otherwise. With keepData it keeps
 // the live record's data instead of rec.Data, which stored records never change in
-// place, and there must be a live record to keep it from.
+// place, and there must be a live record to keep it from. It reports the sessions
+// that a full shard evicted to make room as deleted, once it has let go of the
+// shard.
 func (m *MemoryStore) swap(rec Record, keepData bool) error {
 	h := m.hash(rec.Key)
 	s := m.shard(h)
 	now := m.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	evicted, err := m.swapIn(s, h, rec, keepData, now)
+	s.mu.Unlock()
+	m.deleted(evicted...)
+	return err
+}
+
+// swapIn is swap in s, the shard of rec.Key, whose lock the caller holds.
+func (m *MemoryStore) swapIn(s *memoryShard, h uint64, rec Record, keepData bool, now time.Time) (evicted []string, err error) {
 	var current Record
 	old, had := s.records[rec.Key]
 	if had && old.Version != tombstoneVersion && old.Expiry.After(now) {
 		current = old.Record
 	}
 	if current.Version != rec.Version || keepData && current.Version == 0 {
-		return ErrConflict
+		return nil, ErrConflict
+	}
+	if current.Version > 0 && !rec.Expiry.After(now) {
+		// The end of a session (see endedAt): its room is free at once. A later
+		// save at its version still fails, for want of a live record.
+		s.remove(h, rec.Key, old)
+		return nil, nil
 	}
 	if keepData {
 		rec.Data, rec.UserID = current.Data, current.UserID
@@ -229,10 +292,11 @@ func (m *MemoryStore) swap(rec Record, keepData bool) error {
 		rec.Created = current.Created
 	}
 	rec.Version++
-	if !m.put(s, h, memoryEntry{Record: rec}, old, had, now) {
-		return ErrStoreFull
+	stored, evicted := m.put(s, h, memoryEntry{Record: rec}, old, had, now)
+	if !stored {
+		return evicted, ErrStoreFull
 	}
-	return nil
+	return evicted, nil
 }
 
 // Put stores a copy of rec as it is, unless the record held under rec.Key is newer
@@ -372,41 +436,49 @@ func (m *MemoryStore) DeleteExpired(ctx context.Context) (int64, error) {
 }
 
 // put stores e in s in place of old, the entry under its key if had, and e's data
-// is the shard's from now on and never changed in place. It evicts cached records to keep s within the budget. It reports false,
-// storing nothing, for a saved record that the bound of WithMaxBytes refuses; the
-// default bound does not count saved records. A cached record that does not fit
-// even alone is dropped, with what it replaces. It purges the shard once its
-// writes since the last purge reach its size, which keeps the cost of purging
-// constant per write.
-func (m *MemoryStore) put(s *memoryShard, h uint64, e, old memoryEntry, had bool, now time.Time) bool {
+// is the shard's from now on and never changed in place. When s has no room for e
+// under the bound, it makes room (see makeRoom) and returns the keys of the saved
+// sessions it evicted. It reports false, storing nothing, for a saved record that
+// does not fit even so; the default bound does not count saved records. A cached
+// record that does not fit is dropped, with what it replaces. It purges the shard
+// once its writes since the last purge reach its size, which keeps the cost of
+// purging constant per write.
+func (m *MemoryStore) put(s *memoryShard, h uint64, e, old memoryEntry, had bool, now time.Time) (stored bool, evicted []string) {
 	if m.budget > 0 && (e.cached() || m.strict) {
 		e.size = recordSize(e.Record)
-		grow := int64(e.size) - int64(old.size)
-		for s.bytes+grow > m.budget && m.evict(s, e.Key) {
+		if s.bytes+int64(e.size)-int64(old.size) > m.budget {
+			evicted = m.makeRoom(s, e, old, now)
+			old, had = s.records[e.Key] // a purge may have removed it
 		}
-		fits := s.bytes+grow <= m.budget
-		if !e.cached() && !fits {
-			s.writes++ // a store that is full of expired records purges them soon
-			return false
+		fits := s.bytes+int64(e.size)-int64(old.size) <= m.budget
+		switch {
+		case !fits:
+		case had && old.size != 0:
+			e.slot = old.slot
+		default:
+			e.slot = s.take()
+			fits = e.slot >= 0
 		}
-		if e.cached() {
-			switch {
-			case !fits:
-			case had && old.cached():
-				e.slot = old.slot
-			default:
-				e.slot = s.take()
-				fits = e.slot >= 0
+		if !fits {
+			if !e.cached() {
+				return false, evicted
 			}
-			if !fits {
-				if had {
-					s.remove(h, e.Key, old)
-				}
-				return true
+			if had {
+				s.remove(h, e.Key, old)
 			}
+			return true, evicted
+		}
+		if m.strict && (s.expiring.IsZero() || e.Expiry.Before(s.expiring)) {
+			s.expiring = e.Expiry
 		}
 	}
 	s.bytes += int64(e.size) - int64(old.size)
+	if c := old.class(); had && c != evictNever {
+		s.spare[c] -= int64(old.size)
+	}
+	if c := e.class(); c != evictNever {
+		s.spare[c] += int64(e.size)
+	}
 	if had && !old.cached() {
 		s.unindex(old)
 	}
@@ -419,11 +491,11 @@ func (m *MemoryStore) put(s *memoryShard, h uint64, e, old memoryEntry, had bool
 		}
 		s.users[e.UserID][e.Key] = struct{}{}
 	}
+	if had && old.size != 0 && e.size == 0 {
+		s.free(old.slot)
+	}
 	if had && old.cached() {
 		s.cached--
-		if !e.cached() && s.used != nil {
-			s.free(old.slot)
-		}
 	}
 	if e.cached() {
 		s.cached++
@@ -433,7 +505,50 @@ func (m *MemoryStore) put(s *memoryShard, h uint64, e, old memoryEntry, had bool
 	if s.writes >= max(len(s.records), 256) {
 		m.purge(s, now)
 	}
-	return true
+	return true, evicted
+}
+
+// makeRoom frees room in s for e, which is to replace old, until e fits or nothing
+// more may go, and returns the keys of the saved records it evicted. First, when a
+// record of a strict store may have expired, it purges the shard: expired records
+// go before anything live. Then it evicts by evictClass: cached records and
+// tombstones, and for a saved e, anonymous sessions and then links, unless even
+// all of those would not make room, when it evicts none of them. It never evicts
+// the entry under e's key.
+func (m *MemoryStore) makeRoom(s *memoryShard, e, old memoryEntry, now time.Time) (evicted []string) {
+	if m.strict && !s.expiring.After(now) {
+		m.purge(s, now)
+		old = s.records[e.Key]
+	}
+	over := func() bool { return s.bytes+int64(e.size)-int64(old.size) > m.budget }
+	for over() {
+		if _, ok := m.evict(s, e.Key, evictCached); !ok {
+			break
+		}
+	}
+	if e.cached() || !over() {
+		return nil
+	}
+	others := func(c evictClass) int64 { // what s may evict of class c: old is not evicted
+		n := s.spare[c]
+		if old.class() == c {
+			n -= int64(old.size)
+		}
+		return n
+	}
+	if s.bytes+int64(e.size)-int64(old.size)-others(evictAnonymous)-others(evictLink) > m.budget {
+		return nil
+	}
+	for c := evictAnonymous; c <= evictLink; c++ {
+		for over() && others(c) > 0 {
+			key, ok := m.evict(s, e.Key, c)
+			if !ok {
+				break
+			}
+			evicted = append(evicted, key)
+		}
+	}
+	return evicted
 }
 
 // remove deletes the entry e under key, whose hash is h, from s and counts it as a
@@ -450,11 +565,14 @@ func (s *memoryShard) removeBelow(h uint64, key string, e memoryEntry, below int
 		s.unindex(e)
 	}
 	s.bytes -= int64(e.size)
+	if c := e.class(); c != evictNever {
+		s.spare[c] -= int64(e.size)
+	}
 	if e.cached() {
 		s.cached--
-		if s.used != nil {
-			s.free(e.slot)
-		}
+	}
+	if e.size != 0 {
+		s.free(e.slot)
 	}
 	s.removedBelow(h, below)
 }
@@ -493,12 +611,15 @@ func (m *MemoryStore) deletionsOf() *deletions { return &m.deletions }
 // purge removes expired entries and returns how many live-looking records went.
 func (m *MemoryStore) purge(s *memoryShard, now time.Time) int64 {
 	var n int64
+	s.expiring = time.Time{}
 	for key, e := range s.records {
 		if !e.Expiry.After(now) {
 			s.remove(m.hash(key), key, e)
 			if e.Version != tombstoneVersion {
 				n++
 			}
+		} else if s.expiring.IsZero() || e.Expiry.Before(s.expiring) {
+			s.expiring = e.Expiry
 		}
 	}
 	s.writes = 0

@@ -47,14 +47,15 @@ func recordSize(rec Record) int32 {
 	return int32(min(n, math.MaxInt32))
 }
 
-// minRecordSize is the least that recordSize returns, which bounds the cached
-// records a shard can hold to its budget over it.
+// minRecordSize is the least that recordSize returns, which bounds the records
+// that count towards a shard's budget to the budget over it.
 const minRecordSize = entryOverhead + allocOverhead
 
-// slots are the reference bits of a shard's cached records, one for each: a record
-// that Put or Delete stores takes a free slot, and gives it back when it goes. There
-// are as many as the budget can hold cached records, so one is always free for a
-// record that fits.
+// slots are the reference bits of the records that count towards a shard's budget,
+// one for each: those that Put or Delete stores, and with a strict bound those that
+// Save stores. A record takes a free slot when it enters, and gives it back when it
+// goes. There are as many as the budget can hold records, so one is always free for
+// a record that fits.
 type slots struct {
 	used  []atomic.Uint64 // set by reads, cleared by eviction; never reallocated
 	taken []uint64        // which slots hold a record, under the shard's lock
@@ -102,23 +103,27 @@ func (s *slots) clearUsed(slot int32) bool {
 	return true
 }
 
-// evictSample and evictScan bound the work of one eviction: the cached records it
-// looks at, and all records, which a shard with saved ones has as well.
+// evictSample and evictScan bound the work of one eviction of a cached record: the
+// cached records it looks at, and all records, which a shard with saved ones has as
+// well.
 const (
 	evictSample = 8
 	evictScan   = 64
 )
 
-// evict removes one cached record or tombstone of s, other than the one under
-// except, and reports whether it found one. It is a sampled CLOCK: from a random
-// place in the shard's map, it takes the first record not used since the last time
-// eviction looked at it, clearing the marks of those it passes (their second
-// chance), and the last of evictSample records when all were used. A record enters
-// unmarked, so that a session that is created and never read again, as a crawler's,
-// goes first. Reads only set a bit, so a hit needs no write lock.
-func (m *MemoryStore) evict(s *memoryShard, except string) bool {
-	if s.cached == 0 {
-		return false
+// evict removes one entry of class c from s, other than the one under except, and
+// reports its key and whether it found one. It is a CLOCK: from a random place in
+// the shard's map, it takes the first entry of the class not used since the last
+// time eviction looked at it, clearing the marks of those it passes (their second
+// chance). For cached records it samples: it takes the last of evictSample when all
+// were used, and looks at evictScan records at most. For saved ones, which the
+// caller knows to be there, it sweeps on, and takes the last when all were used. A
+// record enters unmarked, so that a session that is created and never read again,
+// as a crawler's, goes first. Reads only set a bit, so a hit needs no write lock.
+func (m *MemoryStore) evict(s *memoryShard, except string, c evictClass) (string, bool) {
+	sampling := c == evictCached
+	if sampling && s.cached == 0 {
+		return "", false
 	}
 	var (
 		victim  string
@@ -128,24 +133,24 @@ func (m *MemoryStore) evict(s *memoryShard, except string) bool {
 		sampled int
 	)
 	for key, e := range s.records {
-		if scanned++; scanned > evictScan {
+		if scanned++; sampling && scanned > evictScan {
 			break
 		}
-		if !e.cached() || key == except {
+		if key == except || e.class() != c {
 			continue
 		}
 		victim, entry, found = key, e, true
 		if !s.clearUsed(e.slot) {
 			break
 		}
-		if sampled++; sampled == evictSample {
+		if sampled++; sampling && sampled == evictSample {
 			break
 		}
 	}
 	if found {
 		s.remove(m.hash(victim), victim, entry)
 	}
-	return found
+	return victim, found
 }
 
 // removalRing is how many of a shard's last removals it remembers.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,8 +68,10 @@ func holds(m *MemoryStore, key string) bool {
 	return ok
 }
 
-// checkBound fails t when a shard of m is over its budget, or its count of bytes
-// is not the sum of its entries, and returns the bytes of all shards.
+// checkBound fails t when a shard of m is over its budget, or its counts of bytes,
+// of cached records and of the bytes of each evictClass are not those of its
+// entries, or its slots are not those of its entries, or a record expires before the
+// shard's expiring, and returns the bytes of all shards.
 func checkBound(t *testing.T, m *MemoryStore) int64 {
 	t.Helper()
 	var total int64
@@ -75,17 +79,42 @@ func checkBound(t *testing.T, m *MemoryStore) int64 {
 		s := &m.shards[i]
 		s.mu.RLock()
 		var sum int64
+		var spare [evictNever]int64
 		cached := 0
-		for _, e := range s.records {
+		slots := make(map[int32]string)
+		for key, e := range s.records {
 			sum += int64(e.size)
 			if e.cached() {
 				cached++
 			}
+			if c := e.class(); c != evictNever {
+				spare[c] += int64(e.size)
+			}
+			if e.size != 0 {
+				if other, ok := slots[e.slot]; ok {
+					t.Fatalf("shard %d: %s and %s share slot %d", i, key, other, e.slot)
+				}
+				slots[e.slot] = key
+				if s.taken[e.slot/64]&(1<<(e.slot%64)) == 0 {
+					t.Fatalf("shard %d: %s holds slot %d, which is free", i, key, e.slot)
+				}
+			}
+			if m.strict && e.Expiry.Before(s.expiring) {
+				t.Fatalf("shard %d: %s expires at %v, before the shard's expiring %v", i, key, e.Expiry, s.expiring)
+			}
 		}
-		bytes, count := s.bytes, s.cached
+		taken := 0
+		for _, w := range s.taken {
+			taken += bits.OnesCount64(w)
+		}
+		bytes, count, counted := s.bytes, s.cached, s.spare
 		s.mu.RUnlock()
-		if sum != bytes || cached != count {
-			t.Fatalf("shard %d counts %d bytes and %d cached records; its entries have %d and %d", i, bytes, count, sum, cached)
+		if taken != len(slots) {
+			t.Fatalf("shard %d: %d slots taken for %d entries that count towards the bound", i, taken, len(slots))
+		}
+		if sum != bytes || cached != count || spare != counted {
+			t.Fatalf("shard %d counts %d bytes, %d cached records and %v bytes that it may evict; its entries have %d, %d and %v",
+				i, bytes, count, counted, sum, cached, spare)
 		}
 		if bytes > m.budget {
 			t.Fatalf("shard %d holds %d bytes, over its budget of %d", i, bytes, m.budget)
@@ -223,38 +252,57 @@ func TestMemoryCacheKeepsHot(t *testing.T) {
 	checkBound(t, m)
 }
 
-// TestMemoryStoreNeverEvictsSaved fills a MemoryStore used as the Store past its
-// bound: no saved session is lost, a Save that does not fit fails with ErrStoreFull,
-// sessions that are already there can still be touched and rewritten, and what Put
-// cached beside them is evicted to make room for them.
-func TestMemoryStoreNeverEvictsSaved(t *testing.T) {
-	ctx := context.Background()
-	expiry := time.Now().Add(time.Hour)
-	m := NewMemoryStore(WithMaxBytes(64 * 4 << 10)) // about 4 sessions a shard
-	for i := range 500 {
-		_ = m.Put(ctx, smallSession(fmt.Sprintf("cached-%036d", i), expiry, 1))
-	}
+// userSession is smallSession bound to user.
+func userSession(key, user string, expiry time.Time, version int64) Record {
+	rec := smallSession(key, expiry, version)
+	rec.UserID = user
+	return rec
+}
+
+// fillWithUsers saves sessions bound to users in m until every shard has refused
+// one with ErrStoreFull, and returns those it saved, at version 1.
+func fillWithUsers(t *testing.T, m *MemoryStore, expiry time.Time) []Record {
+	t.Helper()
 	var saved []Record
 	full := make(map[uint64]bool) // the shards that refused a save
 	for i := 0; len(full) < memoryShards; i++ {
 		if i == 100_000 {
 			t.Fatal("100,000 saves and the store is not full")
 		}
-		rec := smallSession(testKey(i), expiry, 0)
-		switch err := m.Save(ctx, rec); {
+		rec := userSession(testKey(i), fmt.Sprintf("user-%d", i), expiry, 0)
+		switch err := m.Save(context.Background(), rec); {
 		case err == nil:
 			rec.Version = 1
 			saved = append(saved, rec)
 		case errors.Is(err, ErrStoreFull):
 			full[m.hash(rec.Key)%memoryShards] = true
-			if _, err := m.Load(ctx, rec.Key); !errors.Is(err, ErrNotFound) {
+			if _, err := m.Load(context.Background(), rec.Key); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("Load of a session whose Save failed: %v, want ErrNotFound", err)
 			}
 		default:
 			t.Fatal(err)
 		}
 	}
+	return saved
+}
+
+// TestMemoryStoreFullOfUserSessions fills a MemoryStore used as the Store past its
+// bound with sessions bound to users: none is lost, a Save that does not fit fails
+// with ErrStoreFull, anonymous or not, sessions that are already there can still be
+// touched and rewritten, and what Put cached beside them is evicted to make room
+// for them.
+func TestMemoryStoreFullOfUserSessions(t *testing.T) {
+	ctx := context.Background()
+	expiry := time.Now().Add(time.Hour)
+	m := NewMemoryStore(WithMaxBytes(64 * 4 << 10)) // about 4 sessions a shard
+	for i := range 500 {
+		_ = m.Put(ctx, smallSession(fmt.Sprintf("cached-%036d", i), expiry, 1))
+	}
+	saved := fillWithUsers(t, m, expiry)
 	checkBound(t, m)
+	if err := m.Save(ctx, smallSession("anonymous", expiry, 0)); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("Save of an anonymous session in a store full of user sessions: %v, want ErrStoreFull", err)
+	}
 	for i, rec := range saved {
 		got, err := m.Load(ctx, rec.Key)
 		if err != nil {
@@ -286,6 +334,293 @@ func TestMemoryStoreNeverEvictsSaved(t *testing.T) {
 		t.Fatalf("Save after deleting every session: %v", err)
 	}
 	checkBound(t, m)
+}
+
+// TestMemoryStoreFullReclaimsEnded fills a bounded MemoryStore with sessions bound
+// to users, which it never evicts, and then ends them all: new sessions fit again
+// in every shard, with no DeleteExpired, and a session that a Save ended frees its
+// room at once while a save at its version still fails.
+func TestMemoryStoreFullReclaimsEnded(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		whenEnd func(t *testing.T, m *MemoryStore, clock *testClock, saved []Record)
+	}{
+		{"ended at their version", func(t *testing.T, m *MemoryStore, _ *testClock, saved []Record) {
+			for _, rec := range saved {
+				ended := Record{Key: rec.Key, Expiry: endedAt, Deadline: endedAt, Version: rec.Version}
+				if err := m.Save(ctx, ended); err != nil {
+					t.Fatalf("end of %s: %v", rec.Key, err)
+				}
+				if err := m.Save(ctx, ended); !errors.Is(err, ErrConflict) {
+					t.Fatalf("second end of %s at version %d: %v, want ErrConflict", rec.Key, ended.Version, err)
+				}
+				if err := m.Touch(ctx, rec); !errors.Is(err, ErrConflict) {
+					t.Fatalf("Touch of ended %s at version %d: %v, want ErrConflict", rec.Key, rec.Version, err)
+				}
+			}
+			if n := checkBound(t, m); n != 0 {
+				t.Fatalf("%d bytes held after every session ended", n)
+			}
+		}},
+		{"expired", func(t *testing.T, m *MemoryStore, clock *testClock, saved []Record) {
+			clock.advance(2 * time.Hour)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newTestClock()
+			m := NewMemoryStore(WithClock(clock.now), WithMaxBytes(64*4<<10))
+			saved := fillWithUsers(t, m, clock.now().Add(time.Hour))
+			tt.whenEnd(t, m, clock, saved)
+			for _, rec := range saved {
+				if _, err := m.Load(ctx, rec.Key); !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Load of ended %s: %v, want ErrNotFound", rec.Key, err)
+				}
+			}
+			// As many new sessions in each shard as it held, under new keys.
+			want := make(map[uint64]int)
+			for _, rec := range saved {
+				want[m.hash(rec.Key)%memoryShards]++
+			}
+			expiry := clock.now().Add(time.Hour)
+			for i, n := 0, len(saved); n > 0; i++ {
+				key := fmt.Sprintf("new-%039d", i)
+				if sh := m.hash(key) % memoryShards; want[sh] > 0 {
+					want[sh]--
+					n--
+					if err := m.Save(ctx, userSession(key, "new user", expiry, 0)); err != nil {
+						t.Fatalf("new session in shard %d after the others ended: %v", sh, err)
+					}
+				}
+			}
+			checkBound(t, m)
+		})
+	}
+}
+
+// TestMemoryStoreFloodKeepsUsers floods a bounded MemoryStore with new anonymous
+// sessions that are never read again, as a crawler makes: every one of them is
+// saved, by evicting earlier ones, while the sessions bound to users, read or not,
+// are all kept, one of them is read and grows meanwhile, and new logins succeed.
+func TestMemoryStoreFloodKeepsUsers(t *testing.T) {
+	ctx := context.Background()
+	expiry := time.Now().Add(time.Hour)
+	m := NewMemoryStore(WithMaxBytes(64 * 16 << 10)) // about 19 sessions a shard: room for the users of each
+	var users []Record
+	for i := range 128 {
+		rec := userSession(fmt.Sprintf("user-%038d", i), fmt.Sprintf("user %d", i), expiry, 0)
+		if err := m.Save(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, rec)
+	}
+	ada := userSession("ada's session", "ada", expiry, 0)
+	if err := m.Save(ctx, ada); err != nil {
+		t.Fatal(err)
+	}
+	const flood = 20_000
+	for i := range flood {
+		if err := m.Save(ctx, smallSession(testKey(i), expiry, 0)); err != nil {
+			t.Fatalf("anonymous session %d of the flood: %v", i, err)
+		}
+		if i%500 != 499 {
+			continue
+		}
+		got, err := m.Load(ctx, ada.Key)
+		if err != nil {
+			t.Fatalf("ada's session during the flood: %v", err)
+		}
+		got.Data["n"] = append(got.Data["n"], '0') // it grows
+		if err := m.Save(ctx, got); err != nil {
+			t.Fatalf("ada's write during the flood: %v", err)
+		}
+		login := userSession(fmt.Sprintf("login-%037d", i), fmt.Sprintf("login %d", i), expiry, 0)
+		if err := m.Save(ctx, login); err != nil {
+			t.Fatalf("login during the flood: %v", err)
+		}
+		users = append(users, login)
+	}
+	for _, rec := range users {
+		if _, err := m.Load(ctx, rec.Key); err != nil {
+			t.Fatalf("session of %s after the flood: %v", rec.UserID, err)
+		}
+		if list, err := m.UserSessions(ctx, rec.UserID); err != nil || len(list) != 1 {
+			t.Fatalf("UserSessions(%s) after the flood: %d sessions, %v", rec.UserID, len(list), err)
+		}
+	}
+	if got, err := m.Load(ctx, ada.Key); err != nil || len(got.Data["n"]) != 1+flood/500 {
+		t.Fatalf("ada's session after the flood: n is %s, %v", got.Data["n"], err)
+	}
+	kept := 0
+	for i := range flood {
+		if _, err := m.Load(ctx, testKey(i)); err == nil {
+			kept++
+		}
+	}
+	total := checkBound(t, m)
+	t.Logf("%d of %d anonymous sessions kept beside %d of users, in %d of %d bytes", kept, flood, len(users)+1, total, 64*m.budget)
+	if kept == 0 {
+		t.Fatal("no anonymous session of the flood kept")
+	}
+}
+
+// shardKeys returns n keys of one length that fall in shard 0 of m.
+func shardKeys(m *MemoryStore, prefix string, n int) []string {
+	var keys []string
+	for i := 0; len(keys) < n; i++ {
+		if k := fmt.Sprintf("%s-%039d", prefix, i); m.hash(k)%memoryShards == 0 {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// fullShard returns a MemoryStore with the hash seed of probe, whose shard 0 holds
+// recs, saved in order, and has no room for more.
+func fullShard(t *testing.T, probe *MemoryStore, recs []Record) *MemoryStore {
+	t.Helper()
+	var budget int64
+	for _, rec := range recs {
+		rec.Version = 1 // as stored
+		budget += int64(recordSize(rec))
+	}
+	m := NewMemoryStore(WithMaxBytes(64 * budget))
+	m.seed = probe.seed
+	for _, rec := range recs {
+		if err := m.Save(context.Background(), rec); err != nil {
+			t.Fatalf("fill: %v", err)
+		}
+	}
+	if m.shards[0].bytes != m.budget {
+		t.Fatalf("shard 0 holds %d bytes of its %d", m.shards[0].bytes, m.budget)
+	}
+	return m
+}
+
+// linkRecord is the link that a renewal leaves under key.
+func linkRecord(key string, expiry time.Time) Record {
+	rec := smallSession(key, expiry, 0)
+	rec.Data = map[string]json.RawMessage{renewedTo: json.RawMessage(strconv.Quote(testKey(0)))}
+	return rec
+}
+
+// TestMemoryStoreEvictsLeastRecentlyUsed fills one shard of a bounded MemoryStore
+// exactly with sessions bound to users, the link that a renewal left, anonymous
+// sessions that are read before each new save, and one that is not, and then saves
+// new anonymous sessions there one at a time: each evicts the one anonymous session
+// not used since the last save, and nothing else. A session that would not fit even
+// if every anonymous session and link went is refused and evicts nothing.
+func TestMemoryStoreEvictsLeastRecentlyUsed(t *testing.T) {
+	ctx := context.Background()
+	expiry := time.Now().Add(time.Hour)
+	probe := NewMemoryStore()
+	var fill []Record
+	for _, key := range shardKeys(probe, "usr", 3) {
+		fill = append(fill, userSession(key, "u", expiry, 0))
+	}
+	fill = append(fill, linkRecord(shardKeys(probe, "lnk", 1)[0], expiry))
+	hot := shardKeys(probe, "hot", 4)
+	for _, key := range hot {
+		fill = append(fill, smallSession(key, expiry, 0))
+	}
+	cold := smallSession(shardKeys(probe, "old", 1)[0], expiry, 0)
+	fill = append(fill, cold)
+	m := fullShard(t, probe, fill)
+
+	big := smallSession(shardKeys(probe, "big", 1)[0], expiry, 0)
+	for n := 0; int64(recordSize(big)) <= m.shards[0].spare[evictAnonymous]+m.shards[0].spare[evictLink]; n++ {
+		big.Data["cart"] = json.RawMessage(strconv.Quote(strings.Repeat("x", n)))
+	}
+	if err := m.Save(ctx, big); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("Save of a session larger than the anonymous ones and the link free: %v, want ErrStoreFull", err)
+	}
+	unused := cold.Key
+	for i, key := range shardKeys(probe, "new", 20) {
+		for _, k := range hot {
+			if _, err := m.Load(ctx, k); err != nil {
+				t.Fatalf("save %d: hot session %s evicted", i, k)
+			}
+		}
+		if err := m.Save(ctx, smallSession(key, expiry, 0)); err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+		if holds(m, unused) {
+			t.Fatalf("save %d kept %s, the anonymous session not used since the last save", i, unused)
+		}
+		for _, rec := range fill {
+			if rec.Key != cold.Key && !holds(m, rec.Key) {
+				t.Fatalf("save %d evicted %s", i, rec.Key)
+			}
+		}
+		checkBound(t, m)
+		unused = key
+	}
+}
+
+// TestMemoryStoreEvictsLinksLast fills one shard of a bounded MemoryStore exactly
+// with a session bound to a user, two links that renewals left (the logins of users
+// who have logged out since) and an anonymous session, and then logs new users in
+// there: the first login evicts the anonymous session, the next two the links, and
+// the fourth, with only sessions bound to users left, fails with ErrStoreFull.
+func TestMemoryStoreEvictsLinksLast(t *testing.T) {
+	ctx := context.Background()
+	expiry := time.Now().Add(time.Hour)
+	probe := NewMemoryStore()
+	user := userSession(shardKeys(probe, "usr", 1)[0], "u", expiry, 0)
+	links := shardKeys(probe, "lnk", 2)
+	anonymous := smallSession(shardKeys(probe, "anon", 1)[0], expiry, 0)
+	m := fullShard(t, probe, []Record{user, linkRecord(links[0], expiry), linkRecord(links[1], expiry), anonymous})
+	logins := shardKeys(probe, "new", 4)
+	for i, key := range logins {
+		err := m.Save(ctx, userSession(key, "u", expiry, 0))
+		switch {
+		case i < 3 && err != nil:
+			t.Fatalf("login %d: %v", i, err)
+		case i == 3 && !errors.Is(err, ErrStoreFull):
+			t.Fatalf("login %d in a shard of sessions bound to users: %v, want ErrStoreFull", i, err)
+		}
+		if i == 0 && (holds(m, anonymous.Key) || !holds(m, links[0]) || !holds(m, links[1])) {
+			t.Fatalf("the first login kept the anonymous session (%v) or evicted a link (%v, %v)",
+				holds(m, anonymous.Key), !holds(m, links[0]), !holds(m, links[1]))
+		}
+		for _, key := range append([]string{user.Key}, logins[:min(i+1, 3)]...) {
+			if !holds(m, key) {
+				t.Fatalf("login %d evicted %s, bound to a user", i, key)
+			}
+		}
+		checkBound(t, m)
+	}
+	if holds(m, links[0]) || holds(m, links[1]) {
+		t.Fatal("a link kept after the logins")
+	}
+}
+
+// TestMemoryStoreEvictionReachesCache evicts an anonymous session from a full
+// MemoryStore behind a cache that holds a copy of it: the cache must stop serving
+// it at once, as it does for any deletion through the store.
+func TestMemoryStoreEvictionReachesCache(t *testing.T) {
+	ctx := context.Background()
+	expiry := time.Now().Add(time.Hour)
+	rec := smallSession("the session", expiry, 0)
+	store := NewMemoryStore()
+	login := userSession(keysInShard(store, rec.Key, 1)[0], "u", expiry, 0)
+	store.budget, store.strict = int64(recordSize(login)), true // room for one of the two
+	s := newCachedStore(store, NewMemoryStore(), nil, nil)
+	if err := s.Save(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, rec.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, login); err != nil {
+		t.Fatalf("a login in the full shard: %v", err)
+	}
+	if holds(store, rec.Key) {
+		t.Fatal("the store kept the anonymous session")
+	}
+	if got, err := s.Load(ctx, rec.Key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load of the evicted session = version %d, %v; want ErrNotFound", got.Version, err)
+	}
 }
 
 // TestMemoryStoreDefaultBoundNeverRefuses checks the default bound, here made small:

@@ -44,6 +44,7 @@ var hardeningOnce = []test{
 	{"BadConfig", testHardeningBadConfig},                // rules 3 and 12
 	{"CacheBounded", testCacheBounded},                   // rule 5
 	{"OverridingMemoryStore", testOverridingMemoryStore}, // rule 5
+	{"FullMemoryStore", testFullMemoryStore},             // issue 21, item 3
 }
 
 // RunHardening runs the hardening tests under adapter a: the table on every store
