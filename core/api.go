@@ -147,11 +147,16 @@ func (s *Session) RenewID() error {
 		if err := s.change(); err != nil {
 			return err
 		}
-		if s.phase == stored && s.end == keep {
-			s.end = renew // a session not stored yet gets a fresh token when it is
-		}
+		s.renewID()
 		return nil
 	})
+}
+
+// renewID makes the commit move the session to a new token.
+func (s *Session) renewID() {
+	if s.phase == stored && s.end == keep {
+		s.end = renew // a session not stored yet gets a fresh token when it is
+	}
 }
 
 // SetExpiry sets when this session ends, such as a longer life for "remember me".

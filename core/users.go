@@ -15,8 +15,8 @@ import (
 const MaxUserIDLen = 256
 
 var (
-	// ErrInvalidUserID means a user ID is empty, longer than MaxUserIDLen or not
-	// valid UTF-8.
+	// ErrInvalidUserID means a user ID is empty, longer than MaxUserIDLen, not
+	// valid UTF-8 or holds a NUL byte.
 	ErrInvalidUserID = errors.New("invalid user ID")
 	// ErrNoUser means the session is bound to no user (BindUser), so it has no
 	// user's sessions to list or revoke.
@@ -46,7 +46,8 @@ type SessionInfo struct {
 	Current bool
 }
 
-// checkUserID returns ErrInvalidUserID for a user ID that cannot be indexed.
+// checkUserID returns ErrInvalidUserID for a user ID that cannot be indexed: every
+// store must keep it as it is, and PostgreSQL's text holds no NUL byte.
 func checkUserID(id string) error {
 	switch {
 	case id == "":
@@ -55,6 +56,8 @@ func checkUserID(id string) error {
 		return fmt.Errorf("%w: %d bytes, over the limit of %d", ErrInvalidUserID, len(id), MaxUserIDLen)
 	case !utf8.ValidString(id):
 		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidUserID)
+	case strings.IndexByte(id, 0) >= 0:
+		return fmt.Errorf("%w: holds a NUL byte", ErrInvalidUserID)
 	}
 	return nil
 }
@@ -86,27 +89,35 @@ func deviceField(v string) string {
 
 // BindUser binds this session to the user userID, so that it is listed among the
 // user's sessions and revoked with them. Bind at login, together with RenewID
-// (LoginUser does both); Destroy unbinds, as the session ends.
+// (LoginUser does both); Destroy unbinds, as the session ends. An invalid userID
+// fails with ErrInvalidUserID and changes nothing.
 func (s *Session) BindUser(userID string) error {
-	if err := checkUserID(userID); err != nil {
-		return fmt.Errorf("echosess: %w", err)
-	}
+	return s.bind(userID, false)
+}
+
+// LoginUser renews the session's token and binds the session to userID: what a
+// login handler does once the user has proved who they are. An invalid userID fails
+// with ErrInvalidUserID before anything moves: the token and the data stay.
+func (s *Session) LoginUser(userID string) error {
+	return s.bind(userID, true)
+}
+
+// bind binds the session to userID and, with renew, moves it to a new token as
+// RenewID does. It checks userID before it changes anything.
+func (s *Session) bind(userID string, renew bool) error {
 	return s.locked(func() error {
+		if err := checkUserID(userID); err != nil {
+			return err
+		}
 		if err := s.change(); err != nil {
 			return err
+		}
+		if renew {
+			s.renewID()
 		}
 		s.user = &userID
 		return nil
 	})
-}
-
-// LoginUser renews the session's token and binds the session to userID: what a
-// login handler does once the user has proved who they are.
-func (s *Session) LoginUser(userID string) error {
-	if err := s.RenewID(); err != nil {
-		return err
-	}
-	return s.BindUser(userID)
 }
 
 // UserID returns the user this session is bound to, "" when none.
