@@ -78,13 +78,22 @@ func (s *Session) device(d Device) Device {
 
 // deviceField makes v, which the client chose, fit for any store: valid UTF-8
 // without NUL bytes (which PostgreSQL's text refuses), at most maxDeviceField bytes.
+// It reads no more of v than it keeps, so a header of megabytes costs no more than
+// one of the limit.
 func deviceField(v string) string {
-	v = strings.ToValidUTF8(strings.ReplaceAll(v, "\x00", ""), "\uFFFD")
-	for len(v) > maxDeviceField {
-		_, size := utf8.DecodeLastRuneInString(v)
-		v = v[:len(v)-size]
+	v = strings.ToValidUTF8(strings.ReplaceAll(cutRunes(v, maxDeviceField), "\x00", ""), "\uFFFD")
+	return cutRunes(v, maxDeviceField) // a replacement is longer than the bytes it replaces
+}
+
+// cutRunes returns v cut to at most n bytes, before the rune that the cut would split.
+func cutRunes(v string, n int) string {
+	if len(v) <= n {
+		return v
 	}
-	return v
+	for i := 1; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(v[n]); i++ {
+		n--
+	}
+	return v[:n]
 }
 
 // BindUser binds this session to the user userID, so that it is listed among the
