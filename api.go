@@ -20,7 +20,8 @@ func Get[T any](c echo.Context, key string) (value T, ok bool, err error) {
 }
 
 // Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
-// nothing when the session would grow past Config.MaxSize.
+// nothing when the session would grow past Config.MaxSize. Setting the value that
+// key holds, encoded alike, is no change: nothing is written for it.
 func Set(c echo.Context, key string, value any) error {
 	return with(c, func(s *core.Session) error { return s.Set(key, value) })
 }

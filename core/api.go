@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +34,9 @@ func Get[T any](s *Session, key string) (value T, ok bool, err error) {
 }
 
 // Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
-// nothing when the session would grow past Config.MaxSize.
+// nothing when the session would grow past Config.MaxSize. Setting the value that
+// key holds, encoded alike, changes nothing: it writes nothing, and leaves key to
+// what another request commits meanwhile.
 func (s *Session) Set(key string, value any) error {
 	raw, err := json.Marshal(value)
 	if err != nil {
@@ -49,11 +52,21 @@ func (s *Session) Set(key string, value any) error {
 		if depth := nesting(raw); depth > maxValueDepth {
 			return fmt.Errorf("%w: %q nests %d levels deep, and a store could not decode more than %d", ErrTooLarge, key, depth, maxValueDepth)
 		}
+		if s.x.Committed() {
+			return ErrHeaderWritten
+		}
+		if err := s.load(); err != nil {
+			return err
+		}
+		old, had := s.data[key]
+		if had && bytes.Equal(old, raw) {
+			return nil
+		}
 		if err := s.change(); err != nil {
 			return err
 		}
 		size := s.size() + len(raw)
-		if old, had := s.data[key]; had {
+		if had {
 			size -= len(old)
 		} else {
 			size += entrySize(key, nil)
