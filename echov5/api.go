@@ -112,8 +112,11 @@ func Expires(c *echo.Context) (lifetime, idle time.Time, err error) {
 }
 
 // ID returns an identifier of the session that is safe to log and to show, derived
-// from the store key, never the token; "" for a new session. It does not load the
-// session: before a load, it names the session that the request's cookie names.
+// from the store key, never the token; "" for a new session, as IsNew tells it. It
+// loads the session when the request has a well-formed session cookie, so the cookie
+// of an ended, expired or unknown session gives "". It is "" too when the session
+// cannot be loaded: the store failed, or the response went out before any call
+// loaded it.
 func ID(c *echo.Context) string {
 	s, err := session(c)
 	if err != nil {

@@ -119,7 +119,8 @@ func testPersistentCookieToggle(t *testing.T, v variant) {
 }
 
 // testIntrospection: IsNew, Keys, Expires and ID on a new, a loaded and a destroyed
-// session, and which of them reach the store.
+// session, and which of them reach the store: a session is loaded once, so ID costs
+// the load, which a cache serves.
 func testIntrospection(t *testing.T, v variant) {
 	h := newHarness(t, v, func(c *Config) {
 		c.IdleTimeout = 40 * time.Minute
@@ -157,8 +158,8 @@ func testIntrospection(t *testing.T, v variant) {
 	}
 	calls := h.StoreCalls()
 	id := b.Get("/id").Body
-	if n := h.StoreCalls() - calls; n != 0 {
-		t.Errorf("ID cost %d store calls", n)
+	if n := h.StoreCalls() - calls; n > 1 || v.Cached && n != 0 {
+		t.Errorf("ID cost %d store calls, want the one load (none with a cache)", n)
 	}
 	if len(id) != 16 || strings.Contains(token, id) || id == token {
 		t.Errorf("ID %q: want 16 characters that are not the token's", id)
@@ -177,5 +178,63 @@ func testIntrospection(t *testing.T, v variant) {
 	// Destroyed in the request itself.
 	if r := b.Get("/destroy-then"); r.Body != `new=true keys=[] lifetime=true id=""` {
 		t.Errorf("introspection after Destroy: %q", r.Body)
+	}
+}
+
+// testDeadCookieID: ID tells a new session as IsNew does. The cookie of a session
+// that ended, was renewed, expired or was never issued gives ""; a malformed one
+// gives "" without a store call. After the response went out, ID gives the ID of a
+// session that an earlier call loaded, and "" without a store call otherwise.
+func testDeadCookieID(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	id := func(b *Browser) string {
+		t.Helper()
+		r := b.Get("/id")
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET /id: %d %q", r.Status, r.Body)
+		}
+		return r.Body
+	}
+	session := func() (*Browser, string) {
+		t.Helper()
+		b := h.Browser()
+		b.Set("a", "1")
+		return b, b.SessionCookie(CookieName).Value
+	}
+
+	live, token := session()
+	if got := id(live); got == "" {
+		t.Fatal("a live session has no ID")
+	}
+	if r := live.Get("/id-late", "load", "1"); r.Body == "body first " {
+		t.Error("after the response went out, ID of a loaded session is empty")
+	}
+	destroyed, destroyedToken := session()
+	destroyed.Get("/destroy")
+	renewed, renewedToken := session()
+	renewed.Get("/renew")
+	dead := map[string]string{
+		"destroyed": destroyedToken,
+		"renewed":   renewedToken,
+		"forged":    randomToken(t),
+	}
+	for what, tok := range dead {
+		if got := id(h.token(tok)); got != "" {
+			t.Errorf("the cookie of a %s session has ID %q, want \"\"", what, got)
+		}
+	}
+	calls := h.StoreCalls()
+	if got := id(h.token("garbage")); got != "" {
+		t.Errorf("a malformed cookie has ID %q, want \"\"", got)
+	}
+	if r := h.token(token).Get("/id-late"); r.Body != "body first " {
+		t.Errorf("after the response went out, ID of a session not loaded: %q, want \"\"", strings.TrimPrefix(r.Body, "body first "))
+	}
+	if n := h.StoreCalls() - calls; n != 0 {
+		t.Errorf("ID of a malformed cookie and ID after the response cost %d store calls", n)
+	}
+	h.Clock.Advance(24*time.Hour + time.Second)
+	if got := id(h.token(token)); got != "" {
+		t.Errorf("the cookie of an expired session has ID %q, want \"\"", got)
 	}
 }

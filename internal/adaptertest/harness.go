@@ -226,6 +226,19 @@ func Routes() []Route {
 			return Reply(c, lifetime.UTC().Format(time.RFC3339)+" "+idle.UTC().Format(time.RFC3339), true, err)
 		}),
 		get("/id", func(c Ctx) error { return c.String(http.StatusOK, c.ID()) }),
+		get("/id-late", func(c Ctx) error {
+			// With ?load=1 reads k, then writes the body, then the ID.
+			if c.QueryParam("load") == "1" {
+				if _, _, err := c.Get("k"); err != nil {
+					return Reply(c, "", false, err)
+				}
+			}
+			if err := c.String(http.StatusOK, "body first "); err != nil {
+				return err
+			}
+			_, err := io.WriteString(c.Response(), c.ID())
+			return err
+		}),
 		get("/destroy-then", func(c Ctx) error {
 			// Destroys the session, then reports what introspection says of it.
 			if err := c.Destroy(); err != nil {

@@ -70,6 +70,7 @@ var middlewareTests = []test{
 	{"RememberedLogin", testRememberedLogin},
 	{"PersistentCookieToggle", testPersistentCookieToggle},
 	{"Introspection", testIntrospection},
+	{"DeadCookieID", testDeadCookieID},
 }
 
 // RunMiddleware runs the middleware tests on every store variant under adapter a.
