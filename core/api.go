@@ -191,9 +191,10 @@ func (s *Session) SetExpiry(e Expiry) error {
 
 // RememberMe makes this session's cookie persistent, lasting until the session's
 // expiry even when Config.CookieSessionOnly sends browser-session cookies, or with
-// false returns it to the configured kind. Pair it with SetExpiry for the remembered
-// session's own lifetime. RenewID starts a session afresh, not remembered, unless the
-// same request calls RememberMe.
+// false returns it to the configured kind. A remembered session follows
+// Config.RememberedIdleTimeout, by default none, instead of IdleTimeout. Pair it with
+// SetExpiry for the remembered session's own lifetime. RenewID starts a session
+// afresh, not remembered, unless the same request calls RememberMe.
 func (s *Session) RememberMe(remember bool) error {
 	return s.locked(func() error {
 		if err := s.change(); err != nil {

@@ -41,9 +41,10 @@ func (s *Session) Keys() ([]string, error) {
 
 // Expires returns when the stored session ends: lifetime is the end of its lifetime
 // (DefaultExpiry, SetExpiry), however active it stays; idle is when it ends unless
-// another request touches it, which is lifetime when there is no IdleTimeout. Both
-// are zero for a new session. They are the stored times: a SetExpiry of this request
-// shows once it is committed. It loads the session.
+// another request touches it, which is lifetime when the session has no idle timeout
+// (IdleTimeout, or RememberedIdleTimeout when it is remembered). Both are zero for a
+// new session. They are the stored times: a SetExpiry of this request shows once it
+// is committed. It loads the session.
 func (s *Session) Expires() (lifetime, idle time.Time, err error) {
 	err = s.locked(func() error {
 		if err := s.load(); err != nil {

@@ -72,7 +72,10 @@ func SetExpiry(c *echo.Context, e Expiry) error {
 
 // RememberMe makes this session's cookie persistent, lasting until the session's
 // expiry even when Config.CookieSessionOnly sends browser-session cookies, or with
-// false returns it to the configured kind. Pair it with SetExpiry for its lifetime:
+// false returns it to the configured kind. A remembered session follows
+// Config.RememberedIdleTimeout, by default none, instead of IdleTimeout, so it lasts
+// until its expiry however long it goes unused. Pair it with SetExpiry for its
+// lifetime:
 //
 //	echosess.RememberMe(c, true)
 //	echosess.SetExpiry(c, echosess.ExpireIn(30*24*time.Hour))
@@ -101,8 +104,8 @@ func Keys(c *echo.Context) ([]string, error) {
 
 // Expires returns when the stored session ends: lifetime is the end of its lifetime,
 // however active it stays; idle is when it ends unless another request touches it
-// (lifetime itself without an IdleTimeout). Both are zero for a new session. It loads
-// the session.
+// (lifetime itself without an idle timeout: IdleTimeout, or RememberedIdleTimeout
+// for a remembered session). Both are zero for a new session. It loads the session.
 func Expires(c *echo.Context) (lifetime, idle time.Time, err error) {
 	s, err := session(c)
 	if err != nil {

@@ -549,6 +549,7 @@ func testHardeningBadConfig(t *testing.T, v variant) {
 		expectPanic string // "" for none
 	}{
 		{"NegativeIdleTimeout", func(c *Config) { c.IdleTimeout = -time.Minute }, "IdleTimeout"},
+		{"NegativeRememberedIdleTimeout", func(c *Config) { c.RememberedIdleTimeout = -time.Minute }, "RememberedIdleTimeout"},
 		{"DefaultExpiryPast", func(c *Config) { c.DefaultExpiry = core.ExpireAt(clock.Now().Add(-time.Second)) }, "DefaultExpiry"},
 		{"DefaultExpiryNow", func(c *Config) { c.DefaultExpiry = core.ExpireAt(clock.Now()) }, "DefaultExpiry"},
 		{"DefaultExpiryNegative", func(c *Config) { c.DefaultExpiry = core.ExpireIn(-time.Hour) }, "DefaultExpiry"},

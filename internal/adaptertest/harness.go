@@ -512,6 +512,7 @@ func (h *Harness) StoreCalls() int64 { return h.Store.Calls() }
 //	set:K=V  delete:K Set or Delete K
 //	clear  destroy  renew  save
 //	expiry:D          SetExpiry(ExpireIn(D)), D as time.ParseDuration reads it
+//	remember:1        RememberMe(true); remember:0, RememberMe(false)
 //	wait:NAME         stop at gate NAME until it is opened
 //	ctxdone           block until the request's context is done (the client has gone),
 //	                  then return without writing a response
@@ -642,6 +643,8 @@ func (h *Harness) steps(c Ctx) error {
 			err = c.Clear()
 		case "destroy":
 			err = c.Destroy()
+		case "remember":
+			err = c.RememberMe(arg == "1")
 		case "renew":
 			err = c.RenewID()
 		case "save":

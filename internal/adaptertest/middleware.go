@@ -68,6 +68,7 @@ var middlewareTests = []test{
 	{"StoreDownOnLoad", testStoreDownOnLoad},
 	{"SessionOnlyCookie", testSessionOnlyCookie},
 	{"RememberedLogin", testRememberedLogin},
+	{"RememberedIdleTimeout", testRememberedIdleTimeout},
 	{"PersistentCookieToggle", testPersistentCookieToggle},
 	{"Introspection", testIntrospection},
 	{"DeadCookieID", testDeadCookieID},
