@@ -240,7 +240,8 @@ func testUnmodifiedNotWritten(t *testing.T, v variant) {
 // testUnchangedSetNotWritten: a Set of the value a key holds changes nothing, so an
 // otherwise unchanged session is not written and no cookie is sent; after a Delete
 // or Pop of the key in the same request it is a change again. Such a Set leaves the
-// key to a concurrent request that changes it: only changes are replayed.
+// key to a concurrent request that changes it (only changes are replayed), and of a
+// session ended meanwhile it is a read, which succeeds and revives nothing.
 func testUnchangedSetNotWritten(t *testing.T, v variant) {
 	h := newHarness(t, v, nil)
 	b := h.Browser()
@@ -274,6 +275,21 @@ func testUnchangedSetNotWritten(t *testing.T, v variant) {
 	}
 	if a, bv := b.Value("a"), b.Value("b"); a != "2" || bv != "x" {
 		t.Errorf("after a concurrent a=2 and an unchanged a=1: a = %q, b = %q, want 2 and x", a, bv)
+	}
+
+	// Of a session that a logout ended meanwhile, such a Set is a read: it succeeds
+	// and brings nothing back.
+	ended := b.start(steps("get:a", "wait:B", "set:a=2"))
+	h.gate("B").awaitArrivals(1)
+	if r := b.Get("/destroy"); r.Status != http.StatusOK {
+		t.Fatalf("logout: %d %q", r.Status, r.Body)
+	}
+	h.gate("B").open()
+	if r := ended.response(); r.Status != http.StatusOK || setCookie(r) != "" {
+		t.Errorf("an unchanged Set of a session ended meanwhile: %d %q, Set-Cookie %q; want 200 and no cookie", r.Status, r.Body, setCookie(r))
+	}
+	if got := h.token(token).Value("a"); got != "<absent>" {
+		t.Errorf("after the logout the token reads a = %q", got)
 	}
 }
 
