@@ -112,12 +112,14 @@ func ExampleMiddleware() {
 
 // A login handler: a new token at login (RenewID), and a session that outlives the
 // browser only when the user asks to be remembered. The app sends browser-session
-// cookies otherwise.
+// cookies otherwise, and ends sessions unused for 30 minutes, but not remembered
+// ones (RememberedIdleTimeout is 0): they last their 30 days.
 func ExampleRenewID() {
 	e := echo.New()
 	e.Use(echosess.Middleware(echosess.Config{
 		Store:             echosess.NewMemoryStore(),
 		CookieSessionOnly: true,
+		IdleTimeout:       30 * time.Minute,
 	}))
 	e.POST("/login", func(c echo.Context) error {
 		// ... check the credentials, then:

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +34,9 @@ func Get[T any](s *Session, key string) (value T, ok bool, err error) {
 }
 
 // Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
-// nothing when the session would grow past Config.MaxSize.
+// nothing when the session would grow past Config.MaxSize. Setting the value that
+// key holds, encoded alike, changes nothing: it writes nothing, and leaves key to
+// what another request commits meanwhile.
 func (s *Session) Set(key string, value any) error {
 	raw, err := json.Marshal(value)
 	if err != nil {
@@ -49,11 +52,21 @@ func (s *Session) Set(key string, value any) error {
 		if depth := nesting(raw); depth > maxValueDepth {
 			return fmt.Errorf("%w: %q nests %d levels deep, and a store could not decode more than %d", ErrTooLarge, key, depth, maxValueDepth)
 		}
+		if s.x.Committed() {
+			return ErrHeaderWritten
+		}
+		if err := s.load(); err != nil {
+			return err
+		}
+		old, had := s.data[key]
+		if had && bytes.Equal(old, raw) {
+			return nil
+		}
 		if err := s.change(); err != nil {
 			return err
 		}
 		size := s.size() + len(raw)
-		if old, had := s.data[key]; had {
+		if had {
 			size -= len(old)
 		} else {
 			size += entrySize(key, nil)
@@ -147,11 +160,16 @@ func (s *Session) RenewID() error {
 		if err := s.change(); err != nil {
 			return err
 		}
-		if s.phase == stored && s.end == keep {
-			s.end = renew // a session not stored yet gets a fresh token when it is
-		}
+		s.renewID()
 		return nil
 	})
+}
+
+// renewID makes the commit move the session to a new token.
+func (s *Session) renewID() {
+	if s.phase == stored && s.end == keep {
+		s.end = renew // a session not stored yet gets a fresh token when it is
+	}
 }
 
 // SetExpiry sets when this session ends, such as a longer life for "remember me".
@@ -173,9 +191,10 @@ func (s *Session) SetExpiry(e Expiry) error {
 
 // RememberMe makes this session's cookie persistent, lasting until the session's
 // expiry even when Config.CookieSessionOnly sends browser-session cookies, or with
-// false returns it to the configured kind. Pair it with SetExpiry for the remembered
-// session's own lifetime. RenewID starts a session afresh, not remembered, unless the
-// same request calls RememberMe.
+// false returns it to the configured kind. A remembered session follows
+// Config.RememberedIdleTimeout, by default none, instead of IdleTimeout. Pair it with
+// SetExpiry for the remembered session's own lifetime. RenewID starts a session
+// afresh, not remembered, unless the same request calls RememberMe.
 func (s *Session) RememberMe(remember bool) error {
 	return s.locked(func() error {
 		if err := s.change(); err != nil {

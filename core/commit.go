@@ -222,8 +222,8 @@ func (s *Session) next(base Record, now time.Time) (Record, error) {
 	if s.m.RecordDevice {
 		rec.Device = s.device(base.Device)
 	}
-	if !rec.Deadline.Equal(base.Deadline) || s.m.slides(base, now) {
-		rec.Expiry = s.m.idleExpiry(now, rec.Deadline)
+	if !rec.Deadline.Equal(base.Deadline) || rec.Persistent != base.Persistent || s.m.slides(base, now) {
+		rec.Expiry = s.m.idleExpiry(now, rec)
 	}
 	return rec, nil
 }
@@ -295,28 +295,38 @@ func (m *Manager) persistent(rec Record) bool {
 	return !m.CookieSessionOnly || rec.Persistent
 }
 
+// idleTimeout is the idle timeout of rec: RememberedIdleTimeout when it is
+// remembered (RememberMe), IdleTimeout otherwise.
+func (m *Manager) idleTimeout(rec Record) time.Duration {
+	if rec.Persistent {
+		return m.RememberedIdleTimeout
+	}
+	return m.IdleTimeout
+}
+
 // slides reports whether a request at now must move rec's idle expiry: when less than
-// IdleTimeout is left before it, short of the deadline.
+// its idle timeout is left before it, short of the deadline.
 func (m *Manager) slides(rec Record, now time.Time) bool {
-	if m.IdleTimeout <= 0 {
+	idle := m.idleTimeout(rec)
+	if idle <= 0 {
 		return false
 	}
-	want := now.Add(m.IdleTimeout)
+	want := now.Add(idle)
 	if !rec.Deadline.IsZero() && rec.Deadline.Before(want) {
 		want = rec.Deadline
 	}
 	return rec.Expiry.Before(want)
 }
 
-// idleExpiry is the expiry of a session used at now: its deadline, or with an idle
+// idleExpiry is the expiry of rec used at now: its deadline, or with an idle
 // timeout, now plus 1¼ times the timeout when that comes first. The extra quarter is
 // the slack that lets requests within a quarter of the timeout of the last write skip
 // the write, while the session still lasts a whole timeout after each of them.
-func (m *Manager) idleExpiry(now, deadline time.Time) time.Time {
-	if m.IdleTimeout > 0 {
-		if idle := now.Add(m.IdleTimeout + m.IdleTimeout/4); deadline.IsZero() || idle.Before(deadline) {
-			return idle
+func (m *Manager) idleExpiry(now time.Time, rec Record) time.Time {
+	if idle := m.idleTimeout(rec); idle > 0 {
+		if expiry := now.Add(idle + idle/4); rec.Deadline.IsZero() || expiry.Before(rec.Deadline) {
+			return expiry
 		}
 	}
-	return deadline
+	return rec.Deadline
 }

@@ -47,8 +47,14 @@ type Config[C any] struct {
 	// IdleTimeout, if positive, also ends a session after this long without a
 	// request that touches it: no sooner than IdleTimeout after the last such
 	// request, no later than 1¼ times it, and never past the session's own expiry.
-	// The store is written at most once per quarter of the timeout. Default 0: off.
+	// The store is written at most once per quarter of the timeout. A remembered
+	// session (RememberMe) follows RememberedIdleTimeout instead. Default 0: off.
 	IdleTimeout time.Duration
+	// RememberedIdleTimeout is the IdleTimeout of remembered sessions (RememberMe),
+	// which a user chose to keep longer than a visit. Default 0: none, so a
+	// remembered session lasts until its own expiry (SetExpiry), however long it goes
+	// unused; set it to end those that go unused for long.
+	RememberedIdleTimeout time.Duration
 
 	// RecordDevice records the user agent and IP address (Echo's RealIP, which
 	// follows Echo's IPExtractor) of the request that creates a session and of the

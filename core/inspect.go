@@ -41,9 +41,10 @@ func (s *Session) Keys() ([]string, error) {
 
 // Expires returns when the stored session ends: lifetime is the end of its lifetime
 // (DefaultExpiry, SetExpiry), however active it stays; idle is when it ends unless
-// another request touches it, which is lifetime when there is no IdleTimeout. Both
-// are zero for a new session. They are the stored times: a SetExpiry of this request
-// shows once it is committed. It loads the session.
+// another request touches it, which is lifetime when the session has no idle timeout
+// (IdleTimeout, or RememberedIdleTimeout when it is remembered). Both are zero for a
+// new session. They are the stored times: a SetExpiry of this request shows once it
+// is committed. It loads the session.
 func (s *Session) Expires() (lifetime, idle time.Time, err error) {
 	err = s.locked(func() error {
 		if err := s.load(); err != nil {
@@ -59,20 +60,18 @@ func (s *Session) Expires() (lifetime, idle time.Time, err error) {
 
 // ID returns an identifier of the session that is safe to show and to log: a hash
 // of the store key, from which neither the token nor the key can be recovered. It is
-// "" for a new session. It does not load the session: before a load, it names the
-// session that the request's cookie names, live or not.
+// "" for a new session, as IsNew tells it: it loads the session when the request has
+// a well-formed session cookie, so the cookie of a session that ended, expired or
+// never was gives "", and a malformed one gives "" without a store call. It is ""
+// too when the session cannot be loaded: the store failed, or the response header
+// went out before anything loaded it.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.stored():
-		return sessionID(s.base.Key)
-	case s.phase == unread:
-		if tok, _, ok := requestTokenAt(s.x.Request().Header, s.m.CookieName, 0); ok {
-			return sessionID(tok.key())
-		}
+	if s.load() != nil || !s.stored() {
+		return ""
 	}
-	return ""
+	return sessionID(s.base.Key)
 }
 
 // stored reports whether the session is a stored one that this request has not

@@ -33,14 +33,15 @@ type Manager struct {
 
 // settings is the part of a Config that the engine reads while it serves requests.
 type settings struct {
-	CookieName                string
-	CookieSessionOnly         bool
-	RecordDevice              bool
-	DefaultExpiry             Expiry
-	IdleTimeout, StoreTimeout time.Duration
-	MaxSize                   int
-	Logger                    *slog.Logger
-	Now                       func() time.Time
+	CookieName                         string
+	CookieSessionOnly                  bool
+	RecordDevice                       bool
+	DefaultExpiry                      Expiry
+	IdleTimeout, RememberedIdleTimeout time.Duration
+	StoreTimeout                       time.Duration
+	MaxSize                            int
+	Logger                             *slog.Logger
+	Now                                func() time.Time
 }
 
 // NewManager fills the zero fields of cfg from defaults, checks it, and returns the
@@ -79,6 +80,8 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 	switch now := cfg.Now(); {
 	case cfg.IdleTimeout < 0:
 		return nil, fmt.Errorf("echosess: Config.IdleTimeout is negative (%v); 0 turns it off", cfg.IdleTimeout)
+	case cfg.RememberedIdleTimeout < 0:
+		return nil, fmt.Errorf("echosess: Config.RememberedIdleTimeout is negative (%v); 0 turns it off", cfg.RememberedIdleTimeout)
 	case !cfg.DefaultExpiry.from(now).After(now):
 		return nil, fmt.Errorf("echosess: Config.DefaultExpiry ends every session before it starts (%v)", cfg.DefaultExpiry.from(now))
 	}
@@ -89,8 +92,8 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 	m := &Manager{
 		settings: settings{
 			CookieName: cfg.CookieName, CookieSessionOnly: cfg.CookieSessionOnly, RecordDevice: cfg.RecordDevice,
-			DefaultExpiry: cfg.DefaultExpiry, IdleTimeout: cfg.IdleTimeout, StoreTimeout: cfg.StoreTimeout,
-			MaxSize: cfg.MaxSize, Logger: cfg.Logger, Now: cfg.Now,
+			DefaultExpiry: cfg.DefaultExpiry, IdleTimeout: cfg.IdleTimeout, RememberedIdleTimeout: cfg.RememberedIdleTimeout,
+			StoreTimeout: cfg.StoreTimeout, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Now: cfg.Now,
 		},
 		store: cfg.Store, seed: maphash.MakeSeed(), cookieAttrs: attrs,
 	}

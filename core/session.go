@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"sync"
 	"time"
 )
@@ -160,14 +162,31 @@ func renewed(rec Record) bool {
 	return ok
 }
 
-// addVary marks the response as one that depends on the session cookie.
+// addVary marks the response as one that depends on the session cookie, unless
+// its Vary header says so already, as Echo's CSRF middleware makes it.
 func (s *Session) addVary() {
 	h := s.x.Header()
-	if h["Vary"] == nil {
+	switch vary := h["Vary"]; {
+	case vary == nil:
 		h["Vary"] = s.own(0, "Cookie")
-	} else {
-		h["Vary"] = append(h["Vary"], "Cookie")
+	case !listsCookie(vary):
+		h["Vary"] = append(vary, "Cookie")
 	}
+}
+
+// listsCookie reports whether the Vary header values name Cookie, in any case and
+// anywhere in a comma-separated list.
+func listsCookie(values []string) bool {
+	for _, v := range values {
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(textproto.TrimString(name), "Cookie") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // own returns a header value of the request's own, kept in the session to save an

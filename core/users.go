@@ -15,8 +15,8 @@ import (
 const MaxUserIDLen = 256
 
 var (
-	// ErrInvalidUserID means a user ID is empty, longer than MaxUserIDLen or not
-	// valid UTF-8.
+	// ErrInvalidUserID means a user ID is empty, longer than MaxUserIDLen, not
+	// valid UTF-8 or holds a NUL byte.
 	ErrInvalidUserID = errors.New("invalid user ID")
 	// ErrNoUser means the session is bound to no user (BindUser), so it has no
 	// user's sessions to list or revoke.
@@ -46,7 +46,8 @@ type SessionInfo struct {
 	Current bool
 }
 
-// checkUserID returns ErrInvalidUserID for a user ID that cannot be indexed.
+// checkUserID returns ErrInvalidUserID for a user ID that cannot be indexed: every
+// store must keep it as it is, and PostgreSQL's text holds no NUL byte.
 func checkUserID(id string) error {
 	switch {
 	case id == "":
@@ -55,6 +56,8 @@ func checkUserID(id string) error {
 		return fmt.Errorf("%w: %d bytes, over the limit of %d", ErrInvalidUserID, len(id), MaxUserIDLen)
 	case !utf8.ValidString(id):
 		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidUserID)
+	case strings.IndexByte(id, 0) >= 0:
+		return fmt.Errorf("%w: holds a NUL byte", ErrInvalidUserID)
 	}
 	return nil
 }
@@ -75,38 +78,55 @@ func (s *Session) device(d Device) Device {
 
 // deviceField makes v, which the client chose, fit for any store: valid UTF-8
 // without NUL bytes (which PostgreSQL's text refuses), at most maxDeviceField bytes.
+// It reads no more of v than it keeps, so a header of megabytes costs no more than
+// one of the limit.
 func deviceField(v string) string {
-	v = strings.ToValidUTF8(strings.ReplaceAll(v, "\x00", ""), "\uFFFD")
-	for len(v) > maxDeviceField {
-		_, size := utf8.DecodeLastRuneInString(v)
-		v = v[:len(v)-size]
+	v = strings.ToValidUTF8(strings.ReplaceAll(cutRunes(v, maxDeviceField), "\x00", ""), "\uFFFD")
+	return cutRunes(v, maxDeviceField) // a replacement is longer than the bytes it replaces
+}
+
+// cutRunes returns v cut to at most n bytes, before the rune that the cut would split.
+func cutRunes(v string, n int) string {
+	if len(v) <= n {
+		return v
 	}
-	return v
+	for i := 1; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(v[n]); i++ {
+		n--
+	}
+	return v[:n]
 }
 
 // BindUser binds this session to the user userID, so that it is listed among the
 // user's sessions and revoked with them. Bind at login, together with RenewID
-// (LoginUser does both); Destroy unbinds, as the session ends.
+// (LoginUser does both); Destroy unbinds, as the session ends. An invalid userID
+// fails with ErrInvalidUserID and changes nothing.
 func (s *Session) BindUser(userID string) error {
-	if err := checkUserID(userID); err != nil {
-		return fmt.Errorf("echosess: %w", err)
-	}
+	return s.bind(userID, false)
+}
+
+// LoginUser renews the session's token and binds the session to userID: what a
+// login handler does once the user has proved who they are. An invalid userID fails
+// with ErrInvalidUserID before anything moves: the token and the data stay.
+func (s *Session) LoginUser(userID string) error {
+	return s.bind(userID, true)
+}
+
+// bind binds the session to userID and, with renew, moves it to a new token as
+// RenewID does. It checks userID before it changes anything.
+func (s *Session) bind(userID string, renew bool) error {
 	return s.locked(func() error {
+		if err := checkUserID(userID); err != nil {
+			return err
+		}
 		if err := s.change(); err != nil {
 			return err
+		}
+		if renew {
+			s.renewID()
 		}
 		s.user = &userID
 		return nil
 	})
-}
-
-// LoginUser renews the session's token and binds the session to userID: what a
-// login handler does once the user has proved who they are.
-func (s *Session) LoginUser(userID string) error {
-	if err := s.RenewID(); err != nil {
-		return err
-	}
-	return s.BindUser(userID)
 }
 
 // UserID returns the user this session is bound to, "" when none.

@@ -20,7 +20,8 @@ func Get[T any](c *echo.Context, key string) (value T, ok bool, err error) {
 }
 
 // Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
-// nothing when the session would grow past Config.MaxSize.
+// nothing when the session would grow past Config.MaxSize. Setting the value that
+// key holds, encoded alike, is no change: nothing is written for it.
 func Set(c *echo.Context, key string, value any) error {
 	return with(c, func(s *core.Session) error { return s.Set(key, value) })
 }
@@ -71,7 +72,10 @@ func SetExpiry(c *echo.Context, e Expiry) error {
 
 // RememberMe makes this session's cookie persistent, lasting until the session's
 // expiry even when Config.CookieSessionOnly sends browser-session cookies, or with
-// false returns it to the configured kind. Pair it with SetExpiry for its lifetime:
+// false returns it to the configured kind. A remembered session follows
+// Config.RememberedIdleTimeout, by default none, instead of IdleTimeout, so it lasts
+// until its expiry however long it goes unused. Pair it with SetExpiry for its
+// lifetime:
 //
 //	echosess.RememberMe(c, true)
 //	echosess.SetExpiry(c, echosess.ExpireIn(30*24*time.Hour))
@@ -100,8 +104,8 @@ func Keys(c *echo.Context) ([]string, error) {
 
 // Expires returns when the stored session ends: lifetime is the end of its lifetime,
 // however active it stays; idle is when it ends unless another request touches it
-// (lifetime itself without an IdleTimeout). Both are zero for a new session. It loads
-// the session.
+// (lifetime itself without an idle timeout: IdleTimeout, or RememberedIdleTimeout
+// for a remembered session). Both are zero for a new session. It loads the session.
 func Expires(c *echo.Context) (lifetime, idle time.Time, err error) {
 	s, err := session(c)
 	if err != nil {
@@ -111,8 +115,11 @@ func Expires(c *echo.Context) (lifetime, idle time.Time, err error) {
 }
 
 // ID returns an identifier of the session that is safe to log and to show, derived
-// from the store key, never the token; "" for a new session. It does not load the
-// session: before a load, it names the session that the request's cookie names.
+// from the store key, never the token; "" for a new session, as IsNew tells it. It
+// loads the session when the request has a well-formed session cookie, so the cookie
+// of an ended, expired or unknown session gives "". It is "" too when the session
+// cannot be loaded: the store failed, or the response went out before any call
+// loaded it.
 func ID(c *echo.Context) string {
 	s, err := session(c)
 	if err != nil {

@@ -11,7 +11,8 @@ import (
 // UserIndex, as every store of this package does.
 
 // LoginUser renews the session's token and binds the session to userID: what a
-// login handler does once the user has proved who they are.
+// login handler does once the user has proved who they are. An invalid userID fails
+// with ErrInvalidUserID before anything moves: the token and the data stay.
 func LoginUser(c *echo.Context, userID string) error {
 	return with(c, func(s *core.Session) error { return s.LoginUser(userID) })
 }

@@ -77,8 +77,9 @@ func testSessionOnlyCookie(t *testing.T, v variant) {
 	}
 }
 
-// testRememberedLogin: a remembered session's cookie is persistent on every later
-// response too, and a RenewID starts afresh, not remembered.
+// testRememberedLogin: a remembered session's cookie is persistent, lasting until
+// the session's expiry, not IdleTimeout's; a RenewID starts afresh, not remembered,
+// and under IdleTimeout again.
 func testRememberedLogin(t *testing.T, v variant) {
 	h := newHarness(t, v, func(c *Config) {
 		c.CookieSessionOnly = true
@@ -86,19 +87,79 @@ func testRememberedLogin(t *testing.T, v variant) {
 	})
 	b := h.Browser()
 	b.Set("a", "1")
-	b.Get("/remember", "on", "1")
-	h.Clock.Advance(11 * time.Minute) // past a quarter of the idle timeout: a slide
-	r := b.Get("/get", "k", "a")
-	if ck := r.Cookie(CookieName); ck == nil || ck.MaxAge != 50*60 {
-		t.Fatalf("the slide of a remembered session sent %q, want Max-Age=3000", setCookie(r))
+	r := b.Get("/remember", "on", "1")
+	if ck := r.Cookie(CookieName); ck == nil || ck.MaxAge != 24*3600 {
+		t.Fatalf("RememberMe(true) sent %q, want Max-Age=86400, the default lifetime", setCookie(r))
+	}
+	h.Clock.Advance(3 * time.Hour) // unused for longer than the idle timeout
+	r = b.Get("/get", "k", "a")
+	if r.Body != "1" || setCookie(r) != "" {
+		t.Fatalf("a remembered session unused for 3 hours: %q, Set-Cookie %q; want 1 and no cookie", r.Body, setCookie(r))
 	}
 	r = b.Get("/renew")
 	if sc := setCookie(r); sc == "" || strings.Contains(sc, "Max-Age") {
 		t.Fatalf("RenewID of a remembered session sent %q, want a browser-session cookie", sc)
 	}
-	h.Clock.Advance(11 * time.Minute)
+	h.Clock.Advance(11 * time.Minute) // past a quarter of the idle timeout: a slide
 	if sc := setCookie(b.Get("/get", "k", "a")); sc != "" {
 		t.Errorf("the slide of a browser-session cookie re-sent it: %q", sc)
+	}
+	h.Clock.Advance(51 * time.Minute) // past 1¼ idle timeouts
+	if got := b.Value("a"); got != "<absent>" {
+		t.Errorf("a renewed session outlived the idle timeout: a = %q", got)
+	}
+}
+
+// testRememberedIdleTimeout: the README's "remember me" under an IdleTimeout lasts
+// the SetExpiry it was given, with no idle slide and no write for it; with
+// RememberedIdleTimeout, it ends after that long unused, sliding as IdleTimeout
+// does. RememberMe(false) puts the session back under IdleTimeout.
+func testRememberedIdleTimeout(t *testing.T, v variant) {
+	const month = 30 * 24 * time.Hour
+	remember := steps("remember:1", "expiry:720h")
+	h := newHarness(t, v, func(c *Config) { c.IdleTimeout = 30 * time.Minute })
+	b := h.Browser()
+	b.Set("a", "1")
+	r := b.Get(remember)
+	if ck := r.Cookie(CookieName); ck == nil || ck.MaxAge != int(month/time.Second) {
+		t.Fatalf("RememberMe and SetExpiry(30 days) sent %q, want Max-Age=%d", setCookie(r), int(month/time.Second))
+	}
+	writes := h.Store.Writes()
+	for range 3 {
+		h.Clock.Advance(9 * 24 * time.Hour)
+		if r := b.Get("/get", "k", "a"); r.Body != "1" || setCookie(r) != "" {
+			t.Fatalf("a remembered session after %v: %q, Set-Cookie %q; want 1 and no cookie", h.Clock.Now().Sub(NewClock().Now()), r.Body, setCookie(r))
+		}
+	}
+	if n := h.Store.Writes() - writes; n != 0 {
+		t.Errorf("reads of a remembered session wrote %d times", n)
+	}
+	r = b.Get("/remember", "on", "0")
+	if ck := r.Cookie(CookieName); ck == nil || ck.MaxAge != 30*60*5/4 {
+		t.Fatalf("RememberMe(false) sent %q, want Max-Age=2250: IdleTimeout again", setCookie(r))
+	}
+	h.Clock.Advance(38 * time.Minute)
+	if got := b.Value("a"); got != "<absent>" {
+		t.Errorf("a session no longer remembered outlived the idle timeout: a = %q", got)
+	}
+
+	const week = 7 * 24 * time.Hour
+	h = newHarness(t, v, func(c *Config) {
+		c.IdleTimeout = 30 * time.Minute
+		c.RememberedIdleTimeout = week
+	})
+	b = h.Browser()
+	b.Set("a", "1")
+	if ck := b.Get(remember).Cookie(CookieName); ck == nil || ck.MaxAge != int(week*5/4/time.Second) {
+		t.Fatalf("remembered with a RememberedIdleTimeout of a week: Max-Age %v, want %d", ck, int(week*5/4/time.Second))
+	}
+	h.Clock.Advance(2 * 24 * time.Hour) // past a quarter of the week: a slide
+	if ck := b.Get("/get", "k", "a").Cookie(CookieName); ck == nil || ck.MaxAge != int(week*5/4/time.Second) {
+		t.Fatalf("the slide of a remembered session: %v, want Max-Age=%d", ck, int(week*5/4/time.Second))
+	}
+	h.Clock.Advance(week*5/4 + time.Second)
+	if got := b.Value("a"); got != "<absent>" {
+		t.Errorf("a remembered session outlived its RememberedIdleTimeout: a = %q", got)
 	}
 }
 
@@ -119,7 +180,8 @@ func testPersistentCookieToggle(t *testing.T, v variant) {
 }
 
 // testIntrospection: IsNew, Keys, Expires and ID on a new, a loaded and a destroyed
-// session, and which of them reach the store.
+// session, and which of them reach the store: a session is loaded once, so ID costs
+// the load, which a cache serves.
 func testIntrospection(t *testing.T, v variant) {
 	h := newHarness(t, v, func(c *Config) {
 		c.IdleTimeout = 40 * time.Minute
@@ -157,8 +219,8 @@ func testIntrospection(t *testing.T, v variant) {
 	}
 	calls := h.StoreCalls()
 	id := b.Get("/id").Body
-	if n := h.StoreCalls() - calls; n != 0 {
-		t.Errorf("ID cost %d store calls", n)
+	if n := h.StoreCalls() - calls; n > 1 || v.Cached && n != 0 {
+		t.Errorf("ID cost %d store calls, want the one load (none with a cache)", n)
 	}
 	if len(id) != 16 || strings.Contains(token, id) || id == token {
 		t.Errorf("ID %q: want 16 characters that are not the token's", id)
@@ -177,5 +239,63 @@ func testIntrospection(t *testing.T, v variant) {
 	// Destroyed in the request itself.
 	if r := b.Get("/destroy-then"); r.Body != `new=true keys=[] lifetime=true id=""` {
 		t.Errorf("introspection after Destroy: %q", r.Body)
+	}
+}
+
+// testDeadCookieID: ID tells a new session as IsNew does. The cookie of a session
+// that ended, was renewed, expired or was never issued gives ""; a malformed one
+// gives "" without a store call. After the response went out, ID gives the ID of a
+// session that an earlier call loaded, and "" without a store call otherwise.
+func testDeadCookieID(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	id := func(b *Browser) string {
+		t.Helper()
+		r := b.Get("/id")
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET /id: %d %q", r.Status, r.Body)
+		}
+		return r.Body
+	}
+	session := func() (*Browser, string) {
+		t.Helper()
+		b := h.Browser()
+		b.Set("a", "1")
+		return b, b.SessionCookie(CookieName).Value
+	}
+
+	live, token := session()
+	if got := id(live); got == "" {
+		t.Fatal("a live session has no ID")
+	}
+	if r := live.Get("/id-late", "load", "1"); r.Body == "body first " {
+		t.Error("after the response went out, ID of a loaded session is empty")
+	}
+	destroyed, destroyedToken := session()
+	destroyed.Get("/destroy")
+	renewed, renewedToken := session()
+	renewed.Get("/renew")
+	dead := map[string]string{
+		"destroyed": destroyedToken,
+		"renewed":   renewedToken,
+		"forged":    randomToken(t),
+	}
+	for what, tok := range dead {
+		if got := id(h.token(tok)); got != "" {
+			t.Errorf("the cookie of a %s session has ID %q, want \"\"", what, got)
+		}
+	}
+	calls := h.StoreCalls()
+	if got := id(h.token("garbage")); got != "" {
+		t.Errorf("a malformed cookie has ID %q, want \"\"", got)
+	}
+	if r := h.token(token).Get("/id-late"); r.Body != "body first " {
+		t.Errorf("after the response went out, ID of a session not loaded: %q, want \"\"", strings.TrimPrefix(r.Body, "body first "))
+	}
+	if n := h.StoreCalls() - calls; n != 0 {
+		t.Errorf("ID of a malformed cookie and ID after the response cost %d store calls", n)
+	}
+	h.Clock.Advance(24*time.Hour + time.Second)
+	if got := id(h.token(token)); got != "" {
+		t.Errorf("the cookie of an expired session has ID %q, want \"\"", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -36,6 +37,7 @@ var hardeningTests = []test{
 	{"LoadAfterHeader", testLoadAfterHeader},         // rule 8
 	{"ForgedLogout", testForgedLogout},               // rule 9
 	{"CookiePairsBound", testCookiePairsBound},       // rule 10
+	{"VaryOnce", testVaryOnce},                       // issue 21
 }
 
 // hardeningOnce are the hardening tests in which the store does not matter, run on
@@ -167,6 +169,15 @@ func hardeningRoutes() []Route {
 				v[0] = "Accept-Encoding"
 			}
 			return c.String(http.StatusOK, "edited")
+		}),
+		get("/vary", func(c Ctx) error {
+			// Adds each line of ?vary= to the Vary header, as Echo's CSRF
+			// middleware adds Cookie, then reads k.
+			for v := range strings.Lines(c.QueryParam("vary")) {
+				c.Response().Header().Add("Vary", strings.TrimSuffix(v, "\n"))
+			}
+			v, ok, err := c.Get("k")
+			return Reply(c, v, ok, err)
 		}),
 		get("/get-late", func(c Ctx) error {
 			// Writes the body first, then reads k.
@@ -435,6 +446,28 @@ func testOwnHeaderValues(t *testing.T, v variant) {
 	}
 }
 
+// Issue 21: a response whose Vary header names Cookie already, as Echo's CSRF
+// middleware makes it, does not get it again; any other Vary gets it added.
+func testVaryOnce(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	b := h.Browser()
+	b.Set("k", "v")
+	for _, tt := range []struct{ given, expect []string }{
+		{nil, []string{"Cookie"}},
+		{[]string{"Cookie"}, []string{"Cookie"}},
+		{[]string{"cookie"}, []string{"cookie"}},
+		{[]string{"Accept-Encoding, COOKIE"}, []string{"Accept-Encoding, COOKIE"}},
+		{[]string{"Origin", "Accept-Encoding,Cookie ,Accept"}, []string{"Origin", "Accept-Encoding,Cookie ,Accept"}},
+		{[]string{"Accept-Encoding"}, []string{"Accept-Encoding", "Cookie"}},
+		{[]string{"Cookies, X-Cookie"}, []string{"Cookies, X-Cookie", "Cookie"}},
+	} {
+		r := b.Get("/vary", "vary", strings.Join(tt.given, "\n"))
+		if got := r.Header.Values("Vary"); r.Body != "v" || !slices.Equal(got, tt.expect) {
+			t.Errorf("Vary given %q: %q (body %q), want %q", tt.given, got, r.Body, tt.expect)
+		}
+	}
+}
+
 // Rule 8: a read of the session after the response header went out, which could no
 // longer say Vary: Cookie, fails with ErrHeaderWritten, and asks the store nothing.
 func testLoadAfterHeader(t *testing.T, v variant) {
@@ -517,6 +550,7 @@ func testHardeningBadConfig(t *testing.T, v variant) {
 		expectPanic string // "" for none
 	}{
 		{"NegativeIdleTimeout", func(c *Config) { c.IdleTimeout = -time.Minute }, "IdleTimeout"},
+		{"NegativeRememberedIdleTimeout", func(c *Config) { c.RememberedIdleTimeout = -time.Minute }, "RememberedIdleTimeout"},
 		{"DefaultExpiryPast", func(c *Config) { c.DefaultExpiry = core.ExpireAt(clock.Now().Add(-time.Second)) }, "DefaultExpiry"},
 		{"DefaultExpiryNow", func(c *Config) { c.DefaultExpiry = core.ExpireAt(clock.Now()) }, "DefaultExpiry"},
 		{"DefaultExpiryNegative", func(c *Config) { c.DefaultExpiry = core.ExpireIn(-time.Hour) }, "DefaultExpiry"},

@@ -229,6 +229,19 @@ func Routes() []Route {
 			return Reply(c, lifetime.UTC().Format(time.RFC3339)+" "+idle.UTC().Format(time.RFC3339), true, err)
 		}),
 		get("/id", func(c Ctx) error { return c.String(http.StatusOK, c.ID()) }),
+		get("/id-late", func(c Ctx) error {
+			// With ?load=1 reads k, then writes the body, then the ID.
+			if c.QueryParam("load") == "1" {
+				if _, _, err := c.Get("k"); err != nil {
+					return Reply(c, "", false, err)
+				}
+			}
+			if err := c.String(http.StatusOK, "body first "); err != nil {
+				return err
+			}
+			_, err := io.WriteString(c.Response(), c.ID())
+			return err
+		}),
 		get("/destroy-then", func(c Ctx) error {
 			// Destroys the session, then reports what introspection says of it.
 			if err := c.Destroy(); err != nil {
@@ -503,6 +516,7 @@ func (h *Harness) StoreCalls() int64 { return h.Store.Calls() }
 //	clear  destroy  renew  save
 //	revoke-others     RevokeOtherSessions; the count joins the body
 //	expiry:D          SetExpiry(ExpireIn(D)), D as time.ParseDuration reads it
+//	remember:1        RememberMe(true); remember:0, RememberMe(false)
 //	wait:NAME         stop at gate NAME until it is opened
 //	ctxdone           block until the request's context is done (the client has gone),
 //	                  then return without writing a response
@@ -633,6 +647,8 @@ func (h *Harness) steps(c Ctx) error {
 			err = c.Clear()
 		case "destroy":
 			err = c.Destroy()
+		case "remember":
+			err = c.RememberMe(arg == "1")
 		case "renew":
 			err = c.RenewID()
 		case "revoke-others":

@@ -113,15 +113,18 @@ func testSessionEndedStaysEnded(t *testing.T, v variant) {
 	t.Run("SetAfterDestroy", func(t *testing.T) { // logout undone by a profile update
 		h := newHarness(t, v, nil)
 		old := loggedIn(h)
-		a := h.token(old).start(steps("get:user", "wait:A", "set:user=ada"))
+		// A change: a Set of the value loaded would be none, as a read (UnchangedSetNotWritten).
+		a := h.token(old).start(steps("get:user", "wait:A", "set:theme=dark"))
 		h.gate("A").awaitArrivals(1)
 		if r := h.token(old).Get("/destroy"); r.Status != http.StatusOK {
 			t.Fatalf("logout answered %d %q", r.Status, r.Body)
 		}
 		h.gate("A").open()
 		expectEnded(t, h, a.response())
-		if got := h.token(old).Value("user"); got != "<absent>" {
-			t.Errorf("after logout the old token reads user = %q", got)
+		for _, key := range []string{"user", "theme"} {
+			if got := h.token(old).Value(key); got != "<absent>" {
+				t.Errorf("after logout the old token reads %s = %q", key, got)
+			}
 		}
 		// A request that arrives with the dead token starts a session of its own.
 		r := h.token(old).Get("/set", "k", "x", "v", "2")

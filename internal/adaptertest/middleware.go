@@ -51,6 +51,7 @@ var middlewareTests = []test{
 	{"ForgedToken", testForgedToken},
 	{"ExpiredSession", testExpiredSession},
 	{"UnmodifiedNotWritten", testUnmodifiedNotWritten},
+	{"UnchangedSetNotWritten", testUnchangedSetNotWritten},
 	{"DeleteAndPop", testDeleteAndPop},
 	{"Clear", testClear},
 	{"Destroy", testDestroy},
@@ -67,8 +68,10 @@ var middlewareTests = []test{
 	{"StoreDownOnLoad", testStoreDownOnLoad},
 	{"SessionOnlyCookie", testSessionOnlyCookie},
 	{"RememberedLogin", testRememberedLogin},
+	{"RememberedIdleTimeout", testRememberedIdleTimeout},
 	{"PersistentCookieToggle", testPersistentCookieToggle},
 	{"Introspection", testIntrospection},
+	{"DeadCookieID", testDeadCookieID},
 }
 
 // RunMiddleware runs the middleware tests on every store variant under adapter a.
@@ -231,6 +234,62 @@ func testUnmodifiedNotWritten(t *testing.T, v variant) {
 	}
 	if n := h.Store.Loads.Load(); v.Cached && n != 0 {
 		t.Fatalf("with a warm cache the store was read %d times", n)
+	}
+}
+
+// testUnchangedSetNotWritten: a Set of the value a key holds changes nothing, so an
+// otherwise unchanged session is not written and no cookie is sent; after a Delete
+// or Pop of the key in the same request it is a change again. Such a Set leaves the
+// key to a concurrent request that changes it (only changes are replayed), and of a
+// session ended meanwhile it is a read, which succeeds and revives nothing.
+func testUnchangedSetNotWritten(t *testing.T, v variant) {
+	h := newHarness(t, v, nil)
+	b := h.Browser()
+	b.Set("a", "1")
+	b.Get("/setint", "k", "n", "v", "7")
+	token := b.SessionCookie(CookieName).Value
+	writes := h.Store.Writes()
+	for _, path := range []string{"/set?k=a&v=1", "/setint?k=n&v=7"} {
+		if r := b.Get(path); r.Status != http.StatusOK || h.Resent(r, token) {
+			t.Errorf("GET %s: %d %q, Set-Cookie %q", path, r.Status, r.Body, setCookie(r))
+		}
+	}
+	if n := h.Store.Writes() - writes; n != 0 {
+		t.Errorf("setting unchanged values wrote %d times", n)
+	}
+	for _, first := range []string{"set:a=2", "delete:a", "pop:a"} {
+		if r := b.Get(steps(first, "set:a=1")); r.Status != http.StatusOK {
+			t.Errorf("%s, then set:a=1: %d %q", first, r.Status, r.Body)
+		}
+		if got := b.Value("a"); got != "1" {
+			t.Errorf("after %s, then set:a=1, a = %q, want 1", first, got)
+		}
+	}
+
+	same := b.start(steps("get:a", "wait:A", "set:a=1", "set:b=x"))
+	h.gate("A").awaitArrivals(1)
+	b.Set("a", "2")
+	h.gate("A").open()
+	if r := same.response(); r.Status != http.StatusOK {
+		t.Fatalf("the request that set a to its loaded value: %d %q", r.Status, r.Body)
+	}
+	if a, bv := b.Value("a"), b.Value("b"); a != "2" || bv != "x" {
+		t.Errorf("after a concurrent a=2 and an unchanged a=1: a = %q, b = %q, want 2 and x", a, bv)
+	}
+
+	// Of a session that a logout ended meanwhile, such a Set is a read: it succeeds
+	// and brings nothing back.
+	ended := b.start(steps("get:a", "wait:B", "set:a=2"))
+	h.gate("B").awaitArrivals(1)
+	if r := b.Get("/destroy"); r.Status != http.StatusOK {
+		t.Fatalf("logout: %d %q", r.Status, r.Body)
+	}
+	h.gate("B").open()
+	if r := ended.response(); r.Status != http.StatusOK || setCookie(r) != "" {
+		t.Errorf("an unchanged Set of a session ended meanwhile: %d %q, Set-Cookie %q; want 200 and no cookie", r.Status, r.Body, setCookie(r))
+	}
+	if got := h.token(token).Value("a"); got != "<absent>" {
+		t.Errorf("after the logout the token reads a = %q", got)
 	}
 }
 

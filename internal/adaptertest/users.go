@@ -1,6 +1,8 @@
 package adaptertest
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -334,18 +336,41 @@ func testRenewKeepsBinding(t *testing.T, v variant) {
 	}
 }
 
+// testUserBadInput: a login with an invalid user ID fails with ErrInvalidUserID
+// before anything moves: its 4xx response commits, yet the token, the data and the
+// binding stay as they were. The functions used outside a request refuse the same IDs.
 func testUserBadInput(t *testing.T, v variant) {
 	h := newHarness(t, v, nil)
 	b := h.Browser()
 	b.Set("k", "v")
-	for _, user := range []string{"", strings.Repeat("u", core.MaxUserIDLen+1), "\xff"} {
-		if r := b.Get("/login", "user", user); r.Status != http.StatusTeapot || r.Body != "ErrInvalidUserID" {
+	token := b.SessionCookie(CookieName).Value
+	invalid := []string{"", strings.Repeat("u", core.MaxUserIDLen+1), "\xff", "a\x00b"}
+	for _, user := range invalid {
+		r := b.Get("/login", "user", user)
+		if r.Status != http.StatusTeapot || r.Body != "ErrInvalidUserID" {
 			t.Errorf("login as %.20q: %d %q, want ErrInvalidUserID", user, r.Status, r.Body)
+		}
+		if h.Resent(r, token) {
+			t.Errorf("the refused login as %.20q sent a cookie: %q", user, setCookie(r))
 		}
 	}
 	b.loggedInAs(t, "")
-	if got := b.Value("k"); got != "v" {
-		t.Errorf("after the refused logins k = %q, want v", got)
+	if got := b.SessionCookie(CookieName).Value; got != token {
+		t.Errorf("the refused logins changed the token")
+	}
+	if got := h.WithCookie(CookieName, token).Value("k"); got != "v" {
+		t.Errorf("after the refused logins the token reads k = %q, want v", got)
+	}
+	ctx := context.Background()
+	for _, user := range invalid {
+		_, listErr := core.UserSessions(ctx, h.Store, user)
+		_, revokeErr := core.RevokeUserSessions(ctx, h.Store, user)
+		revokeOneErr := core.RevokeUserSession(ctx, h.Store, user, "x")
+		for _, err := range []error{listErr, revokeErr, revokeOneErr} {
+			if !errors.Is(err, core.ErrInvalidUserID) {
+				t.Errorf("user %.20q outside a request: %v, want ErrInvalidUserID", user, err)
+			}
+		}
 	}
 	for _, path := range []string{"/sessions", "/revoke-others", "/revoke"} {
 		if r := b.Get(path, "h", "x"); r.Status != http.StatusTeapot || r.Body != "ErrNoUser" {
