@@ -3,8 +3,9 @@
 # machines where perf cannot count them (instructions.sh). Each benchmark runs for N1
 # and then N2 iterations with GOMAXPROCS=1, and the difference of the two counts over
 # N2-N1 is the cost of one iteration: setup cancels out. GODEBUG turns off
-# asynchronous preemption, whose signals crash callgrind, and makes each GC stop the
-# world, so that its work is counted steadily. The output is in Go benchmark format,
+# asynchronous preemption, whose signals crash callgrind, makes each GC stop the
+# world, so that its work is counted steadily, and keeps the runtime from RDTSCP,
+# which valgrind 3.19 cannot run. The output is in Go benchmark format,
 # for benchstat.
 #
 #	bash callgrind.sh RUNS BIN 'BENCH' ['BENCH'...] > instructions.txt
@@ -21,7 +22,7 @@ trap 'rm -f "$out"' EXIT
 
 # instructions BENCH N prints callgrind's count of one run of N iterations.
 instructions() {
-	GODEBUG=asyncpreemptoff=1,gcstoptheworld=1 GOMAXPROCS=1 valgrind --tool=callgrind \
+	GODEBUG=asyncpreemptoff=1,gcstoptheworld=1,cpu.rdtscp=off GOMAXPROCS=1 valgrind --tool=callgrind \
 		--callgrind-out-file="$out" "$bin" -test.run='^$' -test.bench="$1" -test.benchtime="$2x" \
 		>/dev/null 2>&1
 	awk '/^summary:/ {print $2}' "$out"

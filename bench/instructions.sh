@@ -3,8 +3,10 @@
 # perf, a figure that, unlike time, hardly moves when other processes load the
 # machine. Where perf cannot count instructions (no hardware counters, as in many
 # VMs), valgrind's callgrind counts them instead (its Ir, instructions executed),
-# with GODEBUG=asyncpreemptoff=1,gcstoptheworld=1: asynchronous preemption's signals
-# crash callgrind, and a GC that stops the world is counted steadily. COUNTER=perf or
+# with GODEBUG=asyncpreemptoff=1,gcstoptheworld=1,cpu.rdtscp=off: asynchronous
+# preemption's signals crash callgrind, a GC that stops the world is counted
+# steadily, and the runtime's clock then reads RDTSC rather than RDTSCP, which
+# valgrind 3.19 cannot run (SIGILL in runtime.cputicks on CPUs that have it). COUNTER=perf or
 # COUNTER=callgrind chooses. Each benchmark runs twice, for N1 and N2 requests, and the difference of
 # the two counts over N2-N1 is the cost of one request: setup cancels out. The
 # output is in Go benchmark format, for benchstat and ./ratios.
@@ -42,7 +44,7 @@ instructions() {
 			2>&1 >/dev/null | awk -F, '/instructions/ {print $1}'
 		return
 	fi
-	GODEBUG=asyncpreemptoff=1,gcstoptheworld=1 GOMAXPROCS=1 valgrind --tool=callgrind \
+	GODEBUG=asyncpreemptoff=1,gcstoptheworld=1,cpu.rdtscp=off GOMAXPROCS=1 valgrind --tool=callgrind \
 		--collect-atstart=yes --callgrind-out-file="$cgout" "$bin" -test.run='^$' \
 		-test.bench="$bench" -test.benchtime="$1x" >/dev/null 2>&1 ||
 		{ echo "instructions.sh: $bench failed under callgrind" >&2; return 1; }
