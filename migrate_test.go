@@ -51,7 +51,7 @@ var migrationBackends = []migrationBackend{
 	}},
 }
 
-// shippedVersions lists the versions of the migrations in core/migrations of db's
+// shippedVersions lists the versions of the migrations in migrations/ of db's
 // dialect, which Migrate applies.
 func shippedVersions(t *testing.T, db *sql.DB) []int64 {
 	t.Helper()
@@ -59,7 +59,7 @@ func shippedVersions(t *testing.T, db *sql.DB) []int64 {
 	if _, ok := db.Driver().(*stdlib.Driver); ok {
 		dialect = echosess.DialectPostgres
 	}
-	dir := filepath.Join("core", "migrations", string(dialect))
+	dir := filepath.Join("migrations", string(dialect))
 	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no migrations in %s: %v", dir, err)
@@ -148,7 +148,7 @@ func TestMigrateDownThenUp(t *testing.T) {
 			wantWorkingStore(t, store)
 
 			// The shipped folder, driven by goose itself, on the table Migrate made.
-			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
+			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
 				goose.WithTableName(echosess.MigrationTable), goose.WithDisableGlobalRegistry(true))
 			if err != nil {
 				t.Fatal(err)
@@ -246,7 +246,7 @@ func TestGooseCLI(t *testing.T) {
 	bin := gooseCLI(t)
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "cli.db")
-		args := []string{"-dir", "core/migrations/sqlite", "-table", echosess.MigrationTable, "sqlite3", path}
+		args := []string{"-dir", "migrations/sqlite", "-table", echosess.MigrationTable, "sqlite3", path}
 		runGoose(t, bin, append(args, "up")...)
 		wantApplied(t, runGoose(t, bin, append(args, "status")...))
 
@@ -259,7 +259,7 @@ func TestGooseCLI(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := newPostgresDatabase(t)
-		args := []string{"-dir", "core/migrations/postgres", "-table", echosess.MigrationTable, "postgres", dsn}
+		args := []string{"-dir", "migrations/postgres", "-table", echosess.MigrationTable, "postgres", dsn}
 		runGoose(t, bin, append(args, "up")...)
 		wantApplied(t, runGoose(t, bin, append(args, "status")...))
 
@@ -395,8 +395,8 @@ func TestMigrateAfterGooseWithoutTable(t *testing.T) {
 		t.Run(string(b.dialect), func(t *testing.T) {
 			ctx := context.Background()
 			db, store := b.open(t)
-			// What `goose -dir core/migrations/<dialect> <driver> <database> up` does.
-			cli, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
+			// What `goose -dir migrations/<dialect> <driver> <database> up` does.
+			cli, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
 				goose.WithDisableGlobalRegistry(true), goose.WithSlog(slog.New(slog.DiscardHandler)))
 			if err != nil {
 				t.Fatal(err)
@@ -504,7 +504,7 @@ func TestMigrateUpgradesFirstSchema(t *testing.T) {
 		t.Run(string(b.dialect), func(t *testing.T) {
 			ctx := context.Background()
 			db, store := b.open(t)
-			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
+			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
 				goose.WithTableName(echosess.MigrationTable), goose.WithDisableGlobalRegistry(true))
 			if err != nil {
 				t.Fatal(err)

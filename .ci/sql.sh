@@ -7,7 +7,7 @@
 # this run and exports its DSN as ECHOSESS_POSTGRES_DSN (dropped again when the
 # shell exits), builds the pinned goose command and exports its path as
 # ECHOSESS_GOOSE (TestGooseCLI then needs no build of its own), proves that the
-# sqlc-generated code in core/internal/db is current, and runs the goose command on the
+# sqlc-generated code in internal/db is current, and runs the goose command on the
 # shipped migration folders the way docs/stores.md tells users to.
 #
 # Run directly (`bash .ci/sql.sh`), it does the same and then runs the SQL tests.
@@ -68,30 +68,30 @@ echosess_sql_drop_stale() {
 }
 
 echosess_sql_check_generated() {
-	echosess_sql_log "sqlc: checking that core/internal/db matches core/queries/ and core/migrations/"
+	echosess_sql_log "sqlc: checking that internal/db matches queries/ and migrations/"
 	(
-		cd "$echosess_sql_root/core"
-		go tool -modfile=../tools/go.mod sqlc diff
-		go tool -modfile=../tools/go.mod sqlc generate
+		cd "$echosess_sql_root"
+		go tool -modfile=tools/go.mod sqlc diff
+		go tool -modfile=tools/go.mod sqlc generate
 		git diff --exit-code -- internal/db
 		if [ -n "$(git status --porcelain -- internal/db)" ]; then
 			git status --porcelain -- internal/db >&2
-			echo "sql: core/internal/db has files that sqlc generate made and git does not track" >&2
+			echo "sql: internal/db has files that sqlc generate made and git does not track" >&2
 			exit 1
 		fi
 	)
 }
 
 # echosess_sql_goose_up DIALECT DRIVER DB runs the goose command's up and then status on
-# core/migrations/DIALECT against DB, failing if a migration is left pending.
+# migrations/DIALECT against DB, failing if a migration is left pending.
 echosess_sql_goose_up() {
 	local status
-	echosess_sql_log "goose: up and status on core/migrations/$1"
-	"$ECHOSESS_GOOSE" -dir "core/migrations/$1" -table echosess_db_version "$2" "$3" up
-	status=$("$ECHOSESS_GOOSE" -dir "core/migrations/$1" -table echosess_db_version "$2" "$3" status 2>&1)
+	echosess_sql_log "goose: up and status on migrations/$1"
+	"$ECHOSESS_GOOSE" -dir "migrations/$1" -table echosess_db_version "$2" "$3" up
+	status=$("$ECHOSESS_GOOSE" -dir "migrations/$1" -table echosess_db_version "$2" "$3" status 2>&1)
 	echo "$status"
 	if grep -q Pending <<<"$status"; then
-		echo "sql: goose left a migration in core/migrations/$1 pending" >&2
+		echo "sql: goose left a migration in migrations/$1 pending" >&2
 		return 1
 	fi
 }
