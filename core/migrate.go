@@ -295,9 +295,10 @@ func (postgresLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// lockHolder describes the session that holds the migration lock, as far as
-// pg_stat_activity shows it to this one: its backend's pid, and for a role allowed to
-// see them, its application name, user, client address and start.
+// lockHolder describes the session that holds the migration lock in conn's database
+// (an advisory lock belongs to one database), as far as pg_stat_activity shows it to
+// this one: its backend's pid, and for a role allowed to see them, its application
+// name, user, client address and start.
 func lockHolder(ctx context.Context, conn *sql.Conn) string {
 	var (
 		pid                     int64
@@ -308,7 +309,8 @@ func lockHolder(ctx context.Context, conn *sql.Conn) string {
 		SELECT a.pid, a.application_name, a.usename, host(a.client_addr), a.backend_start
 		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-			AND l.classid::bigint = $1 AND l.objid::bigint = $2`,
+			AND l.classid::bigint = $1 AND l.objid::bigint = $2
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		migrationLockID>>32, migrationLockID&0xffffffff).Scan(&pid, &application, &user, &addr, &since)
 	if err != nil {
 		return "another session"
