@@ -51,7 +51,7 @@ var migrationBackends = []migrationBackend{
 	}},
 }
 
-// shippedVersions lists the versions of the migrations in core/migrations of db's
+// shippedVersions lists the versions of the migrations in migrations/ of db's
 // dialect, which Migrate applies.
 func shippedVersions(t *testing.T, db *sql.DB) []int64 {
 	t.Helper()
@@ -59,7 +59,7 @@ func shippedVersions(t *testing.T, db *sql.DB) []int64 {
 	if _, ok := db.Driver().(*stdlib.Driver); ok {
 		dialect = echosess.DialectPostgres
 	}
-	dir := filepath.Join("core", "migrations", string(dialect))
+	dir := filepath.Join("migrations", string(dialect))
 	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no migrations in %s: %v", dir, err)
@@ -148,7 +148,7 @@ func TestMigrateDownThenUp(t *testing.T) {
 			wantWorkingStore(t, store)
 
 			// The shipped folder, driven by goose itself, on the table Migrate made.
-			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
+			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
 				goose.WithTableName(echosess.MigrationTable), goose.WithDisableGlobalRegistry(true))
 			if err != nil {
 				t.Fatal(err)
@@ -205,8 +205,9 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 	wantAllApplied(t, dbs[0], "")
 }
 
-// gooseCLI returns the goose command pinned in tools/go.mod: the binary that
-// ECHOSESS_GOOSE names (.ci/sql.sh builds it), or else one built for this test.
+// gooseCLI returns the goose command: the binary that ECHOSESS_GOOSE names (.ci/sql.sh
+// installs it with the README's line), or else the version pinned in tools/go.mod,
+// built for this test.
 func gooseCLI(t *testing.T) string {
 	t.Helper()
 	if path := os.Getenv("ECHOSESS_GOOSE"); path != "" {
@@ -223,8 +224,8 @@ func gooseCLI(t *testing.T) string {
 	return path
 }
 
-// gooseBuildTags leaves out the goose drivers that echosess has no use for; .ci/sql.sh
-// and docs/stores.md use the same list.
+// gooseBuildTags leaves out the goose drivers that echosess has no use for; the
+// README's install line uses the same list (TestREADMEGooseInstall).
 const gooseBuildTags = "no_clickhouse,no_libsql,no_mssql,no_mysql,no_vertica,no_ydb"
 
 func runGoose(t *testing.T, bin string, args ...string) string {
@@ -240,15 +241,59 @@ func runGoose(t *testing.T, bin string, args ...string) string {
 	return out.String()
 }
 
-// TestGooseCLI runs the goose command on the shipped migration folders, as the docs
-// tell users to, and checks that Migrate and the stores agree with what it did.
+// readmeBlock returns the lines of the code block in README.md that follows the
+// comment line "<!-- name: ...", as .ci/sql.sh finds them.
+func readmeBlock(t *testing.T, name string) []string {
+	t.Helper()
+	text, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(text), "\n<!-- "+name+":")
+	_, block, ok2 := strings.Cut(after, "\n```sh\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 || strings.TrimSpace(block) == "" {
+		t.Fatalf("README.md has no sh block after <!-- %s: -->", name)
+	}
+	return strings.Split(strings.TrimSpace(block), "\n")
+}
+
+// readmeGoose runs, with the goose command bin, the README's goose commands that use
+// driver, on db instead of the database the README names, and then goose status,
+// which must show every migration applied. It fails the test unless the README runs
+// up on driver.
+func readmeGoose(t *testing.T, bin, driver, db string) {
+	t.Helper()
+	var up []string
+	for _, line := range readmeBlock(t, "goose-commands") {
+		args := strings.Fields(line)
+		if len(args) < 2 || args[0] != "goose" {
+			t.Fatalf("README.md: %q is not a goose command", line)
+		}
+		args = args[1:]
+		i := slices.Index(args, driver)
+		if i < 0 || i+2 >= len(args) {
+			continue
+		}
+		args[i+1] = db // the README's "$DATABASE_URL" or ./sessions.db
+		runGoose(t, bin, args...)
+		if args[len(args)-1] == "up" {
+			up = args
+		}
+	}
+	if up == nil {
+		t.Fatalf("README.md runs no goose up on %s", driver)
+	}
+	wantApplied(t, runGoose(t, bin, append(up[:len(up)-1:len(up)-1], "status")...))
+}
+
+// TestGooseCLI runs the README's goose commands, from the root of the repository,
+// and checks that Migrate and the stores agree with what they did.
 func TestGooseCLI(t *testing.T) {
 	bin := gooseCLI(t)
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "cli.db")
-		args := []string{"-dir", "core/migrations/sqlite", "-table", echosess.MigrationTable, "sqlite3", path}
-		runGoose(t, bin, append(args, "up")...)
-		wantApplied(t, runGoose(t, bin, append(args, "status")...))
+		readmeGoose(t, bin, "sqlite3", path)
 
 		db := adaptertest.OpenSQLite(t, path)
 		if err := echosess.Migrate(context.Background(), db, echosess.DialectSQLite); err != nil {
@@ -259,9 +304,7 @@ func TestGooseCLI(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := newPostgresDatabase(t)
-		args := []string{"-dir", "core/migrations/postgres", "-table", echosess.MigrationTable, "postgres", dsn}
-		runGoose(t, bin, append(args, "up")...)
-		wantApplied(t, runGoose(t, bin, append(args, "status")...))
+		readmeGoose(t, bin, "postgres", dsn)
 
 		pool := adaptertest.OpenPostgres(t, dsn)
 		db := stdlib.OpenDBFromPool(pool)
@@ -272,6 +315,22 @@ func TestGooseCLI(t *testing.T) {
 		wantAllApplied(t, db, "")
 		wantWorkingStore(t, echosess.NewPostgresStore(pool))
 	})
+}
+
+// TestREADMEGooseInstall checks that the README installs the goose version pinned in
+// tools/go.mod, which the tests build when ECHOSESS_GOOSE is unset, with the same
+// drivers left out. CI runs the line itself (.ci/sql.sh).
+func TestREADMEGooseInstall(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join("tools", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, version, _ := strings.Cut(string(mod), "\tgithub.com/pressly/goose/v3 ")
+	version, _, _ = strings.Cut(version, " ")
+	want := "go install -tags=" + gooseBuildTags + " github.com/pressly/goose/v3/cmd/goose@" + version
+	if got := readmeBlock(t, "goose-install"); len(got) != 1 || got[0] != want {
+		t.Errorf("README.md installs goose with\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), want)
+	}
 }
 
 // wantApplied checks goose status output: every migration applied, none pending.
@@ -395,8 +454,8 @@ func TestMigrateAfterGooseWithoutTable(t *testing.T) {
 		t.Run(string(b.dialect), func(t *testing.T) {
 			ctx := context.Background()
 			db, store := b.open(t)
-			// What `goose -dir core/migrations/<dialect> <driver> <database> up` does.
-			cli, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
+			// What `goose -dir migrations/<dialect> <driver> <database> up` does.
+			cli, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
 				goose.WithDisableGlobalRegistry(true), goose.WithSlog(slog.New(slog.DiscardHandler)))
 			if err != nil {
 				t.Fatal(err)
@@ -504,7 +563,7 @@ func TestMigrateUpgradesFirstSchema(t *testing.T) {
 		t.Run(string(b.dialect), func(t *testing.T) {
 			ctx := context.Background()
 			db, store := b.open(t)
-			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("core", "migrations", string(b.dialect))),
+			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
 				goose.WithTableName(echosess.MigrationTable), goose.WithDisableGlobalRegistry(true))
 			if err != nil {
 				t.Fatal(err)

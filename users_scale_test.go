@@ -405,7 +405,7 @@ FROM generate_series(1, $1::int)`, n, now.Add(scaleLifetime), now, user)
 
 // TestUserSessionQueryPlans checks that both SQL stores list a user's sessions
 // through the user_id index in a large table: the statement is the one
-// sqlc generated (core/internal/db/*/sessions.sql.go), explained with the target
+// sqlc generated (internal/db/*/sessions.sql.go), explained with the target
 // user's ID. On PostgreSQL, in a table of 1e5 rows, both the custom plan (the
 // parameters' values known) and the generic plan (which a prepared statement may
 // switch to) are checked. On SQLite the plan is checked before and after ANALYZE, in
@@ -451,10 +451,10 @@ func TestUserSessionQueryPlans(t *testing.T) {
 }
 
 // generatedList returns the text of the sqlc-generated constant listUserSessions of
-// dialect's package in core/internal/db: the statement the store sends.
+// dialect's package in internal/db: the statement the store sends.
 func generatedList(t testing.TB, dialect string) string {
 	t.Helper()
-	path := filepath.Join("core", "internal", "db", dialect, "sessions.sql.go")
+	path := filepath.Join("internal", "db", dialect, "sessions.sql.go")
 	file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -5,10 +5,11 @@
 #
 # It starts the local PostgreSQL when it is not running, creates a fresh database for
 # this run and exports its DSN as ECHOSESS_POSTGRES_DSN (dropped again when the
-# shell exits), builds the pinned goose command and exports its path as
-# ECHOSESS_GOOSE (TestGooseCLI then needs no build of its own), proves that the
-# sqlc-generated code in core/internal/db is current, and runs the goose command on the
-# shipped migration folders the way docs/stores.md tells users to.
+# shell exits), proves that the sqlc-generated code in internal/db is current, and
+# installs the goose command with the README's line into an empty module cache and
+# runs the README's goose commands with it on a fresh SQLite file and a fresh database.
+# It exports that command's path as ECHOSESS_GOOSE, so TestGooseCLI needs no build of
+# its own.
 #
 # Run directly (`bash .ci/sql.sh`), it does the same and then runs the SQL tests.
 #
@@ -17,7 +18,6 @@
 set -euo pipefail
 
 echosess_sql_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-echosess_sql_goose_tags=no_clickhouse,no_libsql,no_mssql,no_mysql,no_vertica,no_ydb
 echosess_sql_admin_dsn=${ECHOSESS_POSTGRES_ADMIN_DSN:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 echosess_sql_db=echosess_ci_$$_${RANDOM}
 echosess_sql_tmp=$(mktemp -d)
@@ -68,44 +68,81 @@ echosess_sql_drop_stale() {
 }
 
 echosess_sql_check_generated() {
-	echosess_sql_log "sqlc: checking that core/internal/db matches core/queries/ and core/migrations/"
+	echosess_sql_log "sqlc: checking that internal/db matches queries/ and migrations/"
 	(
-		cd "$echosess_sql_root/core"
-		go tool -modfile=../tools/go.mod sqlc diff
-		go tool -modfile=../tools/go.mod sqlc generate
+		cd "$echosess_sql_root"
+		go tool -modfile=tools/go.mod sqlc diff
+		go tool -modfile=tools/go.mod sqlc generate
 		git diff --exit-code -- internal/db
 		if [ -n "$(git status --porcelain -- internal/db)" ]; then
 			git status --porcelain -- internal/db >&2
-			echo "sql: core/internal/db has files that sqlc generate made and git does not track" >&2
+			echo "sql: internal/db has files that sqlc generate made and git does not track" >&2
 			exit 1
 		fi
 	)
 }
 
-# echosess_sql_goose_up DIALECT DRIVER DB runs the goose command's up and then status on
-# core/migrations/DIALECT against DB, failing if a migration is left pending.
-echosess_sql_goose_up() {
-	local status
-	echosess_sql_log "goose: up and status on core/migrations/$1"
-	"$ECHOSESS_GOOSE" -dir "core/migrations/$1" -table echosess_db_version "$2" "$3" up
-	status=$("$ECHOSESS_GOOSE" -dir "core/migrations/$1" -table echosess_db_version "$2" "$3" status 2>&1)
-	echo "$status"
-	if grep -q Pending <<<"$status"; then
-		echo "sql: goose left a migration in core/migrations/$1 pending" >&2
+# echosess_sql_readme_block NAME prints the lines of the code block in README.md that
+# follows the comment line <!-- NAME: ... -->, failing when there is none.
+echosess_sql_readme_block() {
+	local block
+	block=$(awk -v m="<!-- $1:" '
+		index($0, m) == 1 { found = 1; next }
+		found && /^```/ { if (inside) exit; inside = 1; next }
+		inside' "$echosess_sql_root/README.md")
+	if [ -z "$block" ]; then
+		echo "sql: README.md has no code block after <!-- $1: -->" >&2
 		return 1
 	fi
+	echo "$block"
 }
 
-echosess_sql_check_goose_cli() {
-	local pg_dsn
-	pg_dsn=$(echosess_sql_dsn "${echosess_sql_db}_goose")
+# echosess_sql_goose_status DIR DRIVER DB runs goose status for migrations/DIR on DB,
+# failing unless every migration in the folder shows as applied.
+echosess_sql_goose_status() {
+	local status f
+	status=$(goose -dir "migrations/$1" -table echosess_db_version "$2" "$3" status 2>&1)
+	echo "$status"
+	for f in migrations/"$1"/*.sql; do
+		if ! grep -q -- "-- ${f##*/}\$" <<<"$status" || grep -q "Pending .*-- ${f##*/}\$" <<<"$status"; then
+			echo "sql: goose status does not show $f as applied" >&2
+			return 1
+		fi
+	done
+}
+
+# echosess_sql_check_goose_readme installs the goose command with the README's line,
+# into a GOBIN and a module cache that start empty, then runs the README's goose
+# commands in a folder that holds a copy of migrations/, as a clone's root does: on a
+# new SQLite file there and, as $DATABASE_URL, a new PostgreSQL database. Then goose
+# status must show every migration applied on both. The command stays for the tests,
+# as ECHOSESS_GOOSE.
+echosess_sql_check_goose_readme() {
+	local install commands work=$echosess_sql_tmp/readme
+	install=$(echosess_sql_readme_block goose-install)
+	commands=$(echosess_sql_readme_block goose-commands)
+	mkdir -p "$work/bin" "$work/modcache" "$work/clone"
+	cp -R "$echosess_sql_root/migrations" "$work/clone/"
 	echosess_sql_psql -c "CREATE DATABASE ${echosess_sql_db}_goose"
 	(
-		cd "$echosess_sql_root"
-		echosess_sql_goose_up sqlite sqlite3 "$echosess_sql_tmp/goose-cli.db"
-		echosess_sql_goose_up postgres postgres "$pg_dsn"
+		cd "$work/clone"
+		export GOBIN=$work/bin GOMODCACHE=$work/modcache GOFLAGS=-modcacherw PATH=$work/bin:$PATH
+		DATABASE_URL=$(echosess_sql_dsn "${echosess_sql_db}_goose")
+		export DATABASE_URL
+		echosess_sql_log "goose: installing with the README's line: $install"
+		bash -euo pipefail -c "$install"
+		if [ "$(command -v goose)" != "$work/bin/goose" ]; then
+			echo "sql: the README's install line did not put goose in GOBIN" >&2
+			exit 1
+		fi
+		echosess_sql_log "goose: running the README's commands"
+		bash -euxo pipefail -c "$commands"
+		echosess_sql_goose_status sqlite sqlite3 ./sessions.db
+		echosess_sql_goose_status postgres postgres "$DATABASE_URL"
 	)
 	echosess_sql_psql -c "DROP DATABASE ${echosess_sql_db}_goose WITH (FORCE)"
+	ECHOSESS_GOOSE=$work/bin/goose
+	export ECHOSESS_GOOSE
 }
 
 if [ -z "$(trap -p EXIT)" ]; then
@@ -121,14 +158,8 @@ ECHOSESS_POSTGRES_DSN=$(echosess_sql_dsn "$echosess_sql_db")
 export ECHOSESS_POSTGRES_DSN
 echosess_sql_log "ECHOSESS_POSTGRES_DSN=$ECHOSESS_POSTGRES_DSN"
 
-echosess_sql_log "building goose (pinned in tools/go.mod)"
-(cd "$echosess_sql_root" && go build -modfile=tools/go.mod -tags="$echosess_sql_goose_tags" \
-	-o "$echosess_sql_tmp/goose" github.com/pressly/goose/v3/cmd/goose)
-ECHOSESS_GOOSE=$echosess_sql_tmp/goose
-export ECHOSESS_GOOSE
-
 echosess_sql_check_generated
-echosess_sql_check_goose_cli
+echosess_sql_check_goose_readme
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	cd "$echosess_sql_root"

@@ -23,8 +23,8 @@ import (
 //	lib=floor-unprepared  the statement parsed on every call (pgx: QueryExecModeExec)
 //	lib=echosess          the store's Load or Save, with a context that has a deadline
 //
-// The statements are those of core/queries, spelled again here: package bench cannot
-// import the generated code in core/internal/db.
+// The statements are those of queries/ (which sqlc turns into internal/db), spelled
+// again here.
 const (
 	sqliteLoad = `SELECT data, expires_at, deadline, version, persistent
 FROM echosess_sessions

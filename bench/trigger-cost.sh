@@ -29,7 +29,7 @@ case $dsn in
 *) schema_dsn="$dsn?search_path=$schema" ;;
 esac
 go run -modfile=tools/go.mod -tags=no_clickhouse,no_libsql,no_mssql,no_mysql,no_vertica,no_ydb \
-	github.com/pressly/goose/v3/cmd/goose -dir core/migrations/postgres -table echosess_db_version \
+	github.com/pressly/goose/v3/cmd/goose -dir migrations/postgres -table echosess_db_version \
 	postgres "$schema_dsn" up > /dev/null
 PGOPTIONS="-c search_path=$schema" sql <<'EOF'
 INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at,

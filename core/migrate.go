@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
+
+	"github.com/echosess/echosess/migrations"
 )
 
 // Dialect names an SQL database that echosess keeps sessions in.
@@ -45,11 +46,8 @@ const migrationLockWait = 10 * time.Minute
 // another process migrating the same file.
 const maxMigrateAttempts = 10
 
-//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
-var migrationFiles embed.FS
-
 // Migrate brings the session table of db up to date with the goose migrations that
-// ship in this package (the same files as the migrations folder of the repository).
+// ship in the module's migrations folder (package migrations embeds them).
 // Running it again when nothing is pending changes nothing.
 //
 // Several instances of an app that start at once may all call it. On PostgreSQL it
@@ -105,7 +103,7 @@ func migrationProvider(db *sql.DB, dialect Dialect, logger *slog.Logger) (*goose
 	default:
 		return nil, fmt.Errorf("echosess: migrate: unknown dialect %q", dialect)
 	}
-	files, err := fs.Sub(migrationFiles, "migrations/"+string(dialect))
+	files, err := fs.Sub(migrations.FS, string(dialect))
 	if err != nil {
 		return nil, fmt.Errorf("echosess: migrate %s: %w", dialect, err)
 	}
@@ -297,9 +295,10 @@ func (postgresLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// lockHolder describes the session that holds the migration lock, as far as
-// pg_stat_activity shows it to this one: its backend's pid, and for a role allowed to
-// see them, its application name, user, client address and start.
+// lockHolder describes the session that holds the migration lock in conn's database
+// (an advisory lock belongs to one database), as far as pg_stat_activity shows it to
+// this one: its backend's pid, and for a role allowed to see them, its application
+// name, user, client address and start.
 func lockHolder(ctx context.Context, conn *sql.Conn) string {
 	var (
 		pid                     int64
@@ -310,7 +309,8 @@ func lockHolder(ctx context.Context, conn *sql.Conn) string {
 		SELECT a.pid, a.application_name, a.usename, host(a.client_addr), a.backend_start
 		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-			AND l.classid::bigint = $1 AND l.objid::bigint = $2`,
+			AND l.classid::bigint = $1 AND l.objid::bigint = $2
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 		migrationLockID>>32, migrationLockID&0xffffffff).Scan(&pid, &application, &user, &addr, &since)
 	if err != nil {
 		return "another session"

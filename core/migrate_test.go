@@ -3,10 +3,16 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
+
+	"github.com/echosess/echosess/internal/pgtest"
 )
 
 // TestSQLiteVersionsAppliedMeanwhile: on SQLite, goose reads what is applied before
@@ -68,5 +74,49 @@ func TestSQLiteVersionsAppliedMeanwhile(t *testing.T) {
 	}
 	if migratedConcurrently(ctx, db, &goose.PartialError{Failed: &goose.MigrationResult{Source: &goose.Source{Version: unshipped + 1}}, Err: errors.New("syntax error")}) {
 		t.Error("a failed migration that is not recorded is taken for another process's")
+	}
+}
+
+// TestLockHolderOfThisDatabase: an advisory lock belongs to one database, so the
+// session that Migrate names while it waits for the migration lock is the holder in
+// its own database, never one that holds the same lock in another database on the
+// same server (another app's Migrate there, or a test run's).
+func TestLockHolderOfThisDatabase(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	holdLock := func(app string) (conn *pgx.Conn, dbDSN string) {
+		name := "echosess_test_" + pgtest.RandomHex(t)
+		pgtest.AdminExec(t, dsn, "CREATE DATABASE "+name)
+		t.Cleanup(func() { pgtest.AdminExec(t, dsn, "DROP DATABASE "+name+" WITH (FORCE)") })
+		dbDSN = pgtest.WithParam(dsn, "dbname", name)
+		conn, err := pgx.Connect(ctx, pgtest.WithParam(dbDSN, "application_name", app))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(ctx) })
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
+			t.Fatal(err)
+		}
+		return conn, dbDSN
+	}
+	elsewhere, _ := holdLock("elsewhere")
+	ours, dbDSN := holdLock("ours")
+	db := stdlib.OpenDBFromPool(pgtest.Open(t, dbDSN))
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	if got := lockHolder(ctx, conn); !strings.Contains(got, fmt.Sprintf("pid %d", ours.PgConn().PID())) {
+		t.Errorf("lockHolder = %q, want the pid %d of the holder in this database", got, ours.PgConn().PID())
+	}
+	if _, err := ours.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrationLockID); err != nil {
+		t.Fatal(err)
+	}
+	if got := lockHolder(ctx, conn); got != "another session" {
+		t.Errorf("with the lock free in this database, lockHolder = %q, want %q (pid %d holds it in another database)",
+			got, "another session", elsewhere.PgConn().PID())
 	}
 }

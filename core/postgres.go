@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/echosess/echosess/core/internal/db/postgres"
+	"github.com/echosess/echosess/internal/db/postgres"
 )
 
 // NewPostgresStore returns a Store on the table that Migrate(ctx, db, DialectPostgres)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/echosess/echosess/core/internal/db/sqlite"
+	"github.com/echosess/echosess/internal/db/sqlite"
 )
 
 // SQLiteDSN returns the data source name that opens the SQLite database file at path

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/core/internal/db/sqlite"
+	"github.com/echosess/echosess/internal/db/sqlite"
 )
 
 // oldBusyTimeout is the busy timeout that SQLiteDSN set before the store waited for
