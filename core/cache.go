@@ -287,6 +287,19 @@ func (s *cachedStore) UserSessions(ctx context.Context, userID string) ([]Record
 	return userIndex(s.store).UserSessions(ctx, userID)
 }
 
+// endListed ends the listed records in the store and evicts them from the cache.
+func (s *cachedStore) endListed(ctx context.Context, recs []Record) ([]string, error) {
+	e, ok := find[batchEnder](s.store)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	keys, err := e.endListed(ctx, recs)
+	for _, key := range keys {
+		s.evict(ctx, key)
+	}
+	return keys, err
+}
+
 // deletionsOf makes a revocation through the cache reach the other caches in front
 // of the store of this process, as one through the store itself does.
 func (s *cachedStore) deletionsOf() *deletions {

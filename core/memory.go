@@ -606,6 +606,18 @@ func (m *MemoryStore) UserSessions(_ context.Context, userID string) ([]Record, 
 	return recs, nil
 }
 
+// endListed ends each of recs that is still live at its version, as a Save of it
+// expired at its version would, and returns the keys it ended.
+func (m *MemoryStore) endListed(_ context.Context, recs []Record) ([]string, error) {
+	var ended []string
+	for _, rec := range recs {
+		if m.swap(Record{Key: rec.Key, Expiry: endedAt, Deadline: endedAt, Version: rec.Version}, false) == nil {
+			ended = append(ended, rec.Key)
+		}
+	}
+	return ended, nil
+}
+
 func (m *MemoryStore) deletionsOf() *deletions { return &m.deletions }
 
 // purge removes expired entries and returns how many live-looking records went.

@@ -144,11 +144,18 @@ func revokeAll(ctx context.Context, store Store, cas casFunc, user, keep string)
 		}
 		return false
 	}
-	n := 0
+	var targets []Record
 	for _, rec := range recs {
 		if spared(rec.Key) || listed[next[rec.Key]] {
 			continue // the browser's own, or a link to a record ended in its own turn
 		}
+		targets = append(targets, rec)
+	}
+	n, rest, err := endListed(ctx, store, targets)
+	if err != nil {
+		return n, fmt.Errorf("end sessions: %w", err)
+	}
+	for _, rec := range rest {
 		ended, err := end(ctx, store, rec, user, cas)
 		if err != nil {
 			return n, fmt.Errorf("end session: %w", err)
@@ -158,4 +165,49 @@ func revokeAll(ctx context.Context, store Store, cas casFunc, user, keep string)
 		}
 	}
 	return n, nil
+}
+
+// batchEnder is a store of this package, or a wrapper of one, that ends many listed
+// records with one statement.
+type batchEnder interface {
+	// endListed ends each of recs, as end does, if it is still live at its
+	// version, and returns the keys it ended. It fails with an error wrapping
+	// errors.ErrUnsupported when the store it wraps is no batchEnder.
+	endListed(ctx context.Context, recs []Record) ([]string, error)
+}
+
+// endListed ends with one statement, where store can, the records among targets
+// that are no renewal links and have not changed since they were listed, and
+// reports how many it ended; rest is what is left for end, one by one.
+func endListed(ctx context.Context, store Store, targets []Record) (n int, rest []Record, err error) {
+	e, ok := find[batchEnder](store)
+	if !ok || len(targets) < 2 {
+		return 0, targets, nil
+	}
+	var plain []Record
+	for _, rec := range targets {
+		if renewed(rec) {
+			rest = append(rest, rec)
+		} else {
+			plain = append(plain, rec)
+		}
+	}
+	keys, err := e.endListed(ctx, plain)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return 0, targets, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	reportDeleted(store, keys...)
+	done := make(map[string]bool, len(keys))
+	for _, key := range keys {
+		done[key] = true
+	}
+	for _, rec := range plain {
+		if !done[rec.Key] {
+			rest = append(rest, rec) // changed since the listing: end follows it
+		}
+	}
+	return len(keys), rest, nil
 }

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/echosess/echosess/internal/db/sqlite"
@@ -233,6 +235,35 @@ func (a sqliteQueries) listUser(ctx context.Context, userID string, now time.Tim
 		}
 	}
 	return rows, err
+}
+
+// endBatch bounds the keys of one EndSessions statement, whose text has a parameter
+// for each: a batch is padded to a power of two, so that the statement cache holds
+// at most one text per power up to it.
+const endBatch = 64
+
+func (a sqliteQueries) endListed(ctx context.Context, keys []string, versions []int64, now time.Time) (ended []string, err error) {
+	for len(keys) > 0 {
+		n := min(len(keys), endBatch)
+		padded := make([]string, 1<<bits.Len(uint(n-1)))
+		for i := range padded {
+			padded[i] = keys[i%n] // a key twice in IN is the key once
+		}
+		var done []string
+		_, err := whileBusy(ctx, a.q, func(q *sqlite.Queries, ctx context.Context, arg sqlite.EndSessionsParams) (int64, error) {
+			done, err = q.EndSessions(ctx, arg)
+			return int64(len(done)), err
+		}, sqlite.EndSessionsParams{
+			EndedAt: endedAt.UnixMilli(), Now: now.UnixMilli(), Keys: padded,
+			KeyedVersions: "," + strings.Join(keyedVersions(keys[:n], versions[:n]), ",") + ",",
+		})
+		if err != nil {
+			return ended, err
+		}
+		ended = append(ended, done...)
+		keys, versions = keys[n:], versions[n:]
+	}
+	return ended, nil
 }
 
 func deleteSession(q *sqlite.Queries, ctx context.Context, key string) (int64, error) {

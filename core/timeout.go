@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -70,4 +71,14 @@ func (s boundedStore) UserSessions(ctx context.Context, userID string) ([]Record
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	return userIndex(s.Store).UserSessions(ctx, userID)
+}
+
+func (s boundedStore) endListed(ctx context.Context, recs []Record) ([]string, error) {
+	e, ok := find[batchEnder](s.Store)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return e.endListed(ctx, recs)
 }

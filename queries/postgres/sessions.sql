@@ -84,3 +84,25 @@ SELECT key, data, expires_at, deadline, version, persistent, created_at, updated
        first_user_agent, first_ip, last_user_agent, last_ip
 FROM echosess_sessions
 WHERE user_id = sqlc.arg(user_id) AND user_id <> '' AND expires_at > sqlc.arg(now);
+
+-- EndSessions ends the live rows whose key and version a revocation listed, as
+-- UpdateSession ends one at its version: it saves them expired at ended_at, without
+-- data or user. keyed_versions holds each as key:version; rows changed since the
+-- listing stay as they are. It returns the keys it ended.
+-- name: EndSessions :many
+UPDATE echosess_sessions
+SET data             = '{}',
+    expires_at       = sqlc.arg(ended_at),
+    deadline         = sqlc.arg(ended_at),
+    persistent       = false,
+    version          = version + 1,
+    updated_at       = sqlc.arg(now),
+    user_id          = '',
+    first_user_agent = '',
+    first_ip         = '',
+    last_user_agent  = '',
+    last_ip          = ''
+WHERE key = ANY(sqlc.arg(keys)::text[])
+  AND key || ':' || version = ANY(sqlc.arg(keyed_versions)::text[])
+  AND expires_at > sqlc.arg(now)
+RETURNING key;

@@ -81,3 +81,27 @@ SELECT key, data, expires_at, deadline, version, persistent, created_at, updated
        first_user_agent, first_ip, last_user_agent, last_ip
 FROM echosess_sessions
 WHERE user_id = sqlc.arg(user_id) AND user_id <> '' AND expires_at > sqlc.arg(now);
+
+-- EndSessions ends the live rows whose key and version a revocation listed, as
+-- UpdateSession ends one at its version: it saves them expired at ended_at, without
+-- data or user. keyed_versions lists each as key:version, between and around commas
+-- (",k1:3,k2:1,"; keys hold neither character); rows changed since the listing stay
+-- as they are. It returns the keys it ended. The slice of keys, which finds the rows
+-- through the primary key, comes last: sqlc numbers the arguments before it.
+-- name: EndSessions :many
+UPDATE echosess_sessions
+SET data             = '{}',
+    expires_at       = sqlc.arg(ended_at),
+    deadline         = sqlc.arg(ended_at),
+    persistent       = 0,
+    version          = version + 1,
+    updated_at       = sqlc.arg(now),
+    user_id          = '',
+    first_user_agent = '',
+    first_ip         = '',
+    last_user_agent  = '',
+    last_ip          = ''
+WHERE instr(sqlc.arg(keyed_versions), ',' || key || ':' || version || ',') > 0
+  AND expires_at > sqlc.arg(now)
+  AND key IN (sqlc.slice(keys))
+RETURNING key;

@@ -47,6 +47,61 @@ func (q *Queries) DeleteSession(ctx context.Context, key string) error {
 	return err
 }
 
+const endSessions = `-- name: EndSessions :many
+UPDATE echosess_sessions
+SET data             = '{}',
+    expires_at       = $1,
+    deadline         = $1,
+    persistent       = false,
+    version          = version + 1,
+    updated_at       = $2,
+    user_id          = '',
+    first_user_agent = '',
+    first_ip         = '',
+    last_user_agent  = '',
+    last_ip          = ''
+WHERE key = ANY($3::text[])
+  AND key || ':' || version = ANY($4::text[])
+  AND expires_at > $2
+RETURNING key
+`
+
+type EndSessionsParams struct {
+	EndedAt       time.Time
+	Now           time.Time
+	Keys          []string
+	KeyedVersions []string
+}
+
+// EndSessions ends the live rows whose key and version a revocation listed, as
+// UpdateSession ends one at its version: it saves them expired at ended_at, without
+// data or user. keyed_versions holds each as key:version; rows changed since the
+// listing stay as they are. It returns the keys it ended.
+func (q *Queries) EndSessions(ctx context.Context, arg EndSessionsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, endSessions,
+		arg.EndedAt,
+		arg.Now,
+		arg.Keys,
+		arg.KeyedVersions,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return nil, err
+		}
+		items = append(items, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertSession = `-- name: InsertSession :execrows
 INSERT INTO echosess_sessions (key, data, expires_at, deadline, persistent, version, created_at, updated_at,
                                user_id, first_user_agent, first_ip, last_user_agent, last_ip)

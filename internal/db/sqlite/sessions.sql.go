@@ -7,6 +7,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 )
 
 const deleteExpiredSessions = `-- name: DeleteExpiredSessions :execrows
@@ -41,6 +42,74 @@ WHERE key = ?1
 func (q *Queries) DeleteSession(ctx context.Context, key string) error {
 	_, err := q.db.ExecContext(ctx, deleteSession, key)
 	return err
+}
+
+const endSessions = `-- name: EndSessions :many
+UPDATE echosess_sessions
+SET data             = '{}',
+    expires_at       = ?1,
+    deadline         = ?1,
+    persistent       = 0,
+    version          = version + 1,
+    updated_at       = ?2,
+    user_id          = '',
+    first_user_agent = '',
+    first_ip         = '',
+    last_user_agent  = '',
+    last_ip          = ''
+WHERE instr(?3, ',' || key || ':' || version || ',') > 0
+  AND expires_at > ?2
+  AND key IN (/*SLICE:keys*/?)
+RETURNING key
+`
+
+type EndSessionsParams struct {
+	EndedAt       int64
+	Now           int64
+	KeyedVersions string
+	Keys          []string
+}
+
+// EndSessions ends the live rows whose key and version a revocation listed, as
+// UpdateSession ends one at its version: it saves them expired at ended_at, without
+// data or user. keyed_versions lists each as key:version, between and around commas
+// (",k1:3,k2:1,"; keys hold neither character); rows changed since the listing stay
+// as they are. It returns the keys it ended. The slice of keys, which finds the rows
+// through the primary key, comes last: sqlc numbers the arguments before it.
+func (q *Queries) EndSessions(ctx context.Context, arg EndSessionsParams) ([]string, error) {
+	query := endSessions
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.EndedAt)
+	queryParams = append(queryParams, arg.Now)
+	queryParams = append(queryParams, arg.KeyedVersions)
+	if len(arg.Keys) > 0 {
+		for _, v := range arg.Keys {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:keys*/?", strings.Repeat(",?", len(arg.Keys))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:keys*/?", "NULL", 1)
+	}
+	rows, err := q.db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return nil, err
+		}
+		items = append(items, key)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const insertSession = `-- name: InsertSession :execrows
