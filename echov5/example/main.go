@@ -87,8 +87,9 @@ func newApp(store core.Store, cache core.Cache) *echo.Echo {
 	e.GET("/", showValue)
 	e.GET("/set", setValue)
 
-	// The pages that change the session beyond these two do it by POST only, with
-	// the token that this middleware gives each form (pages.go) and checks.
+	// Beyond these two pages, the session changes by form posts only. This
+	// middleware gives each form its token (pages.go) and refuses a post without
+	// it; a browser that sends Sec-Fetch-Site is checked by that header instead.
 	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf",
 		CookiePath:     "/",

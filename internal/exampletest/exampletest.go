@@ -58,15 +58,20 @@ type client struct {
 	http *http.Client
 }
 
-// newClient serves app for the test and returns a client of it with a cookie jar.
-func newClient(t *testing.T, app http.Handler) *client {
+// serve serves app for the test and returns its base URL.
+func serve(t *testing.T, app http.Handler) string {
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// newClient returns a client of the app at base with a cookie jar of its own.
+func newClient(t *testing.T, base string) *client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &client{t: t, base: srv.URL, http: &http.Client{Jar: jar}}
+	return &client{t: t, base: base, http: &http.Client{Jar: jar}}
 }
 
 // do sends req, follows the redirects, and returns where it ended, its status and
@@ -140,7 +145,7 @@ func csrfToken(t *testing.T, page string) string {
 // SeedPages walks the seed's pages of app with a cookie jar, in-process, then logs
 // out through the form of /logout.
 func SeedPages(t *testing.T, app http.Handler) {
-	cl := newClient(t, app)
+	cl := newClient(t, serve(t, app))
 	steps := []struct{ path, want string }{
 		{"/", noValue},
 		{"/set", value},
@@ -156,14 +161,22 @@ func SeedPages(t *testing.T, app http.Handler) {
 	}
 }
 
-// CSRF logs in through the form of app, then posts to each of the app's forms as a
-// forger would: without the token, with a wrong one, and, as a browser does for
-// another site's form, with the right one and Sec-Fetch-Site: cross-site. Each is
-// refused, and the session is still logged in as it was.
+// CSRF logs two clients in as ada through the form of app, then posts to each of
+// the app's forms as a forger would, with the first client's cookies: without the
+// token, with a wrong one, and, as a browser does for another site's form, with
+// the right one and Sec-Fetch-Site: cross-site. Each is refused, and both sessions
+// are still logged in as ada.
 func CSRF(t *testing.T, app http.Handler) {
-	cl := newClient(t, app)
+	base := serve(t, app)
+	cl, other := newClient(t, base), newClient(t, base)
+	other.submit(loginPath, loginPath, url.Values{nameField: {"ada"}}, sessionsPath)
 	cl.submit(loginPath, loginPath, url.Values{nameField: {"ada"}}, sessionsPath)
-	token := csrfToken(t, cl.get(sessionsPath, sessionsPath))
+	page := cl.get(sessionsPath, sessionsPath)
+	token := csrfToken(t, page)
+	handle := handleInput.FindStringSubmatch(page)
+	if handle == nil {
+		t.Fatalf("no revoke button for the other session in\n%s", page)
+	}
 	forgeries := []struct {
 		name   string
 		token  string
@@ -176,19 +189,24 @@ func CSRF(t *testing.T, app http.Handler) {
 	}
 	for _, path := range postPaths {
 		for _, f := range forgeries {
-			form := url.Values{nameField: {"mallory"}}
+			form := url.Values{nameField: {"mallory"}, "handle": {handle[1]}}
 			if f.token != "" {
 				form.Set(csrfField, f.token)
 			}
-			if _, status, body := cl.post(path, form, f.header); status != f.status {
-				t.Errorf("POST %s with %s: %d (%s), want %d", path, f.name, status, body, f.status)
+			if _, status, _ := cl.post(path, form, f.header); status != f.status {
+				t.Errorf("POST %s with %s: %d, want %d", path, f.name, status, f.status)
 			}
 		}
 	}
-	if page := cl.get(sessionsPath, sessionsPath); !strings.Contains(page, "Signed in as ada") {
-		t.Errorf("after the forged posts the sessions page reads\n%s\nwant ada still signed in", page)
+	for _, c := range []*client{cl, other} {
+		page := c.get(sessionsPath, sessionsPath)
+		if !strings.Contains(page, "Signed in as ada") || strings.Count(page, `<li class="session`) != 2 {
+			t.Errorf("after the forged posts a sessions page reads\n%s\nwant ada signed in twice", page)
+		}
 	}
 }
+
+var handleInput = regexp.MustCompile(`name="handle" value="([^"]+)"`)
 
 // OpenStore opens the stores of the example's -store flag but PostgreSQL with
 // openStore, the example's, and wants an error for a name it does not know.
