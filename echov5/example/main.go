@@ -1,110 +1,108 @@
-// Command example is the echosess demo app on Echo v5 (../../example is the same on
-// Echo v4).
+// Command example is a whole echosess app on Echo v5, to run and to copy:
+// main.go sets it up (flags, store, cleaner, routes, graceful shutdown), store.go
+// opens the store, pages.go holds the pages. The example folder at the repository's
+// root is the same on Echo v4.
 //
-//	GET /        shows the value under "test_key", or how to set one
-//	GET /set     stores "something" under "test_key" and redirects to /
-//	GET /logout  destroys the session and redirects to /
-//	/login       a form that logs in under any name (no password: it is a demo)
-//	/sessions    the user's sessions, with buttons to revoke one, or all but this one
+//	GET /          shows the value under "test_key", or how to set one
+//	GET /set       stores "something" under "test_key" and redirects to /
+//	GET /login     a form that logs in under any name (no password: it is a demo)
+//	GET /sessions  the user's sessions, with buttons to revoke one, all but this one, or to log out
+//	GET /logout    a button that logs out
 //
-// Sessions live in a SQLite file (-db) or, when -postgres gives a connection string,
-// in PostgreSQL, behind an in-memory cache, which on PostgreSQL stays coherent across
-// app instances. Either way the schema is migrated on start.
-// The flags, the store and the texts are package internal/demo's, shared with the v4
-// example; this file holds what is Echo v5's.
+// The forms post to /login, /logout, /sessions/revoke and /sessions/revoke-others,
+// each with a CSRF token. Open the app as http://localhost:8000: the session cookie
+// is Secure, which browsers accept over plain http on localhost only.
+//
+// Usage:
+//
+//	go -C echov5 run ./example [-addr localhost:8000] [-store sqlite|memory|postgres] [-dsn ...]
 package main
 
 import (
-	"errors"
+	"context"
+	"flag"
+	"log"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/labstack/echo/v5"
+	"github.com/labstack/echo/v5/middleware"
 
 	"github.com/echosess/echosess/core"
 	"github.com/echosess/echosess/echov5"
-	"github.com/echosess/echosess/internal/demo"
 )
 
-func main() { demo.Main(newApp) }
+func main() {
+	addr := flag.String("addr", "localhost:8000", "address to listen on")
+	kind := flag.String("store", "sqlite", "where sessions live: sqlite, memory or postgres")
+	dsn := flag.String("dsn", "", "the SQLite file (default echosess.db), or the PostgreSQL connection string\n(default: the PG* environment variables)")
+	flag.Parse()
+	if err := run(*addr, *kind, *dsn); err != nil {
+		log.Fatal(err)
+	}
+}
 
-// newApp builds the demo's routes over store, with cache in front of it when not nil.
-func newApp(store core.Store, cache core.Cache) http.Handler {
+// run serves the app on addr until SIGINT or SIGTERM, then lets the requests in
+// flight finish and closes the store.
+func run(addr, kind, dsn string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, closeStore, err := openStore(ctx, kind, dsn)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	cleaner := core.StartCleaner(ctx, store, 10*time.Minute, nil) // deletes expired sessions
+	defer cleaner.Stop()
+	// A cache in front of a database saves a query per request; on PostgreSQL it
+	// stays coherent across app instances.
+	var cache core.Cache
+	if kind != "memory" {
+		cache = core.NewMemoryStore()
+	}
+
+	// Start serves until ctx ends, then gives the requests in flight up to
+	// GracefulTimeout to finish.
+	sc := echo.StartConfig{Address: addr, HideBanner: true, GracefulTimeout: 10 * time.Second}
+	return sc.Start(ctx, newApp(store, cache))
+}
+
+// newApp returns the app's routes on store, with cache in front of it when not nil.
+func newApp(store core.Store, cache core.Cache) *echo.Echo {
 	e := echo.New()
-	e.Use(echosess.Middleware(demo.Config[*echo.Context](store, cache)))
-	e.IPExtractor = echo.ExtractIPDirect() // the app faces its clients; see the README's privacy note
+	e.IPExtractor = echo.ExtractIPDirect() // for RecordDevice; behind a proxy, echo.ExtractIPFromXFFHeader()
+	e.Renderer = &echo.TemplateRenderer{Template: pages}
+	e.Use(echosess.Middleware(echosess.Config{
+		Store:         store,
+		Cache:         cache,
+		CookieName:    "SESSION_COOKIE",
+		DefaultExpiry: echosess.ExpireIn(time.Hour),
+		RecordDevice:  true, // for the sessions page
+	}))
+
 	e.GET("/", showValue)
 	e.GET("/set", setValue)
-	e.GET("/logout", logout)
-	e.GET(demo.LoginPath, func(c *echo.Context) error { return c.HTML(http.StatusOK, demo.LoginPage()) })
-	e.POST(demo.LoginPath, login)
-	e.GET(demo.SessionsPath, showSessions)
-	e.POST(demo.RevokePath, revokeSession)
-	e.POST(demo.RevokeOthersPath, revokeOthers)
+
+	// Beyond these two pages, the session changes by form posts only. This
+	// middleware gives each form its token (pages.go) and refuses a post without
+	// it; a browser that sends Sec-Fetch-Site is checked by that header instead.
+	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf",
+		CookiePath:     "/",
+		CookieSecure:   true,
+		CookieHTTPOnly: true,
+		CookieSameSite: http.SameSiteStrictMode,
+	})
+	e.GET("/login", showLogin, csrf)
+	e.POST("/login", login, csrf)
+	e.GET("/logout", showLogout, csrf)
+	e.POST("/logout", logout, csrf)
+	e.GET("/sessions", showSessions, csrf)
+	e.POST("/sessions/revoke", revokeSession, csrf)
+	e.POST("/sessions/revoke-others", revokeOthers, csrf)
 	return e
-}
-
-func login(c *echo.Context) error {
-	err := echosess.LoginUser(c, c.FormValue(demo.NameField))
-	if errors.Is(err, echosess.ErrInvalidUserID) {
-		return echo.NewHTTPError(http.StatusBadRequest, "a name is 1 to 256 bytes").Wrap(err)
-	}
-	if err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, demo.SessionsPath)
-}
-
-func showSessions(c *echo.Context) error {
-	sessions, err := echosess.UserSessions(c)
-	if errors.Is(err, echosess.ErrNoUser) {
-		return c.Redirect(http.StatusSeeOther, demo.LoginPath)
-	}
-	if err != nil {
-		return err
-	}
-	user, err := echosess.UserID(c)
-	if err != nil {
-		return err
-	}
-	return c.HTML(http.StatusOK, demo.SessionsPage(user, sessions))
-}
-
-func revokeSession(c *echo.Context) error {
-	err := echosess.RevokeSession(c, c.FormValue(demo.HandleField))
-	if errors.Is(err, echosess.ErrUnknownSession) || errors.Is(err, echosess.ErrNoUser) {
-		return echo.NewHTTPError(http.StatusNotFound, "no such session of yours").Wrap(err)
-	}
-	if err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, demo.SessionsPath)
-}
-
-func revokeOthers(c *echo.Context) error {
-	if _, err := echosess.RevokeOtherSessions(c); err != nil && !errors.Is(err, echosess.ErrNoUser) {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, demo.SessionsPath)
-}
-
-func showValue(c *echo.Context) error {
-	v, ok, err := echosess.Get[string](c, demo.Key)
-	if err != nil {
-		return err
-	}
-	return c.HTML(http.StatusOK, demo.Page(v, ok))
-}
-
-func setValue(c *echo.Context) error {
-	if err := echosess.Set(c, demo.Key, demo.Value); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/")
-}
-
-func logout(c *echo.Context) error {
-	if err := echosess.Destroy(c); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/")
 }

@@ -1,7 +1,7 @@
 // Package exampletest holds the tests of the example commands, example/ on Echo v4
-// and echov5/example/ on Echo v5, so that both run the same ones: SeedPages walks
-// the pages in-process, Browser drives the built command in headless Chromium over
-// the Chrome DevTools Protocol.
+// and echov5/example/ on Echo v5, so that both run the same ones: SeedPages and
+// CSRF walk the pages in-process, Browser and BrowserSessions drive the built
+// command in headless Chromium over the Chrome DevTools Protocol.
 package exampletest
 
 import (
@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,7 +28,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/echosess/echosess/core"
-	"github.com/echosess/echosess/internal/demo"
 )
 
 const (
@@ -34,48 +35,194 @@ const (
 	stepTimeout = 15 * time.Second // one browser step
 )
 
-// SeedPages walks the demo's pages with a cookie jar, in-process, on the app that
-// newApp builds over the SQLite store the command opens by default.
-func SeedPages(t *testing.T, newApp func(store core.Store, cache core.Cache) http.Handler) {
-	t.Helper()
-	store, closeStore, err := demo.OpenStore(t.Context(), filepath.Join(t.TempDir(), "sessions.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeStore()
-	srv := httptest.NewServer(newApp(store, nil))
-	defer srv.Close()
+// What the examples show, and where: the seed's two pages and texts, then the
+// login, logout and sessions pages.
+const (
+	cookieName   = "SESSION_COOKIE"
+	noValue      = "No value set. Go to /set to set a value" // / without a value
+	value        = "something"                               // / after /set
+	loginPath    = "/login"
+	logoutPath   = "/logout"
+	sessionsPath = "/sessions"
+	nameField    = "name"
+	csrfField    = "_csrf"
+)
+
+// postPaths are the example's form posts, each of which wants the CSRF token.
+var postPaths = []string{loginPath, logoutPath, sessionsPath + "/revoke", sessionsPath + "/revoke-others"}
+
+// client is a cookie jar's HTTP client of the app at base.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+// serve serves app for the test and returns its base URL.
+func serve(t *testing.T, app http.Handler) string {
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// newClient returns a client of the app at base with a cookie jar of its own.
+func newClient(t *testing.T, base string) *client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Jar: jar}
-	page := func(path string) string {
-		t.Helper()
-		resp, err := client.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
-			t.Fatalf("GET %s ended at %s with %d", path, resp.Request.URL.Path, resp.StatusCode)
-		}
-		return string(body)
+	return &client{t: t, base: base, http: &http.Client{Jar: jar}}
+}
+
+// do sends req, follows the redirects, and returns where it ended, its status and
+// its body.
+func (cl *client) do(req *http.Request) (path string, status int, body string) {
+	cl.t.Helper()
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		cl.t.Fatal(err)
 	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return resp.Request.URL.Path, resp.StatusCode, string(b)
+}
+
+// get GETs path and wants it to end with a 200 at wantPath.
+func (cl *client) get(path, wantPath string) string {
+	cl.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, cl.base+path, nil)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	at, status, body := cl.do(req)
+	if status != http.StatusOK || at != wantPath {
+		cl.t.Fatalf("GET %s ended at %s with %d, want %s with 200", path, at, status, wantPath)
+	}
+	return body
+}
+
+// post POSTs form to path with the header h.
+func (cl *client) post(path string, form url.Values, h http.Header) (at string, status int, body string) {
+	cl.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, cl.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	return cl.do(req)
+}
+
+// submit POSTs form with the CSRF token of the page at formPath, as a browser that
+// sends no Sec-Fetch-Site does, and wants it to end with a 200 at wantPath.
+func (cl *client) submit(formPath, path string, form url.Values, wantPath string) string {
+	cl.t.Helper()
+	form.Set(csrfField, csrfToken(cl.t, cl.get(formPath, formPath)))
+	at, status, body := cl.post(path, form, nil)
+	if status != http.StatusOK || at != wantPath {
+		cl.t.Fatalf("POST %s ended at %s with %d (%s), want %s with 200", path, at, status, body, wantPath)
+	}
+	return body
+}
+
+var csrfInput = regexp.MustCompile(`<input type="hidden" name="` + csrfField + `" value="([^"]+)">`)
+
+// csrfToken returns the CSRF token of the form on page.
+func csrfToken(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfInput.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no %s field in the page:\n%s", csrfField, page)
+	}
+	return m[1]
+}
+
+// SeedPages walks the seed's pages of app with a cookie jar, in-process, then logs
+// out through the form of /logout.
+func SeedPages(t *testing.T, app http.Handler) {
+	cl := newClient(t, serve(t, app))
 	steps := []struct{ path, want string }{
-		{"/", demo.NoValue},
-		{"/set", demo.Value},
-		{"/", demo.Value},
-		{"/logout", demo.NoValue},
+		{"/", noValue},
+		{"/set", value},
+		{"/", value},
 	}
 	for _, step := range steps {
-		if got := page(step.path); got != step.want {
+		if got := cl.get(step.path, "/"); got != step.want {
 			t.Fatalf("GET %s shows %q, want %q", step.path, got, step.want)
 		}
+	}
+	if got := cl.submit(logoutPath, logoutPath, url.Values{}, "/"); got != noValue {
+		t.Fatalf("after logging out, / shows %q, want %q", got, noValue)
+	}
+}
+
+// CSRF logs two clients in as ada through the form of app, then posts to each of
+// the app's forms as a forger would, with the first client's cookies: without the
+// token, with a wrong one, and, as a browser does for another site's form, with
+// the right one and Sec-Fetch-Site: cross-site. Each is refused, and both sessions
+// are still logged in as ada.
+func CSRF(t *testing.T, app http.Handler) {
+	base := serve(t, app)
+	cl, other := newClient(t, base), newClient(t, base)
+	other.submit(loginPath, loginPath, url.Values{nameField: {"ada"}}, sessionsPath)
+	cl.submit(loginPath, loginPath, url.Values{nameField: {"ada"}}, sessionsPath)
+	page := cl.get(sessionsPath, sessionsPath)
+	token := csrfToken(t, page)
+	handle := handleInput.FindStringSubmatch(page)
+	if handle == nil {
+		t.Fatalf("no revoke button for the other session in\n%s", page)
+	}
+	forgeries := []struct {
+		name   string
+		token  string
+		header http.Header
+		status int
+	}{
+		{"no token", "", nil, http.StatusBadRequest},
+		{"wrong token", token + "x", nil, http.StatusForbidden},
+		{"cross-site", token, http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
+	}
+	for _, path := range postPaths {
+		for _, f := range forgeries {
+			form := url.Values{nameField: {"mallory"}, "handle": {handle[1]}}
+			if f.token != "" {
+				form.Set(csrfField, f.token)
+			}
+			if _, status, _ := cl.post(path, form, f.header); status != f.status {
+				t.Errorf("POST %s with %s: %d, want %d", path, f.name, status, f.status)
+			}
+		}
+	}
+	for _, c := range []*client{cl, other} {
+		page := c.get(sessionsPath, sessionsPath)
+		if !strings.Contains(page, "Signed in as ada") || strings.Count(page, `<li class="session`) != 2 {
+			t.Errorf("after the forged posts a sessions page reads\n%s\nwant ada signed in twice", page)
+		}
+	}
+}
+
+var handleInput = regexp.MustCompile(`name="handle" value="([^"]+)"`)
+
+// OpenStore opens the stores of the example's -store flag but PostgreSQL with
+// openStore, the example's, and wants an error for a name it does not know.
+func OpenStore(t *testing.T, openStore func(ctx context.Context, kind, dsn string) (core.Store, func(), error)) {
+	for kind, dsn := range map[string]string{"memory": "", "sqlite": filepath.Join(t.TempDir(), "s.db")} {
+		store, closeStore, err := openStore(t.Context(), kind, dsn)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if _, err := store.DeleteExpired(t.Context()); err != nil {
+			t.Errorf("%s: %v", kind, err)
+		}
+		closeStore()
+	}
+	if _, _, err := openStore(t.Context(), "mysql", ""); err == nil || !strings.Contains(err.Error(), "sqlite, memory or postgres") {
+		t.Errorf("openStore of an unknown store: %v, want an error that names the known ones", err)
 	}
 }
 
@@ -89,51 +236,52 @@ func Browser(t *testing.T, chrome, bin string) {
 	b := startBrowser(ctx, t, chrome, dir)
 
 	b.open(t, base+"/")
-	b.wantText(t, "first visit", demo.NoValue)
+	b.wantText(t, "first visit", noValue)
 	if ck := b.cookie(t, base); ck != nil {
-		t.Errorf("a visitor who never wrote got a %s cookie", demo.CookieName)
+		t.Errorf("a visitor who never wrote got a %s cookie", cookieName)
 	}
 
 	b.open(t, base+"/set")
 	if loc := run(t, b, "location", chromedp.Location()); loc != base+"/" {
 		t.Errorf("after /set the browser is at %q, want %q", loc, base+"/")
 	}
-	b.wantText(t, "after /set", demo.Value)
+	b.wantText(t, "after /set", value)
 
 	b.do(t, "reload", chromedp.Reload())
-	b.wantText(t, "after reload", demo.Value) // the Secure cookie came back over plain http
+	b.wantText(t, "after reload", value) // the Secure cookie came back over plain http
 
 	ck := b.cookie(t, base)
 	if ck == nil {
-		t.Fatalf("no %s cookie in the browser after /set", demo.CookieName)
+		t.Fatalf("no %s cookie in the browser after /set", cookieName)
 	}
 	checkCookie(t, ck)
 	jsCookies := run(t, b, "document.cookie", chromedp.Evaluate[string](`document.cookie`))
-	if strings.Contains(jsCookies, demo.CookieName) {
+	if strings.Contains(jsCookies, cookieName) {
 		t.Errorf("document.cookie = %q: the session cookie is visible to scripts", jsCookies)
 	}
 	firstToken := ck.Value
 
-	b.open(t, base+"/logout")
-	b.wantText(t, "after /logout", demo.NoValue)
+	b.open(t, base+logoutPath)
+	b.submit(t, "log out", "#logout", base, "/")
+	b.wantText(t, "after logging out", noValue)
 	if ck := b.cookie(t, base); ck != nil {
-		t.Errorf("the %s cookie is still in the browser after /logout", demo.CookieName)
+		t.Errorf("the %s cookie is still in the browser after logging out", cookieName)
 	}
 
 	b.open(t, base+"/set")
-	b.wantText(t, "after the second /set", demo.Value)
+	b.wantText(t, "after the second /set", value)
 	ck = b.cookie(t, base)
 	if ck == nil {
-		t.Fatalf("no %s cookie in the browser after the second /set", demo.CookieName)
+		t.Fatalf("no %s cookie in the browser after the second /set", cookieName)
 	}
 	if ck.Value == firstToken {
-		t.Error("the session after /logout reuses the destroyed session's token")
+		t.Error("the session after logging out reuses the destroyed session's token")
 	}
 
 	app.stop(t)
 	startApp(ctx, t, bin, x.listen, x.db, x.log) // stopped at cleanup
 	b.open(t, base+"/")
-	b.wantText(t, "after the restart", demo.Value) // the session outlived the process, in the SQLite file
+	b.wantText(t, "after the restart", value) // the session outlived the process, in the SQLite file
 	if after := b.cookie(t, base); after == nil || after.Value != ck.Value {
 		t.Error("the browser's session cookie changed across the restart")
 	}
@@ -293,7 +441,7 @@ func startApp(ctx context.Context, t *testing.T, bin, listen, db, logPath string
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-addr", listen, "-db", db)
+	cmd := exec.Command(bin, "-addr", listen, "-dsn", db)
 	cmd.Dir = filepath.Dir(db) // nothing lands in the source tree
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	err = cmd.Start()
@@ -438,7 +586,7 @@ func (b *browser) cookie(t *testing.T, base string) *network.Cookie {
 		return cdp.Call(ctx, tab, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
 	})
 	for _, ck := range res.Cookies {
-		if ck.Name == demo.CookieName {
+		if ck.Name == cookieName {
 			return ck
 		}
 	}
@@ -447,8 +595,8 @@ func (b *browser) cookie(t *testing.T, base string) *network.Cookie {
 
 // BrowserSessions drives the example's user pages in two browser contexts that
 // share no cookies, two devices of one user: both log in as ada; the first revokes
-// the second, whose next page load is logged out; the second logs in again, and the
-// first logs out everywhere else.
+// the second, whose next page load is logged out; the second logs in again, the
+// first logs out everywhere else, then logs out itself. Each step is a form post.
 func BrowserSessions(t *testing.T, chrome, bin string) {
 	x := startExample(t, bin)
 	base := x.base
@@ -465,52 +613,60 @@ func BrowserSessions(t *testing.T, chrome, bin string) {
 	if ck, other := laptop.cookie(t, base), phone.cookie(t, base); ck == nil || other == nil || ck.Value == other.Value {
 		t.Fatal("the two browser contexts do not hold two sessions")
 	}
-	laptop.open(t, base+demo.SessionsPath)
-	laptop.waitSessions(t, "both logged in", 2)
+	laptop.open(t, base+sessionsPath)
+	laptop.wantSessions(t, "both logged in", 2)
 	if n := run(t, laptop, "current sessions", chromedp.Evaluate[int](`document.querySelectorAll('li.session.current').length`)); n != 1 {
 		t.Errorf("%d sessions marked as this device, want 1", n)
 	}
 
-	laptop.do(t, "revoke the phone", chromedp.Click(`li.session:not(.current) button.revoke`))
-	laptop.waitSessions(t, "after revoking the phone", 1)
-	phone.open(t, base+demo.SessionsPath)
-	phone.wantPath(t, "the revoked phone", base, demo.LoginPath)
+	laptop.submit(t, "revoke the phone", `li.session:not(.current) button.revoke`, base, sessionsPath)
+	laptop.wantSessions(t, "after revoking the phone", 1)
+	phone.open(t, base+sessionsPath)
+	phone.wantPath(t, "the revoked phone", base, loginPath)
 
 	phone.login(t, base, "ada")
-	laptop.open(t, base+demo.SessionsPath)
-	laptop.waitSessions(t, "the phone logged in again", 2)
-	laptop.do(t, "log out everywhere else", chromedp.Click(`#revoke-others`))
-	laptop.waitSessions(t, "after logging out everywhere else", 1)
-	phone.open(t, base+demo.SessionsPath)
-	phone.wantPath(t, "the phone, logged out everywhere else", base, demo.LoginPath)
-	laptop.open(t, base+demo.SessionsPath)
-	laptop.wantPath(t, "the laptop", base, demo.SessionsPath)
+	laptop.open(t, base+sessionsPath)
+	laptop.wantSessions(t, "the phone logged in again", 2)
+	laptop.submit(t, "log out everywhere else", `#revoke-others`, base, sessionsPath)
+	laptop.wantSessions(t, "after logging out everywhere else", 1)
+	phone.open(t, base+sessionsPath)
+	phone.wantPath(t, "the phone, logged out everywhere else", base, loginPath)
+	laptop.open(t, base+sessionsPath)
+	laptop.wantPath(t, "the laptop", base, sessionsPath)
+
+	laptop.submit(t, "log out", `#logout`, base, "/")
+	laptop.open(t, base+sessionsPath)
+	laptop.wantPath(t, "the laptop, logged out", base, loginPath)
 }
 
 // login logs the browser in as name through the login form.
 func (b *browser) login(t *testing.T, base, name string) {
 	t.Helper()
-	b.open(t, base+demo.LoginPath)
-	b.do(t, "type the name", chromedp.SetValue(`input[name=`+demo.NameField+`]`, name))
-	b.do(t, "log in", chromedp.Click(`#login`))
-	b.do(t, "the sessions page", chromedp.WaitVisible(`#user`))
-	b.wantPath(t, "after login", base, demo.SessionsPath)
+	b.open(t, base+loginPath)
+	b.do(t, "type the name", chromedp.SetValue(`input[name=`+nameField+`]`, name))
+	b.submit(t, "log in", `#login`, base, sessionsPath)
 }
 
-// waitSessions waits until the sessions page lists n sessions: a form's submission
-// reloads the page.
-func (b *browser) waitSessions(t *testing.T, when string, n int) {
+// wantSessions checks that the sessions page lists n sessions.
+func (b *browser) wantSessions(t *testing.T, when string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	for {
-		got, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('li.session').length`))
-		if err == nil && got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the sessions page lists %d sessions (%v), want %d", when, got, err, n)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if got := run(t, b, "sessions", chromedp.Evaluate[int](`document.querySelectorAll('li.session').length`)); got != n {
+		t.Errorf("%s: the sessions page lists %d sessions, want %d", when, got, n)
+	}
+}
+
+// submit clicks the form button sel and waits for the page that the post leads
+// to, which must be base+path with a 200.
+func (b *browser) submit(t *testing.T, what, sel, base, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(sel))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if resp.Status != http.StatusOK || resp.URL != base+path {
+		t.Fatalf("%s: ended at %s with %d, want %s with 200", what, resp.URL, resp.Status, base+path)
 	}
 }
 
