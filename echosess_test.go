@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/core"
 	"github.com/echosess/echosess/internal/adaptertest"
 )
 
@@ -20,8 +21,11 @@ import (
 
 // v4 binds the suite to this package's Middleware and handler API.
 var v4 = &adaptertest.Binding[echo.Context, echo.HandlerFunc, echo.MiddlewareFunc]{
-	Middleware: echosess.Middleware, DefaultErrorHandler: echosess.DefaultConfig.ErrorHandler,
-	Get: echosess.Get[string], GetInt: echosess.Get[int], Pop: echosess.Pop[string],
+	Middleware: func(cfg core.Config[echo.Context]) echo.MiddlewareFunc {
+		return echosess.Middleware(echosess.Config(cfg))
+	},
+	DefaultErrorHandler: echosess.DefaultConfig.ErrorHandler,
+	Get:                 echosess.Get[string], GetInt: echosess.Get[int], Pop: echosess.Pop[string],
 	Set: echosess.Set, Delete: echosess.Delete, Clear: echosess.Clear, Destroy: echosess.Destroy,
 	RenewID: echosess.RenewID, SetExpiry: echosess.SetExpiry, RememberMe: echosess.RememberMe, Save: echosess.Save,
 	IsNew: echosess.IsNew, Keys: echosess.Keys, Expires: echosess.Expires, ID: echosess.ID,

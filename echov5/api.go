@@ -146,15 +146,3 @@ func with(c *echo.Context, fn func(*core.Session) error) error {
 	}
 	return fn(s)
 }
-
-// Expiry says when a session ends: after a duration (ExpireIn) or at a time (ExpireAt).
-type Expiry = core.Expiry
-
-// SessionInfo describes one of a user's sessions (UserSessions).
-type SessionInfo = core.SessionInfo
-
-// ExpireIn ends a session d after it is created or its expiry is set.
-func ExpireIn(d time.Duration) Expiry { return core.ExpireIn(d) }
-
-// ExpireAt ends a session at t.
-func ExpireAt(t time.Time) Expiry { return core.ExpireAt(t) }

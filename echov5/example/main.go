@@ -31,7 +31,6 @@ import (
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
 
-	"github.com/echosess/echosess/core"
 	"github.com/echosess/echosess/echov5"
 )
 
@@ -56,13 +55,13 @@ func run(addr, kind, dsn string) error {
 		return err
 	}
 	defer closeStore()
-	cleaner := core.StartCleaner(ctx, store, 10*time.Minute, nil) // deletes expired sessions
+	cleaner := echosess.StartCleaner(ctx, store, 10*time.Minute, nil) // deletes expired sessions
 	defer cleaner.Stop()
 	// A cache in front of a database saves a query per request; on PostgreSQL it
 	// stays coherent across app instances.
-	var cache core.Cache
+	var cache echosess.Cache
 	if kind != "memory" {
-		cache = core.NewMemoryStore()
+		cache = echosess.NewMemoryStore()
 	}
 
 	// Start serves until ctx ends, then gives the requests in flight up to
@@ -72,7 +71,7 @@ func run(addr, kind, dsn string) error {
 }
 
 // newApp returns the app's routes on store, with cache in front of it when not nil.
-func newApp(store core.Store, cache core.Cache) *echo.Echo {
+func newApp(store echosess.Store, cache echosess.Cache) *echo.Echo {
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect() // for RecordDevice; behind a proxy, echo.ExtractIPFromXFFHeader()
 	e.Renderer = &echo.TemplateRenderer{Template: pages}

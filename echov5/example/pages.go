@@ -8,7 +8,6 @@ import (
 
 	"github.com/labstack/echo/v5"
 
-	"github.com/echosess/echosess/core"
 	"github.com/echosess/echosess/echov5"
 )
 
@@ -100,7 +99,7 @@ func revokeOthers(c *echo.Context) error {
 type sessionsPage struct {
 	CSRF     any // the CSRF middleware's token
 	User     string
-	Sessions []core.SessionInfo
+	Sessions []echosess.SessionInfo
 }
 
 // pages are the HTML pages with forms; each form carries the CSRF token in the
