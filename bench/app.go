@@ -188,7 +188,7 @@ func (a *App) counted(store echosess.Store, count bool) echosess.Store {
 // useEchosess installs echosess on store, with a MemoryStore as Config.Cache for
 // echosess-cache, and the app's routes.
 func useEchosess(e *echo.Echo, lib string, store echosess.Store) {
-	e.Use(echosess.Middleware(echosessConfig[echo.Context](lib, store)))
+	e.Use(echosess.Middleware(echosess.Config(echosessConfig[echo.Context](lib, store))))
 	routeEchosess(e)
 }
 

@@ -41,7 +41,7 @@ func newAppV5(lib string, pg *Postgres, count bool) (*App, error) {
 	case LibEchosessV5:
 		mem := core.NewMemoryStore()
 		a.seed = func(ctx context.Context, n int) error { return seedEchosess(ctx, mem, n) }
-		e.Use(echosess.Middleware(echosessConfig[*echo.Context](lib, a.counted(mem, count))))
+		e.Use(echosess.Middleware(echosess.Config(echosessConfig[*echo.Context](lib, a.counted(mem, count)))))
 		routeEchosessV5(e)
 	case LibGorillaV5:
 		if count {

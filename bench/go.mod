@@ -10,7 +10,7 @@ replace (
 require (
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/alexedwards/scs/v2 v2.9.0
-	github.com/echosess/echosess v0.0.0-00010101000000-000000000000
+	github.com/echosess/echosess v0.1.0
 	github.com/echosess/echosess/echov5 v0.0.0-00010101000000-000000000000
 	github.com/gorilla/sessions v1.4.0
 	github.com/jackc/pgx/v5 v5.12.0

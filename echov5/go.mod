@@ -3,7 +3,7 @@ module github.com/echosess/echosess/echov5
 go 1.26.0
 
 require (
-	github.com/echosess/echosess v0.0.0-00010101000000-000000000000
+	github.com/echosess/echosess v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/labstack/echo/v5 v5.4.4
 	modernc.org/sqlite v1.60.1
