@@ -23,35 +23,7 @@ func TestRevokeOutsideRequest(t *testing.T) {
 	for _, v := range adaptertest.Variants {
 		t.Run(v.Name, func(t *testing.T) {
 			store := v.NewStore(t, time.Now)
-			cfg := echosess.Config{Store: store, CookieInsecure: true}
-			if v.Cached {
-				cfg.Cache = echosess.NewMemoryStore()
-			}
-			e := echo.New()
-			e.Use(echosess.Middleware(cfg))
-			e.GET("/login", func(c echo.Context) error { return echosess.LoginUser(c, c.QueryParam("user")) })
-			e.GET("/user", func(c echo.Context) error {
-				user, err := echosess.UserID(c)
-				if err != nil {
-					return err
-				}
-				return c.String(http.StatusOK, user)
-			})
-			call := func(path, cookie string) (string, string) {
-				t.Helper()
-				req := httptest.NewRequest(http.MethodGet, path, nil)
-				req.Header.Set("Cookie", cookie)
-				rec := httptest.NewRecorder()
-				e.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
-				}
-				set := cookie
-				for _, ck := range rec.Result().Cookies() {
-					set = ck.Name + "=" + ck.Value
-				}
-				return rec.Body.String(), set
-			}
+			call := userApp(t, v, store)
 			var ada [2]string
 			for i := range ada {
 				_, ada[i] = call("/login?user=ada", "")
@@ -91,37 +63,9 @@ func TestRevokeAllWinsOverRenewal(t *testing.T) {
 	for _, v := range adaptertest.Variants {
 		t.Run(v.Name, func(t *testing.T) {
 			store := v.NewStore(t, time.Now)
-			cfg := echosess.Config{Store: store, CookieInsecure: true}
-			if v.Cached {
-				cfg.Cache = echosess.NewMemoryStore()
-			}
-			e := echo.New()
-			e.Use(echosess.Middleware(cfg))
-			e.GET("/login", func(c echo.Context) error { return echosess.LoginUser(c, "ada") })
-			e.GET("/renew", func(c echo.Context) error { return echosess.RenewID(c) })
-			e.GET("/user", func(c echo.Context) error {
-				user, err := echosess.UserID(c)
-				if err != nil {
-					return err
-				}
-				return c.String(http.StatusOK, user)
-			})
-			call := func(path, cookie string) (string, string) {
-				t.Helper()
-				req := httptest.NewRequest(http.MethodGet, path, nil)
-				req.Header.Set("Cookie", cookie)
-				rec := httptest.NewRecorder()
-				e.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
-				}
-				for _, ck := range rec.Result().Cookies() {
-					cookie = ck.Name + "=" + ck.Value
-				}
-				return rec.Body.String(), cookie
-			}
-			_, laptop := call("/login", "")
-			_, thief := call("/login", "")
+			call := userApp(t, v, store)
+			_, laptop := call("/login?user=ada", "")
+			_, thief := call("/login?user=ada", "")
 
 			gated := &listGate{Store: store, listed: make(chan struct{}), resume: make(chan struct{})}
 			type result struct {
@@ -145,6 +89,42 @@ func TestRevokeAllWinsOverRenewal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// userApp serves an app on store, with a memory cache in front when v has one, and
+// returns a function that sends it a GET of path with cookie, failing the test
+// unless it answers 200, and returns the body and the cookie the client then holds.
+// Its routes: /login?user=ID, /renew and /user (the bound user).
+func userApp(t *testing.T, v adaptertest.Variant, store echosess.Store) func(path, cookie string) (string, string) {
+	cfg := echosess.Config{Store: store, CookieInsecure: true}
+	if v.Cached {
+		cfg.Cache = echosess.NewMemoryStore()
+	}
+	e := echo.New()
+	e.Use(echosess.Middleware(cfg))
+	e.GET("/login", func(c echo.Context) error { return echosess.LoginUser(c, c.QueryParam("user")) })
+	e.GET("/renew", func(c echo.Context) error { return echosess.RenewID(c) })
+	e.GET("/user", func(c echo.Context) error {
+		user, err := echosess.UserID(c)
+		if err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, user)
+	})
+	return func(path, cookie string) (string, string) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Cookie", cookie)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		for _, ck := range rec.Result().Cookies() {
+			cookie = ck.Name + "=" + ck.Value
+		}
+		return rec.Body.String(), cookie
 	}
 }
 

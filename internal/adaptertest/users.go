@@ -18,12 +18,12 @@ var userTests = []test{
 	{"RevokeByHandle", testRevokeByHandle},
 	{"ForeignHandle", testForeignHandle},
 	{"RevokeOthers", testRevokeOthers},
-	{"InFlightCannotRevive", testInFlightCannotRevive},
-	{"RevokeWinsOverRenewal", testRevokeWinsOverRenewal},
+	{"InFlightCannotRevive", func(t *testing.T, v variant) { testRevokeInFlight(t, v, "set:k=revived") }},
+	{"RevokeOthersEndsRenewalInFlight", func(t *testing.T, v variant) { testRevokeInFlight(t, v, "renew") }},
+	{"RevokeWinsOverRenewal", func(t *testing.T, v variant) { testRevokeDuringRenewal(t, v, false) }},
+	{"RevokeOthersWinsOverRenewal", func(t *testing.T, v variant) { testRevokeDuringRenewal(t, v, true) }},
 	{"RevokeStaleHandle", testRevokeStaleHandle},
-	{"RevokeOthersWinsOverRenewal", testRevokeOthersWinsOverRenewal},
 	{"RevokeOthersSparesOwnRenewal", testRevokeOthersSparesOwnRenewal},
-	{"RevokeOthersEndsRenewalInFlight", testRevokeOthersEndsRenewalInFlight},
 	{"RevokeOthersCountsLive", testRevokeOthersCountsLive},
 	{"RevokeSparesRelogin", testRevokeSparesRelogin},
 	{"DestroyUnbinds", testDestroyUnbinds},
@@ -164,12 +164,13 @@ func testRevokeOthers(t *testing.T, v variant) {
 	}
 }
 
-// testInFlightCannotRevive revokes a session while a request of it that loaded it
-// is stopped at a gate: its write then finds the session ended.
-func testInFlightCannotRevive(t *testing.T, v variant) {
+// testRevokeInFlight revokes a session while a request of it that loaded it is
+// stopped at a gate, before its step (a write, a renewal): the request's commit
+// then finds the session ended, and brings back or starts nothing.
+func testRevokeInFlight(t *testing.T, v variant, step string) {
 	h := newHarness(t, v, nil)
 	laptop, phone := login(h, "ada"), login(h, "ada")
-	inFlight := phone.start(steps("get:k", "wait:A", "set:k=revived"))
+	inFlight := phone.start(steps("get:k", "wait:A", step))
 	h.gate("A").awaitArrivals(1)
 	if r := laptop.Get("/revoke-others"); r.Status != http.StatusOK || r.Body != "1" {
 		t.Fatalf("revoke the phone: %d %q", r.Status, r.Body)
@@ -182,21 +183,25 @@ func testInFlightCannotRevive(t *testing.T, v variant) {
 	}
 }
 
-// testRevokeWinsOverRenewal revokes the thief's session while the thief renews it:
-// the renewal commits after the revocation listed the session and before it ended
-// it. The renewed session ends too.
-func testRevokeWinsOverRenewal(t *testing.T, v variant) {
+// testRevokeDuringRenewal revokes the thief's session, by its handle or as one of
+// the others, while the thief renews it: the renewal commits after the revocation
+// listed the session and before it ended it. The renewed session ends too.
+func testRevokeDuringRenewal(t *testing.T, v variant, others bool) {
 	h := newHarness(t, v, nil)
 	laptop, thief := login(h, "ada"), login(h, "ada")
 	listed := h.stopAfterListing("L")
-	revoke := laptop.start("/revoke", "h", thief.Get("/id").Body)
+	path, query, want := "/revoke", []string{"h", thief.Get("/id").Body}, "ok"
+	if others {
+		path, query, want = "/revoke-others", nil, "1"
+	}
+	revoke := laptop.start(path, query...)
 	listed.awaitArrivals(1)
 	if r := thief.Get("/renew"); r.Status != http.StatusOK {
 		t.Fatalf("the thief's renewal: %d %s", r.Status, r.Body)
 	}
 	listed.open()
-	if r := revoke.response(); r.Status != http.StatusOK || r.Body != "ok" {
-		t.Fatalf("revoke the thief's session: %d %q", r.Status, r.Body)
+	if r := revoke.response(); r.Status != http.StatusOK || r.Body != want {
+		t.Fatalf("revoke the thief's session: %d %q, want %q", r.Status, r.Body, want)
 	}
 	thief.loggedInAs(t, "")
 	laptop.loggedInAs(t, "ada")
@@ -224,25 +229,6 @@ func testRevokeStaleHandle(t *testing.T, v variant) {
 	laptop.loggedInAs(t, "ada")
 }
 
-// testRevokeOthersWinsOverRenewal is testRevokeWinsOverRenewal for "log out
-// everywhere else".
-func testRevokeOthersWinsOverRenewal(t *testing.T, v variant) {
-	h := newHarness(t, v, nil)
-	laptop, thief := login(h, "ada"), login(h, "ada")
-	listed := h.stopAfterListing("L")
-	revoke := laptop.start("/revoke-others")
-	listed.awaitArrivals(1)
-	if r := thief.Get("/renew"); r.Status != http.StatusOK {
-		t.Fatalf("the thief's renewal: %d %s", r.Status, r.Body)
-	}
-	listed.open()
-	if r := revoke.response(); r.Status != http.StatusOK || r.Body != "1" {
-		t.Fatalf("revoke the others: %d %q, want 1", r.Status, r.Body)
-	}
-	thief.loggedInAs(t, "")
-	laptop.loggedInAs(t, "ada")
-}
-
 // testRevokeOthersSparesOwnRenewal renews the caller's session from another tab
 // after the revoking request loaded it: "log out everywhere else" spares the
 // renewed session, which the browser now holds, and ends only the others.
@@ -260,24 +246,6 @@ func testRevokeOthersSparesOwnRenewal(t *testing.T, v variant) {
 	}
 	laptop.loggedInAs(t, "ada")
 	phone.loggedInAs(t, "")
-}
-
-// testRevokeOthersEndsRenewalInFlight revokes a session whose request loaded it and
-// renews it after the revocation: the renewal fails and starts nothing.
-func testRevokeOthersEndsRenewalInFlight(t *testing.T, v variant) {
-	h := newHarness(t, v, nil)
-	laptop, thief := login(h, "ada"), login(h, "ada")
-	inFlight := thief.start(steps("get:k", "wait:A", "renew"))
-	h.gate("A").awaitArrivals(1)
-	if r := laptop.Get("/revoke-others"); r.Status != http.StatusOK || r.Body != "1" {
-		t.Fatalf("revoke the others: %d %q, want 1", r.Status, r.Body)
-	}
-	h.gate("A").open()
-	expectEnded(t, h, inFlight.response())
-	thief.loggedInAs(t, "")
-	if got := laptop.sessions(); len(got) != 1 {
-		t.Errorf("after the revocation ada's sessions are %v, want the laptop's", got)
-	}
 }
 
 // testRevokeOthersCountsLive counts only the sessions a revocation ended, not one
