@@ -9,7 +9,9 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +20,8 @@ import (
 )
 
 // DSN returns ECHOSESS_POSTGRES_DSN, skipping the test when it is not set
-// (failing it under CI, which must run the PostgreSQL tests).
+// (failing it under CI, which must run the PostgreSQL tests). The first skip in a
+// test binary also says so in one line: see skipNotice.
 func DSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("ECHOSESS_POSTGRES_DSN")
@@ -26,9 +29,35 @@ func DSN(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("ECHOSESS_POSTGRES_DSN is not set; CI must run the PostgreSQL tests")
 		}
-		t.Skip("ECHOSESS_POSTGRES_DSN is not set")
+		noticeOnce.Do(skipNotice)
+		t.Skip("ECHOSESS_POSTGRES_DSN is not set; to run the PostgreSQL tests, " + howToRun)
 	}
 	return dsn
+}
+
+const howToRun = "set ECHOSESS_POSTGRES_DSN to a database they may create schemas in, such as postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+var noticeOnce sync.Once
+
+// skipNotice prints, once per test binary, that the package skips its PostgreSQL
+// tests and how to run them. Without -v, go test ./... shows nothing that a passing
+// package prints, so the line goes to the terminal when there is one (/dev/tty);
+// with -v, each skipped test says it already.
+func skipNotice() {
+	if testing.Verbose() {
+		return
+	}
+	pkg := "this package"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		pkg = strings.TrimSuffix(bi.Path, ".test")
+	}
+	line := pkg + ": PostgreSQL tests skipped; to run them, " + howToRun + "\n"
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		tty.WriteString(line)
+		return
+	}
+	os.Stderr.WriteString(line)
 }
 
 // NewSchema creates an empty schema with a random name, to be dropped when the
