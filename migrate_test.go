@@ -206,7 +206,7 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 }
 
 // gooseCLI returns the goose command: the binary that ECHOSESS_GOOSE names (.ci/sql.sh
-// installs it with the README's line), or else the version pinned in tools/go.mod,
+// installs it with the line of gooseDoc), or else the version pinned in tools/go.mod,
 // built for this test.
 func gooseCLI(t *testing.T) string {
 	t.Helper()
@@ -225,7 +225,7 @@ func gooseCLI(t *testing.T) string {
 }
 
 // gooseBuildTags leaves out the goose drivers that echosess has no use for; the
-// README's install line uses the same list (TestREADMEGooseInstall).
+// install line of gooseDoc uses the same list (TestGooseInstallLine).
 const gooseBuildTags = "no_clickhouse,no_libsql,no_mssql,no_mysql,no_vertica,no_ydb"
 
 func runGoose(t *testing.T, bin string, args ...string) string {
@@ -241,11 +241,14 @@ func runGoose(t *testing.T, bin string, args ...string) string {
 	return out.String()
 }
 
-// readmeBlock returns the lines of the code block in README.md that follows the
+// gooseDoc is the page that tells users how to install and run the goose command.
+var gooseDoc = filepath.Join("docs", "migrations.md")
+
+// gooseDocBlock returns the lines of the code block in gooseDoc that follows the
 // comment line "<!-- name: ...", as .ci/sql.sh finds them.
-func readmeBlock(t *testing.T, name string) []string {
+func gooseDocBlock(t *testing.T, name string) []string {
 	t.Helper()
-	text, err := os.ReadFile("README.md")
+	text, err := os.ReadFile(gooseDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,47 +256,47 @@ func readmeBlock(t *testing.T, name string) []string {
 	_, block, ok2 := strings.Cut(after, "\n```sh\n")
 	block, _, ok3 := strings.Cut(block, "```")
 	if !ok || !ok2 || !ok3 || strings.TrimSpace(block) == "" {
-		t.Fatalf("README.md has no sh block after <!-- %s: -->", name)
+		t.Fatalf("%s has no sh block after <!-- %s: -->", gooseDoc, name)
 	}
 	return strings.Split(strings.TrimSpace(block), "\n")
 }
 
-// readmeGoose runs, with the goose command bin, the README's goose commands that use
-// driver, on db instead of the database the README names, and then goose status,
-// which must show every migration applied. It fails the test unless the README runs
-// up on driver.
-func readmeGoose(t *testing.T, bin, driver, db string) {
+// docGoose runs, with the goose command bin, the goose commands of gooseDoc that use
+// driver, on db instead of the database they name, and then goose status, which
+// must show every migration applied. It fails the test unless gooseDoc runs up on
+// driver.
+func docGoose(t *testing.T, bin, driver, db string) {
 	t.Helper()
 	var up []string
-	for _, line := range readmeBlock(t, "goose-commands") {
+	for _, line := range gooseDocBlock(t, "goose-commands") {
 		args := strings.Fields(line)
 		if len(args) < 2 || args[0] != "goose" {
-			t.Fatalf("README.md: %q is not a goose command", line)
+			t.Fatalf("%s: %q is not a goose command", gooseDoc, line)
 		}
 		args = args[1:]
 		i := slices.Index(args, driver)
 		if i < 0 || i+2 >= len(args) {
 			continue
 		}
-		args[i+1] = db // the README's "$DATABASE_URL" or ./sessions.db
+		args[i+1] = db // the page's "$DATABASE_URL" or ./sessions.db
 		runGoose(t, bin, args...)
 		if args[len(args)-1] == "up" {
 			up = args
 		}
 	}
 	if up == nil {
-		t.Fatalf("README.md runs no goose up on %s", driver)
+		t.Fatalf("%s runs no goose up on %s", gooseDoc, driver)
 	}
 	wantApplied(t, runGoose(t, bin, append(up[:len(up)-1:len(up)-1], "status")...))
 }
 
-// TestGooseCLI runs the README's goose commands, from the root of the repository,
+// TestGooseCLI runs the goose commands of gooseDoc, from the root of the repository,
 // and checks that Migrate and the stores agree with what they did.
 func TestGooseCLI(t *testing.T) {
 	bin := gooseCLI(t)
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "cli.db")
-		readmeGoose(t, bin, "sqlite3", path)
+		docGoose(t, bin, "sqlite3", path)
 
 		db := adaptertest.OpenSQLite(t, path)
 		if err := echosess.Migrate(context.Background(), db, echosess.DialectSQLite); err != nil {
@@ -304,7 +307,7 @@ func TestGooseCLI(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := newPostgresDatabase(t)
-		readmeGoose(t, bin, "postgres", dsn)
+		docGoose(t, bin, "postgres", dsn)
 
 		pool := adaptertest.OpenPostgres(t, dsn)
 		db := stdlib.OpenDBFromPool(pool)
@@ -317,10 +320,10 @@ func TestGooseCLI(t *testing.T) {
 	})
 }
 
-// TestREADMEGooseInstall checks that the README installs the goose version pinned in
+// TestGooseInstallLine checks that gooseDoc installs the goose version pinned in
 // tools/go.mod, which the tests build when ECHOSESS_GOOSE is unset, with the same
 // drivers left out. CI runs the line itself (.ci/sql.sh).
-func TestREADMEGooseInstall(t *testing.T) {
+func TestGooseInstallLine(t *testing.T) {
 	mod, err := os.ReadFile(filepath.Join("tools", "go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -328,8 +331,8 @@ func TestREADMEGooseInstall(t *testing.T) {
 	_, version, _ := strings.Cut(string(mod), "\tgithub.com/pressly/goose/v3 ")
 	version, _, _ = strings.Cut(version, " ")
 	want := "go install -tags=" + gooseBuildTags + " github.com/pressly/goose/v3/cmd/goose@" + version
-	if got := readmeBlock(t, "goose-install"); len(got) != 1 || got[0] != want {
-		t.Errorf("README.md installs goose with\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), want)
+	if got := gooseDocBlock(t, "goose-install"); len(got) != 1 || got[0] != want {
+		t.Errorf("%s installs goose with\n\t%s\nwant\n\t%s", gooseDoc, strings.Join(got, "\n\t"), want)
 	}
 }
 

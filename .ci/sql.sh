@@ -6,8 +6,9 @@
 # It starts the local PostgreSQL when it is not running, creates a fresh database for
 # this run and exports its DSN as ECHOSESS_POSTGRES_DSN (dropped again when the
 # shell exits), proves that the sqlc-generated code in internal/db is current, and
-# installs the goose command with the README's line into an empty module cache and
-# runs the README's goose commands with it on a fresh SQLite file and a fresh database.
+# installs the goose command with the line of docs/migrations.md into an empty module
+# cache and runs that page's goose commands with it on a fresh SQLite file and a fresh
+# database.
 # It exports that command's path as ECHOSESS_GOOSE, so TestGooseCLI needs no build of
 # its own.
 #
@@ -82,16 +83,16 @@ echosess_sql_check_generated() {
 	)
 }
 
-# echosess_sql_readme_block NAME prints the lines of the code block in README.md that
-# follows the comment line <!-- NAME: ... -->, failing when there is none.
-echosess_sql_readme_block() {
+# echosess_sql_doc_block NAME prints the lines of the code block in docs/migrations.md
+# that follows the comment line <!-- NAME: ... -->, failing when there is none.
+echosess_sql_doc_block() {
 	local block
 	block=$(awk -v m="<!-- $1:" '
 		index($0, m) == 1 { found = 1; next }
 		found && /^```/ { if (inside) exit; inside = 1; next }
-		inside' "$echosess_sql_root/README.md")
+		inside' "$echosess_sql_root/docs/migrations.md")
 	if [ -z "$block" ]; then
-		echo "sql: README.md has no code block after <!-- $1: -->" >&2
+		echo "sql: docs/migrations.md has no code block after <!-- $1: -->" >&2
 		return 1
 	fi
 	echo "$block"
@@ -111,16 +112,16 @@ echosess_sql_goose_status() {
 	done
 }
 
-# echosess_sql_check_goose_readme installs the goose command with the README's line,
-# into a GOBIN and a module cache that start empty, then runs the README's goose
-# commands in a folder that holds a copy of migrations/, as a clone's root does: on a
-# new SQLite file there and, as $DATABASE_URL, a new PostgreSQL database. Then goose
-# status must show every migration applied on both. The command stays for the tests,
-# as ECHOSESS_GOOSE.
-echosess_sql_check_goose_readme() {
-	local install commands work=$echosess_sql_tmp/readme
-	install=$(echosess_sql_readme_block goose-install)
-	commands=$(echosess_sql_readme_block goose-commands)
+# echosess_sql_check_goose_doc installs the goose command with the line of
+# docs/migrations.md, into a GOBIN and a module cache that start empty, then runs the
+# page's goose commands in a folder that holds a copy of migrations/, as a clone's
+# root does: on a new SQLite file there and, as $DATABASE_URL, a new PostgreSQL
+# database. Then goose status must show every migration applied on both. The command
+# stays for the tests, as ECHOSESS_GOOSE.
+echosess_sql_check_goose_doc() {
+	local install commands work=$echosess_sql_tmp/goose-doc
+	install=$(echosess_sql_doc_block goose-install)
+	commands=$(echosess_sql_doc_block goose-commands)
 	mkdir -p "$work/bin" "$work/modcache" "$work/clone"
 	cp -R "$echosess_sql_root/migrations" "$work/clone/"
 	echosess_sql_psql -c "CREATE DATABASE ${echosess_sql_db}_goose"
@@ -129,13 +130,13 @@ echosess_sql_check_goose_readme() {
 		export GOBIN=$work/bin GOMODCACHE=$work/modcache GOFLAGS=-modcacherw PATH=$work/bin:$PATH
 		DATABASE_URL=$(echosess_sql_dsn "${echosess_sql_db}_goose")
 		export DATABASE_URL
-		echosess_sql_log "goose: installing with the README's line: $install"
+		echosess_sql_log "goose: installing with the line of docs/migrations.md: $install"
 		bash -euo pipefail -c "$install"
 		if [ "$(command -v goose)" != "$work/bin/goose" ]; then
-			echo "sql: the README's install line did not put goose in GOBIN" >&2
+			echo "sql: the install line of docs/migrations.md did not put goose in GOBIN" >&2
 			exit 1
 		fi
-		echosess_sql_log "goose: running the README's commands"
+		echosess_sql_log "goose: running the commands of docs/migrations.md"
 		bash -euxo pipefail -c "$commands"
 		echosess_sql_goose_status sqlite sqlite3 ./sessions.db
 		echosess_sql_goose_status postgres postgres "$DATABASE_URL"
@@ -159,7 +160,7 @@ export ECHOSESS_POSTGRES_DSN
 echosess_sql_log "ECHOSESS_POSTGRES_DSN=$ECHOSESS_POSTGRES_DSN"
 
 echosess_sql_check_generated
-echosess_sql_check_goose_readme
+echosess_sql_check_goose_doc
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	cd "$echosess_sql_root"
