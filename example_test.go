@@ -87,7 +87,7 @@ func ExampleMiddleware() {
 	e := echo.New()
 	e.Use(echosess.Middleware(echosess.Config{
 		Store: store,
-		Cache: echosess.NewMemoryStore(), // one app instance: see the README for several
+		Cache: echosess.NewMemoryStore(), // one app instance: see docs/instances.md for several
 	}))
 	e.GET("/", func(c echo.Context) error {
 		n, _, err := echosess.Get[int](c, "visits")

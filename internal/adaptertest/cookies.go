@@ -110,7 +110,7 @@ func testRememberedLogin(t *testing.T, v variant) {
 	}
 }
 
-// testRememberedIdleTimeout: the README's "remember me" under an IdleTimeout lasts
+// testRememberedIdleTimeout: "remember me" (docs/handlers.md) under an IdleTimeout lasts
 // the SetExpiry it was given, with no idle slide and no write for it; with
 // RememberedIdleTimeout, it ends after that long unused, sliding as IdleTimeout
 // does. RememberMe(false) puts the session back under IdleTimeout.
