@@ -136,7 +136,7 @@ func RevokeUserSessions(ctx context.Context, store Store, userID string) (int, e
 // ListUserSessions lists the live sessions bound to userID in store, for code
 // outside a request.
 func ListUserSessions(ctx context.Context, store Store, userID string) ([]SessionInfo, error) {
-	return core.UserSessions(ctx, store, userID)
+	return core.ListUserSessions(ctx, store, userID)
 }
 
 // RevokeUserSession ends the session of userID in store that handle names, for code

@@ -219,9 +219,9 @@ func (s *Session) boundUser() (user, key string, err error) {
 	return user, key, nil
 }
 
-// UserSessions lists the live sessions bound to userID in store, for code outside a
-// request, such as an admin page. store is the Config.Store, or a WithCache of it.
-func UserSessions(ctx context.Context, store Store, userID string) ([]SessionInfo, error) {
+// ListUserSessions lists the live sessions bound to userID in store, for code outside
+// a request, such as an admin page. store is the Config.Store, or a WithCache of it.
+func ListUserSessions(ctx context.Context, store Store, userID string) ([]SessionInfo, error) {
 	if err := checkUserID(userID); err != nil {
 		return nil, fmt.Errorf("echosess: %w", err)
 	}

@@ -331,7 +331,7 @@ func testUserBadInput(t *testing.T, v variant) {
 	}
 	ctx := context.Background()
 	for _, user := range invalid {
-		_, listErr := core.UserSessions(ctx, h.Store, user)
+		_, listErr := core.ListUserSessions(ctx, h.Store, user)
 		_, revokeErr := core.RevokeUserSessions(ctx, h.Store, user)
 		revokeOneErr := core.RevokeUserSession(ctx, h.Store, user, "x")
 		for _, err := range []error{listErr, revokeErr, revokeOneErr} {
