@@ -52,19 +52,14 @@ func (s *Session) Set(key string, value any) error {
 		if depth := nesting(raw); depth > maxValueDepth {
 			return fmt.Errorf("%w: %q nests %d levels deep, and a store could not decode more than %d", ErrTooLarge, key, depth, maxValueDepth)
 		}
-		if s.x.Committed() {
-			return ErrHeaderWritten
-		}
-		if err := s.load(); err != nil {
+		if err := s.prepare(); err != nil {
 			return err
 		}
 		old, had := s.data[key]
 		if had && bytes.Equal(old, raw) {
 			return nil
 		}
-		if err := s.change(); err != nil {
-			return err
-		}
+		s.changing()
 		size := s.size() + len(raw)
 		if had {
 			size -= len(old)

@@ -196,18 +196,30 @@ func (s *Session) own(i int, v string) []string {
 	return s.values[i : i+1 : i+1]
 }
 
-// change prepares the session for a change by this request: the change must reach
-// the client, so the response header must not be out yet.
+// change prepares the session for a change by this request (prepare) and arranges
+// its commit (changing).
 func (s *Session) change() error {
+	if err := s.prepare(); err != nil {
+		return err
+	}
+	s.changing()
+	return nil
+}
+
+// prepare loads the session for a change that must reach the client: the response
+// header must not be out yet.
+func (s *Session) prepare() error {
 	if s.x.Committed() {
 		return ErrHeaderWritten
 	}
-	if err := s.load(); err != nil {
-		return err
-	}
+	return s.load()
+}
+
+// changing arranges the commit of a change of this request, which ends the hold of
+// a failed Save.
+func (s *Session) changing() {
 	s.hook()
 	s.held = false
-	return nil
 }
 
 // hook arranges for the session to be committed just before the response header is
