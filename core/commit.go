@@ -25,6 +25,12 @@ const renewedTo = ""
 // its version is the compare-and-swap delete of the Store contract.
 var endedAt = time.Unix(0, 0).UTC()
 
+// endRecord is the record that ends rec when saved at rec's version: no data, no user,
+// expired at endedAt.
+func endRecord(rec Record) Record {
+	return Record{Key: rec.Key, Expiry: endedAt, Deadline: endedAt, Version: rec.Version}
+}
+
 // commit writes the request's changes to the store as one transaction and sets the
 // cookie to match. It changes the session only once everything has succeeded, so a
 // failure leaves it as it was.

@@ -611,7 +611,7 @@ func (m *MemoryStore) UserSessions(_ context.Context, userID string) ([]Record, 
 func (m *MemoryStore) endListed(_ context.Context, recs []Record) ([]string, error) {
 	var ended []string
 	for _, rec := range recs {
-		if m.swap(Record{Key: rec.Key, Expiry: endedAt, Deadline: endedAt, Version: rec.Version}, false) == nil {
+		if m.swap(endRecord(rec), false) == nil {
 			ended = append(ended, rec.Key)
 		}
 	}

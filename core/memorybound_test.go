@@ -348,7 +348,7 @@ func TestMemoryStoreFullReclaimsEnded(t *testing.T) {
 	}{
 		{"ended at their version", func(t *testing.T, m *MemoryStore, _ *testClock, saved []Record) {
 			for _, rec := range saved {
-				ended := Record{Key: rec.Key, Expiry: endedAt, Deadline: endedAt, Version: rec.Version}
+				ended := endRecord(rec)
 				if err := m.Save(ctx, ended); err != nil {
 					t.Fatalf("end of %s: %v", rec.Key, err)
 				}

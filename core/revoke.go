@@ -44,8 +44,7 @@ func end(ctx context.Context, store Store, base Record, user string, cas casFunc
 				successor = linkTarget(base)
 				return false, nil
 			}
-			rec := Record{Key: base.Key, Expiry: endedAt, Deadline: endedAt, Version: base.Version}
-			if err := store.Save(ctx, rec); err != nil {
+			if err := store.Save(ctx, endRecord(base)); err != nil {
 				return errors.Is(err, ErrConflict), err
 			}
 			ended = true
