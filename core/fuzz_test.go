@@ -241,7 +241,7 @@ func (rowQueries) touch(context.Context, string, sqlRow, time.Time) (int64, erro
 func (rowQueries) delete(context.Context, string) error                             { return nil }
 func (rowQueries) deleteExpired(context.Context, time.Time, int) (int64, error)     { return 0, nil }
 func (rowQueries) listUser(context.Context, string, time.Time) ([]sqlRow, error)    { return nil, nil }
-func (rowQueries) endListed(context.Context, []string, []int64, time.Time) ([]string, error) {
+func (rowQueries) endListed(context.Context, []string, []string, time.Time) ([]string, error) {
 	return nil, nil
 }
 

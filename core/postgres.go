@@ -117,8 +117,6 @@ func (a postgresQueries) listUser(ctx context.Context, userID string, now time.T
 	return rows, err
 }
 
-func (a postgresQueries) endListed(ctx context.Context, keys []string, versions []int64, now time.Time) ([]string, error) {
-	return a.q.EndSessions(ctx, postgres.EndSessionsParams{
-		EndedAt: endedAt, Now: now, Keys: keys, KeyedVersions: keyedVersions(keys, versions),
-	})
+func (a postgresQueries) endListed(ctx context.Context, keys, keyed []string, now time.Time) ([]string, error) {
+	return a.q.EndSessions(ctx, postgres.EndSessionsParams{EndedAt: endedAt, Now: now, Keys: keys, KeyedVersions: keyed})
 }

@@ -242,7 +242,7 @@ func (a sqliteQueries) listUser(ctx context.Context, userID string, now time.Tim
 // at most one text per power up to it.
 const endBatch = 64
 
-func (a sqliteQueries) endListed(ctx context.Context, keys []string, versions []int64, now time.Time) (ended []string, err error) {
+func (a sqliteQueries) endListed(ctx context.Context, keys, keyed []string, now time.Time) (ended []string, err error) {
 	for len(keys) > 0 {
 		n := min(len(keys), endBatch)
 		padded := make([]string, 1<<bits.Len(uint(n-1)))
@@ -255,13 +255,13 @@ func (a sqliteQueries) endListed(ctx context.Context, keys []string, versions []
 			return int64(len(done)), err
 		}, sqlite.EndSessionsParams{
 			EndedAt: endedAt.UnixMilli(), Now: now.UnixMilli(), Keys: padded,
-			KeyedVersions: "," + strings.Join(keyedVersions(keys[:n], versions[:n]), ",") + ",",
+			KeyedVersions: "," + strings.Join(keyed[:n], ",") + ",",
 		})
 		if err != nil {
 			return ended, err
 		}
 		ended = append(ended, done...)
-		keys, versions = keys[n:], versions[n:]
+		keys, keyed = keys[n:], keyed[n:]
 	}
 	return ended, nil
 }

@@ -76,10 +76,10 @@ type sqlQueries interface {
 	// listUser returns the rows bound to userID that are live at now, with their
 	// keys.
 	listUser(ctx context.Context, userID string, now time.Time) ([]sqlRow, error)
-	// endListed saves the rows under keys that are live at now and at the matching
-	// versions expired at endedAt, without data or user, in one statement, and
-	// returns the keys it ended.
-	endListed(ctx context.Context, keys []string, versions []int64, now time.Time) ([]string, error)
+	// endListed saves the rows under keys that are live at now and at the version
+	// that the matching keyed gives (key:version), expired at endedAt, without data
+	// or user, in one statement, and returns the keys it ended.
+	endListed(ctx context.Context, keys, keyed []string, now time.Time) ([]string, error)
 }
 
 func newSQLStore(q sqlQueries, dialect Dialect, opts []StoreOption) *SQLStore {
@@ -203,14 +203,13 @@ func (s *SQLStore) UserSessions(ctx context.Context, userID string) ([]Record, e
 // endListed ends the records of recs that are still live at their versions in one
 // statement, as Save of each expired at its version would, and returns their keys.
 func (s *SQLStore) endListed(ctx context.Context, recs []Record) ([]string, error) {
-	keys := make([]string, len(recs))
-	versions := make([]int64, len(recs))
+	keys, keyed := make([]string, len(recs)), make([]string, len(recs))
 	for i, rec := range recs {
-		keys[i], versions[i] = rec.Key, rec.Version
+		keys[i], keyed[i] = rec.Key, rec.Key+":"+strconv.FormatInt(rec.Version, 10)
 	}
 	var ended []string
 	err := s.write(ctx, func() (err error) {
-		ended, err = s.q.endListed(ctx, keys, versions, s.now())
+		ended, err = s.q.endListed(ctx, keys, keyed, s.now())
 		return err
 	})
 	if err != nil {
@@ -264,13 +263,3 @@ func (s *SQLStore) Close() error {
 }
 
 func (s *SQLStore) deletionsOf() *deletions { return &s.deletions }
-
-// keyedVersions spells each key with its version as key:version, the way the
-// EndSessions statements match a row at a version.
-func keyedVersions(keys []string, versions []int64) []string {
-	kv := make([]string, len(keys))
-	for i, key := range keys {
-		kv[i] = key + ":" + strconv.FormatInt(versions[i], 10)
-	}
-	return kv
-}
