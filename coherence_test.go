@@ -24,6 +24,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/pgstore"
 )
 
 // propagationBound is how long the tests give a change on one instance to reach
@@ -35,7 +36,7 @@ const propagationBound = 5 * time.Second
 // and can hold back the changes it reports to the cache, as a slow change feed
 // would be held. Embedding the store keeps its ChangeFeed and Toucher.
 type feedStore struct {
-	*echosess.SQLStore
+	*pgstore.Store
 	loads atomic.Int64
 
 	mu   sync.Mutex
@@ -44,11 +45,11 @@ type feedStore struct {
 
 func (s *feedStore) Load(ctx context.Context, key string) (echosess.Record, error) {
 	s.loads.Add(1)
-	return s.SQLStore.Load(ctx, key)
+	return s.Store.Load(ctx, key)
 }
 
 func (s *feedStore) WatchChanges(w echosess.ChangeWatcher) (func(), error) {
-	return s.SQLStore.WatchChanges(heldWatcher{w, s})
+	return s.Store.WatchChanges(heldWatcher{w, s})
 }
 
 // hold holds back the changes reported from now on until release is called.
@@ -92,7 +93,7 @@ type instance struct {
 
 func newInstance(t *testing.T, pool *pgxpool.Pool) *instance {
 	t.Helper()
-	store := &feedStore{SQLStore: echosess.NewPostgresStore(pool)}
+	store := &feedStore{Store: pgstore.New(pool)}
 	t.Cleanup(func() { store.Close() })
 	logs := &syncBuffer{}
 	app := newOutageApp(t, echosess.Config{
@@ -295,7 +296,7 @@ func TestCoherentCache(t *testing.T) {
 	t.Run("ChangesFromOlderSnapshots", func(t *testing.T) {
 		ctx := context.Background()
 		pools := adaptertest.NewPostgresPools(t, 2)
-		store := echosess.NewPostgresStore(pools[0])
+		store := pgstore.New(pools[0])
 		t.Cleanup(func() { store.Close() })
 		a := &instance{outageApp: newOutageApp(t, echosess.Config{Store: store})} // no cache: nothing listens
 		var cookie string
@@ -407,10 +408,10 @@ func testListenerOutage(t *testing.T) {
 func TestCoherentCachePropagation(t *testing.T) {
 	adaptertest.PostgresDSN(t)
 	pools := adaptertest.NewPostgresPools(t, 2)
-	writer := &timedStore{SQLStore: echosess.NewPostgresStore(pools[0]), saved: map[string]time.Time{}}
+	writer := &timedStore{Store: pgstore.New(pools[0]), saved: map[string]time.Time{}}
 	t.Cleanup(func() { writer.Close() })
 	a := newOutageApp(t, echosess.Config{Store: writer, Cache: echosess.NewMemoryStore()})
-	listener := echosess.NewPostgresStore(pools[1])
+	listener := pgstore.New(pools[1])
 	t.Cleanup(func() { listener.Close() })
 	heard := &timedWatcher{watching: make(chan struct{}), heard: map[string]time.Time{}}
 	stop, err := listener.WatchChanges(heard)
@@ -462,13 +463,13 @@ func TestCoherentCachePropagation(t *testing.T) {
 
 // timedStore records when each of its saves returned, by key and version written.
 type timedStore struct {
-	*echosess.SQLStore
+	*pgstore.Store
 	mu    sync.Mutex
 	saved map[string]time.Time
 }
 
 func (s *timedStore) Save(ctx context.Context, rec echosess.Record) error {
-	err := s.SQLStore.Save(ctx, rec)
+	err := s.Store.Save(ctx, rec)
 	if err == nil {
 		s.mu.Lock()
 		s.saved[fmt.Sprintf("%s@%d", rec.Key, rec.Version+1)] = time.Now()

@@ -19,6 +19,9 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/memstore"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 )
 
 // isLocked reports whether msg is SQLite's "database is locked" (SQLITE_BUSY).
@@ -133,15 +136,15 @@ func TestConcurrentKeysAcrossApps(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "sessions.db")
 		db := adaptertest.OpenSQLite(t, path)
-		if err := echosess.Migrate(context.Background(), db, echosess.DialectSQLite); err != nil {
+		if err := sqlitestore.Migrate(context.Background(), db); err != nil {
 			t.Fatal(err)
 		}
 		testConcurrentKeysAcrossApps(t,
 			func(_ *testing.T, now func() time.Time) echosess.Store {
-				return echosess.NewSQLiteStore(db, echosess.WithClock(now))
+				return sqlitestore.New(db, memstore.WithClock(now))
 			},
 			func(t *testing.T, now func() time.Time) echosess.Store {
-				return echosess.NewSQLiteStore(adaptertest.OpenSQLite(t, path), echosess.WithClock(now))
+				return sqlitestore.New(adaptertest.OpenSQLite(t, path), memstore.WithClock(now))
 			})
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -149,15 +152,15 @@ func TestConcurrentKeysAcrossApps(t *testing.T) {
 		pool := adaptertest.OpenPostgres(t, dsn)
 		db := stdlib.OpenDBFromPool(pool)
 		defer db.Close()
-		if err := echosess.Migrate(context.Background(), db, echosess.DialectPostgres); err != nil {
+		if err := pgstore.Migrate(context.Background(), db); err != nil {
 			t.Fatal(err)
 		}
 		testConcurrentKeysAcrossApps(t,
 			func(_ *testing.T, now func() time.Time) echosess.Store {
-				return echosess.NewPostgresStore(pool, echosess.WithClock(now))
+				return pgstore.New(pool, memstore.WithClock(now))
 			},
 			func(t *testing.T, now func() time.Time) echosess.Store {
-				return echosess.NewPostgresStore(adaptertest.OpenPostgres(t, dsn), echosess.WithClock(now))
+				return pgstore.New(adaptertest.OpenPostgres(t, dsn), memstore.WithClock(now))
 			})
 	})
 }

@@ -17,6 +17,9 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/memstore"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 )
 
 // corruptData are data columns that do not decode as a session.
@@ -41,7 +44,7 @@ func TestCorruptedSQLiteRow(t *testing.T) {
 	var db *sql.DB
 	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
 		db = adaptertest.NewSQLiteDB(t)
-		return echosess.NewSQLiteStore(db, echosess.WithClock(now))
+		return sqlitestore.New(db, memstore.WithClock(now))
 	}
 	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
 		res, err := db.ExecContext(context.Background(), "UPDATE echosess_sessions SET data = ? WHERE key = ?", data, key)
@@ -53,7 +56,7 @@ func TestCorruptedPostgresRow(t *testing.T) {
 	var pool *pgxpool.Pool
 	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
 		pool = adaptertest.NewPostgresPool(t)
-		return echosess.NewPostgresStore(pool, echosess.WithClock(now))
+		return pgstore.New(pool, memstore.WithClock(now))
 	}
 	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
 		tag, err := pool.Exec(context.Background(), "UPDATE echosess_sessions SET data = $1 WHERE key = $2", data, key)
@@ -106,7 +109,7 @@ func TestOutOfRangeRow(t *testing.T) {
 				var db *sql.DB
 				newStore := func(t *testing.T, now func() time.Time) echosess.Store {
 					db = adaptertest.NewSQLiteDB(t)
-					return echosess.NewSQLiteStore(db, echosess.WithClock(now))
+					return sqlitestore.New(db, memstore.WithClock(now))
 				}
 				testLostRow(t, newStore, func(t *testing.T, key string) {
 					res, err := db.ExecContext(context.Background(), "UPDATE echosess_sessions SET "+c.set+" WHERE key = ?", key)
@@ -118,7 +121,7 @@ func TestOutOfRangeRow(t *testing.T) {
 			var pool *pgxpool.Pool
 			newStore := func(t *testing.T, now func() time.Time) echosess.Store {
 				pool = adaptertest.NewPostgresPool(t)
-				return echosess.NewPostgresStore(pool, echosess.WithClock(now))
+				return pgstore.New(pool, memstore.WithClock(now))
 			}
 			testLostRow(t, newStore, func(t *testing.T, key string) {
 				tag, err := pool.Exec(context.Background(), "UPDATE echosess_sessions SET "+c.set+" WHERE key = $1", key)

@@ -21,7 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // Config configures Middleware. Zero fields take their values from DefaultConfig;
@@ -101,14 +101,14 @@ type Config struct {
 }
 
 // DefaultConfig holds the values that Middleware uses for zero fields of Config.
-var DefaultConfig = Config(core.Defaults[echo.Context](middleware.DefaultSkipper, defaultErrorHandler))
+var DefaultConfig = Config(engine.Defaults[echo.Context](middleware.DefaultSkipper, defaultErrorHandler))
 
 // engine is cfg as the engine takes it. The conversion compiles only while the two
 // structs have the same fields, so a field added to one cannot be missed.
-func (cfg Config) engine() core.Config[echo.Context] { return core.Config[echo.Context](cfg) }
+func (cfg Config) engine() engine.Config[echo.Context] { return engine.Config[echo.Context](cfg) }
 
 func defaultErrorHandler(_ echo.Context, err error) error {
-	return echo.NewHTTPError(core.FailureStatus(err)).SetInternal(err)
+	return echo.NewHTTPError(engine.FailureStatus(err)).SetInternal(err)
 }
 
 // contextKey is where Middleware keeps the request's session in echo.Context.
@@ -118,22 +118,22 @@ const contextKey = "_echosess"
 // It panics on a configuration that cannot work, such as a nil Store, as Echo's
 // middleware does.
 func Middleware(cfg Config) echo.MiddlewareFunc {
-	serve := core.Serve(cfg.engine(), DefaultConfig.engine(), framework)
+	serve := engine.Serve(cfg.engine(), DefaultConfig.engine(), framework)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error { return serve(c, next) }
 	}
 }
 
-// framework is what core.Serve needs of Echo.
-var framework = core.Framework[echo.Context]{
-	Attach:        func(c echo.Context, m *core.Manager) { c.Set(contextKey, m) }, // session turns it into a session
+// framework is what engine.Serve needs of Echo.
+var framework = engine.Framework[echo.Context]{
+	Attach:        func(c echo.Context, m *engine.Manager) { c.Set(contextKey, m) }, // session turns it into a session
 	Started:       started,
 	IsServerError: isServerError,
 }
 
 // started returns the session of c's request, or nil when the handler never touched
 // it.
-func started(c echo.Context) *core.Session {
+func started(c echo.Context) *engine.Session {
 	if s, ok := c.Get(contextKey).(*echoSession); ok {
 		return &s.Session
 	}
@@ -148,9 +148,9 @@ func isServerError(err error) bool {
 
 // echoSession is a session on an echo.Context, which supplies its exchange.
 type echoSession struct {
-	core.Session
+	engine.Session
 	c     echo.Context
-	flush core.FlushGuard
+	flush engine.FlushGuard
 }
 
 func (s *echoSession) Request() *http.Request { return s.c.Request() }
@@ -162,7 +162,7 @@ func (s *echoSession) RealIP() string         { return s.c.RealIP() }
 func (s *echoSession) Before(fn func()) {
 	res := s.c.Response()
 	res.Before(fn)
-	s.flush = core.FlushGuard{ResponseWriter: res.Writer, Exchange: s}
+	s.flush = engine.FlushGuard{ResponseWriter: res.Writer, Exchange: s}
 	res.Writer = &s.flush
 }
 
@@ -175,19 +175,19 @@ func (s *echoSession) WriteHeader() {
 func (s *echoSession) Fail(status int) {
 	res := s.c.Response()
 	res.Status = status
-	res.Writer = core.FailedWriter(res.Writer)
+	res.Writer = engine.FailedWriter(res.Writer)
 }
 
 // session returns the session of c's request, starting it on first use from the
 // manager that Middleware attached to c.
-func session(c echo.Context) (*core.Session, error) {
+func session(c echo.Context) (*engine.Session, error) {
 	if c == nil {
 		return nil, ErrNoMiddleware
 	}
 	switch v := c.Get(contextKey).(type) {
 	case *echoSession:
 		return &v.Session, nil
-	case *core.Manager:
+	case *engine.Manager:
 		s := &echoSession{c: c}
 		v.Start(&s.Session, s)
 		c.Set(contextKey, s)

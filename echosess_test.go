@@ -12,8 +12,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/echosess/echosess"
-	"github.com/echosess/echosess/core"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/memstore"
 )
 
 // The Echo v4 adapter under the test suite of package adaptertest, which every
@@ -21,7 +22,7 @@ import (
 
 // v4 binds the suite to this package's Middleware and handler API.
 var v4 = &adaptertest.Binding[echo.Context, echo.HandlerFunc, echo.MiddlewareFunc]{
-	Middleware: func(cfg core.Config[echo.Context]) echo.MiddlewareFunc {
+	Middleware: func(cfg engine.Config[echo.Context]) echo.MiddlewareFunc {
 		return echosess.Middleware(echosess.Config(cfg))
 	},
 	DefaultErrorHandler: echosess.DefaultConfig.ErrorHandler,
@@ -103,7 +104,7 @@ func (s *keyRecorder) Delete(ctx context.Context, key string) error {
 func TestStoreNeverSeesToken(t *testing.T) {
 	rec := &keyRecorder{}
 	h := newHarness(t, adaptertest.Variant{Name: "recorded", NewStore: func(t *testing.T, now func() time.Time) echosess.Store {
-		rec.Store = echosess.NewMemoryStore(echosess.WithClock(now))
+		rec.Store = echosess.NewMemoryStore(memstore.WithClock(now))
 		return rec
 	}}, nil)
 	b := h.Browser()

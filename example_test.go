@@ -24,6 +24,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 )
 
 // The examples serve their app with httptest and talk to it as a browser would, with
@@ -72,15 +74,15 @@ func ExampleMiddleware() {
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
 
-	db, err := sql.Open("sqlite", echosess.SQLiteDSN(filepath.Join(dir, "sessions.db")))
+	db, err := sql.Open("sqlite", sqlitestore.DSN(filepath.Join(dir, "sessions.db")))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	if err := echosess.Migrate(ctx, db, echosess.DialectSQLite); err != nil {
+	if err := sqlitestore.Migrate(ctx, db); err != nil {
 		log.Fatal(err)
 	}
-	store := echosess.NewSQLiteStore(db)
+	store := sqlitestore.New(db)
 	cleaner := echosess.StartCleaner(ctx, store, 10*time.Minute, nil)
 	defer cleaner.Stop()
 
@@ -235,7 +237,7 @@ func ExampleNewPostgresStore() {
 	}
 	defer pool.Close()
 	db := stdlib.OpenDBFromPool(pool) // Migrate runs on database/sql
-	err = echosess.Migrate(ctx, db, echosess.DialectPostgres)
+	err = pgstore.Migrate(ctx, db)
 	db.Close() // does not close the pool
 	if err != nil {
 		log.Fatal(err)
@@ -243,7 +245,7 @@ func ExampleNewPostgresStore() {
 
 	e := echo.New()
 	e.Use(echosess.Middleware(echosess.Config{
-		Store: echosess.NewPostgresStore(pool),
+		Store: pgstore.New(pool),
 		Cache: echosess.NewMemoryStore(),
 	}))
 }

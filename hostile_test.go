@@ -23,6 +23,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/memstore"
 	"github.com/labstack/echo/v4"
 )
 
@@ -55,7 +56,7 @@ func newHostileApp(t *testing.T, v adaptertest.Variant) *hostileApp {
 		Logger:  slog.New(slog.NewTextHandler(a.logs, nil)),
 	}
 	if v.Cached {
-		cfg.Cache = echosess.NewMemoryStore(echosess.WithClock(clk.Now))
+		cfg.Cache = echosess.NewMemoryStore(memstore.WithClock(clk.Now))
 	}
 	a.e = newApp(cfg, nil, nil, adaptertest.Routes())
 	a.e.POST("/setraw", func(c echo.Context) error {

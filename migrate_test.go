@@ -29,25 +29,29 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/migrations"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 )
 
 // migrationBackend is a fresh, unmigrated database of one dialect.
 type migrationBackend struct {
-	dialect echosess.Dialect
+	dialect string // the folder of its migrations
 	goose   goose.Dialect
+	migrate func(ctx context.Context, db *sql.DB) error
 	open    func(t *testing.T) (*sql.DB, echosess.Store)
 }
 
 var migrationBackends = []migrationBackend{
-	{echosess.DialectSQLite, goose.DialectSQLite3, func(t *testing.T) (*sql.DB, echosess.Store) {
+	{"sqlite", goose.DialectSQLite3, sqlitestore.Migrate, func(t *testing.T) (*sql.DB, echosess.Store) {
 		db := adaptertest.OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
-		return db, echosess.NewSQLiteStore(db)
+		return db, sqlitestore.New(db)
 	}},
-	{echosess.DialectPostgres, goose.DialectPostgres, func(t *testing.T) (*sql.DB, echosess.Store) {
+	{"postgres", goose.DialectPostgres, pgstore.Migrate, func(t *testing.T) (*sql.DB, echosess.Store) {
 		pool := adaptertest.OpenPostgres(t, adaptertest.NewPostgresSchema(t))
 		db := stdlib.OpenDBFromPool(pool)
 		t.Cleanup(func() { db.Close() })
-		return db, echosess.NewPostgresStore(pool)
+		return db, pgstore.New(pool)
 	}},
 }
 
@@ -55,11 +59,11 @@ var migrationBackends = []migrationBackend{
 // dialect, which Migrate applies.
 func shippedVersions(t *testing.T, db *sql.DB) []int64 {
 	t.Helper()
-	dialect := echosess.DialectSQLite
+	dialect := "sqlite"
 	if _, ok := db.Driver().(*stdlib.Driver); ok {
-		dialect = echosess.DialectPostgres
+		dialect = "postgres"
 	}
-	dir := filepath.Join("migrations", string(dialect))
+	dir := filepath.Join("migrations", dialect)
 	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no migrations in %s: %v", dir, err)
@@ -89,9 +93,9 @@ func wantAllApplied(t *testing.T, db *sql.DB, when string) {
 func appliedVersions(t *testing.T, db *sql.DB) []int64 {
 	t.Helper()
 	rows, err := db.QueryContext(context.Background(),
-		"SELECT version_id FROM "+echosess.MigrationTable+" WHERE is_applied AND version_id > 0 ORDER BY id")
+		"SELECT version_id FROM "+migrations.Table+" WHERE is_applied AND version_id > 0 ORDER BY id")
 	if err != nil {
-		t.Fatalf("read %s: %v", echosess.MigrationTable, err)
+		t.Fatalf("read %s: %v", migrations.Table, err)
 	}
 	defer rows.Close()
 	var versions []int64
@@ -127,7 +131,7 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 			ctx := context.Background()
 			db, store := b.open(t)
 			for range 2 {
-				if err := echosess.Migrate(ctx, db, b.dialect); err != nil {
+				if err := b.migrate(ctx, db); err != nil {
 					t.Fatalf("Migrate: %v", err)
 				}
 			}
@@ -142,14 +146,14 @@ func TestMigrateDownThenUp(t *testing.T) {
 		t.Run(string(b.dialect), func(t *testing.T) {
 			ctx := context.Background()
 			db, store := b.open(t)
-			if err := echosess.Migrate(ctx, db, b.dialect); err != nil {
+			if err := b.migrate(ctx, db); err != nil {
 				t.Fatalf("Migrate: %v", err)
 			}
 			wantWorkingStore(t, store)
 
 			// The shipped folder, driven by goose itself, on the table Migrate made.
 			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
-				goose.WithTableName(echosess.MigrationTable), goose.WithDisableGlobalRegistry(true))
+				goose.WithTableName(migrations.Table), goose.WithDisableGlobalRegistry(true))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,17 +170,10 @@ func TestMigrateDownThenUp(t *testing.T) {
 				t.Fatalf("up: %v", err)
 			}
 			wantWorkingStore(t, store)
-			if err := echosess.Migrate(ctx, db, b.dialect); err != nil {
+			if err := b.migrate(ctx, db); err != nil {
 				t.Fatalf("Migrate after goose up: %v", err)
 			}
 		})
-	}
-}
-
-func TestMigrateUnknownDialect(t *testing.T) {
-	db := adaptertest.OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
-	if err := echosess.Migrate(context.Background(), db, "oracle"); err == nil {
-		t.Fatal("Migrate with an unknown dialect: no error")
 	}
 }
 
@@ -196,7 +193,7 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := echosess.Migrate(ctx, db, echosess.DialectPostgres); err != nil {
+			if err := pgstore.Migrate(ctx, db); err != nil {
 				t.Errorf("Migrate: %v", err)
 			}
 		}()
@@ -299,11 +296,11 @@ func TestGooseCLI(t *testing.T) {
 		docGoose(t, bin, "sqlite3", path)
 
 		db := adaptertest.OpenSQLite(t, path)
-		if err := echosess.Migrate(context.Background(), db, echosess.DialectSQLite); err != nil {
+		if err := sqlitestore.Migrate(context.Background(), db); err != nil {
 			t.Fatalf("Migrate after goose up: %v", err)
 		}
 		wantAllApplied(t, db, "")
-		wantWorkingStore(t, echosess.NewSQLiteStore(db))
+		wantWorkingStore(t, sqlitestore.New(db))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := newPostgresDatabase(t)
@@ -312,11 +309,11 @@ func TestGooseCLI(t *testing.T) {
 		pool := adaptertest.OpenPostgres(t, dsn)
 		db := stdlib.OpenDBFromPool(pool)
 		defer db.Close()
-		if err := echosess.Migrate(context.Background(), db, echosess.DialectPostgres); err != nil {
+		if err := pgstore.Migrate(context.Background(), db); err != nil {
 			t.Fatalf("Migrate after goose up: %v", err)
 		}
 		wantAllApplied(t, db, "")
-		wantWorkingStore(t, echosess.NewPostgresStore(pool))
+		wantWorkingStore(t, pgstore.New(pool))
 	})
 }
 
@@ -428,7 +425,7 @@ func TestSQLiteMigrateConcurrently(t *testing.T) {
 		for _, db := range dbs {
 			go func() {
 				<-start
-				errs <- echosess.Migrate(context.Background(), db, echosess.DialectSQLite)
+				errs <- sqlitestore.Migrate(context.Background(), db)
 			}()
 		}
 		close(start)
@@ -441,7 +438,7 @@ func TestSQLiteMigrateConcurrently(t *testing.T) {
 			if got, want := appliedVersions(t, db), shippedVersions(t, db); !slices.Equal(got, want) {
 				t.Fatalf("round %d: applied versions = %v, want %v", round, got, want)
 			}
-			wantWorkingStore(t, echosess.NewSQLiteStore(db))
+			wantWorkingStore(t, sqlitestore.New(db))
 		}
 	}
 	t.Logf("in %d rounds Migrate started over %d times", rounds, logs.count("starting over"))
@@ -467,12 +464,12 @@ func TestMigrateAfterGooseWithoutTable(t *testing.T) {
 				t.Fatalf("goose up without -table: %v", err)
 			}
 
-			err = echosess.Migrate(ctx, db, b.dialect)
+			err = b.migrate(ctx, db)
 			if err == nil {
-				t.Fatal("Migrate after goose up without -table: no error, and no record of the migration in " + echosess.MigrationTable)
+				t.Fatal("Migrate after goose up without -table: no error, and no record of the migration in " + migrations.Table)
 			}
 			msg := err.Error()
-			for _, want := range []string{"goose_db_version", "without -table " + echosess.MigrationTable, "already exists"} {
+			for _, want := range []string{"goose_db_version", "without -table " + migrations.Table, "already exists"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("the error does not say %q:\n%s", want, msg)
 				}
@@ -484,7 +481,7 @@ func TestMigrateAfterGooseWithoutTable(t *testing.T) {
 			if _, err := db.ExecContext(ctx, fix); err != nil {
 				t.Fatalf("the SQL that the error gives: %v\n%s", err, fix)
 			}
-			if err := echosess.Migrate(ctx, db, b.dialect); err != nil {
+			if err := b.migrate(ctx, db); err != nil {
 				t.Fatalf("Migrate after the fix: %v", err)
 			}
 			wantAllApplied(t, db, "after the fix")
@@ -534,14 +531,14 @@ func TestPostgresMigrateWaitsForLock(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- echosess.Migrate(cancelled, db, echosess.DialectPostgres) }()
+	go func() { done <- pgstore.Migrate(cancelled, db) }()
 	wantHolder(logs.await(t, "waiting for the migration lock"))
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", holder.PgConn().PID())) {
 		t.Fatalf("Migrate cancelled while it waited: %v, want context.Canceled and the holder's pid", err)
 	}
 
-	go func() { done <- echosess.Migrate(ctx, db, echosess.DialectPostgres) }()
+	go func() { done <- pgstore.Migrate(ctx, db) }()
 	wantHolder(logs.await(t, "waiting for the migration lock"))
 	select {
 	case err := <-done:
@@ -567,7 +564,7 @@ func TestMigrateUpgradesFirstSchema(t *testing.T) {
 			ctx := context.Background()
 			db, store := b.open(t)
 			p, err := goose.NewProvider(b.goose, db, os.DirFS(filepath.Join("migrations", string(b.dialect))),
-				goose.WithTableName(echosess.MigrationTable), goose.WithDisableGlobalRegistry(true))
+				goose.WithTableName(migrations.Table), goose.WithDisableGlobalRegistry(true))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -579,14 +576,14 @@ func TestMigrateUpgradesFirstSchema(t *testing.T) {
 			now, expiry := time.Now(), time.Now().Add(time.Hour)
 			insert := `INSERT INTO echosess_sessions (key, data, expires_at, deadline, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)`
 			args := []any{key, []byte(`{"name":"ada"}`), expiry, expiry, now}
-			if b.dialect == echosess.DialectSQLite {
+			if b.dialect == "sqlite" {
 				insert = strings.NewReplacer("$1", "?", "$2", "?", "$3", "?", "$4", "?", "$5", "?").Replace(insert)
 				args = []any{key, []byte(`{"name":"ada"}`), expiry.UnixMilli(), expiry.UnixMilli(), now.UnixMilli(), now.UnixMilli()}
 			}
 			if _, err := db.ExecContext(ctx, insert, args...); err != nil {
 				t.Fatalf("insert a first-version row: %v", err)
 			}
-			if err := echosess.Migrate(ctx, db, b.dialect); err != nil {
+			if err := b.migrate(ctx, db); err != nil {
 				t.Fatalf("Migrate: %v", err)
 			}
 			wantAllApplied(t, db, "after the upgrade")

@@ -25,6 +25,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/pgstore"
 )
 
 // tcpProxy forwards TCP connections to a target. Cut closes every connection and
@@ -165,7 +166,7 @@ func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpProxy, direct *
 	direct = adaptertest.OpenPostgres(t, dsn)
 	db := stdlib.OpenDBFromPool(direct)
 	defer db.Close()
-	if err := echosess.Migrate(context.Background(), db, echosess.DialectPostgres); err != nil {
+	if err := pgstore.Migrate(context.Background(), db); err != nil {
 		t.Fatalf("migrate postgres: %v", err)
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -388,7 +389,7 @@ func testPostgresOutage(t *testing.T, mode string, cached bool) {
 	const clients = 6
 	const storeTimeout = 500 * time.Millisecond
 	pool, proxy, direct := proxiedPostgres(t)
-	cfg := echosess.Config{Store: echosess.NewPostgresStore(pool), StoreTimeout: storeTimeout}
+	cfg := echosess.Config{Store: pgstore.New(pool), StoreTimeout: storeTimeout}
 	if cached {
 		cfg.Cache = echosess.NewMemoryStore()
 	}
@@ -476,7 +477,7 @@ func testPostgresOutage(t *testing.T, mode string, cached bool) {
 
 	// Every acknowledged write is in the database: read each through an app with a
 	// direct pool and no cache.
-	check := newOutageApp(t, echosess.Config{Store: echosess.NewPostgresStore(direct)})
+	check := newOutageApp(t, echosess.Config{Store: pgstore.New(direct)})
 	acked := 0
 	for _, c := range cs {
 		for k, v := range c.ackedKeys() {

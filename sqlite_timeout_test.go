@@ -16,6 +16,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/sqlitestore"
 )
 
 // TestSQLiteCommitHonoursStoreTimeout (issue 11, rule 14): a request whose commit
@@ -32,10 +33,10 @@ func TestSQLiteCommitHonoursStoreTimeout(t *testing.T) {
 	)
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	db := openSQLiteFile(t, path)
-	if err := echosess.Migrate(context.Background(), db, echosess.DialectSQLite); err != nil {
+	if err := sqlitestore.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	store := echosess.NewSQLiteStore(db)
+	store := sqlitestore.New(db)
 	defer store.Close()
 
 	var (
@@ -106,7 +107,7 @@ func TestSQLiteCommitHonoursStoreTimeout(t *testing.T) {
 // openSQLiteFile opens the SQLite file at path with SQLiteDSN, closed when t ends.
 func openSQLiteFile(t *testing.T, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", echosess.SQLiteDSN(path))
+	db, err := sql.Open("sqlite", sqlitestore.DSN(path))
 	if err != nil {
 		t.Fatal(err)
 	}

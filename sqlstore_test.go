@@ -14,8 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/echosess/echosess"
-	"github.com/echosess/echosess/core"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 	"github.com/echosess/echosess/storetest"
 )
 
@@ -23,22 +24,29 @@ import (
 // both. exec runs a statement directly on the database, with ? placeholders.
 type sqlBackend struct {
 	name     string
-	newStore func(t *testing.T, opts ...echosess.StoreOption) (*echosess.SQLStore, func(query string, args ...any))
+	newStore func(t *testing.T, opts ...sqlitestore.Option) (sqlStore, func(query string, args ...any))
+}
+
+// sqlStore is what the tests use of sqlitestore.Store and pgstore.Store.
+type sqlStore interface {
+	echosess.Store
+	echosess.Toucher
+	echosess.UserIndex
 }
 
 var sqlBackends = []sqlBackend{
-	{"SQLite", func(t *testing.T, opts ...echosess.StoreOption) (*echosess.SQLStore, func(string, ...any)) {
+	{"SQLite", func(t *testing.T, opts ...sqlitestore.Option) (sqlStore, func(string, ...any)) {
 		db := adaptertest.NewSQLiteDB(t)
-		return echosess.NewSQLiteStore(db, opts...), func(query string, args ...any) {
+		return sqlitestore.New(db, opts...), func(query string, args ...any) {
 			t.Helper()
 			if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
 				t.Fatalf("%s: %v", query, err)
 			}
 		}
 	}},
-	{"Postgres", func(t *testing.T, opts ...echosess.StoreOption) (*echosess.SQLStore, func(string, ...any)) {
+	{"Postgres", func(t *testing.T, opts ...sqlitestore.Option) (sqlStore, func(string, ...any)) {
 		pool := adaptertest.NewPostgresPool(t)
-		return echosess.NewPostgresStore(pool, opts...), func(query string, args ...any) {
+		return pgstore.New(pool, opts...), func(query string, args ...any) {
 			t.Helper()
 			if _, err := pool.Exec(context.Background(), numberPlaceholders(query), args...); err != nil {
 				t.Fatalf("%s: %v", query, err)
@@ -63,24 +71,24 @@ func numberPlaceholders(query string) string {
 }
 
 func TestSQLiteStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) echosess.Store { return echosess.NewSQLiteStore(adaptertest.NewSQLiteDB(t)) })
+	storetest.Run(t, func(t *testing.T) echosess.Store { return sqlitestore.New(adaptertest.NewSQLiteDB(t)) })
 }
 
 func TestSQLiteStoreBehindCache(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		return echosess.WithCache(echosess.NewSQLiteStore(adaptertest.NewSQLiteDB(t)), echosess.NewMemoryStore(), nil)
+		return echosess.WithCache(sqlitestore.New(adaptertest.NewSQLiteDB(t)), echosess.NewMemoryStore(), nil)
 	})
 }
 
 func TestPostgresStore(t *testing.T) {
 	adaptertest.PostgresDSN(t)
-	storetest.Run(t, func(t *testing.T) echosess.Store { return echosess.NewPostgresStore(adaptertest.NewPostgresPool(t)) })
+	storetest.Run(t, func(t *testing.T) echosess.Store { return pgstore.New(adaptertest.NewPostgresPool(t)) })
 }
 
 func TestPostgresStoreBehindCache(t *testing.T) {
 	adaptertest.PostgresDSN(t)
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		store := echosess.NewPostgresStore(adaptertest.NewPostgresPool(t))
+		store := pgstore.New(adaptertest.NewPostgresPool(t))
 		t.Cleanup(func() { store.Close() })
 		return echosess.WithCache(store, echosess.NewMemoryStore(), nil)
 	})
@@ -92,7 +100,7 @@ func TestPostgresChangeFeed(t *testing.T) {
 	adaptertest.PostgresDSN(t)
 	storetest.ChangeFeed(t, func(t *testing.T) (echosess.ChangeFeed, echosess.Store) {
 		pools := adaptertest.NewPostgresPools(t, 2)
-		feed, writer := echosess.NewPostgresStore(pools[0]), echosess.NewPostgresStore(pools[1])
+		feed, writer := pgstore.New(pools[0]), pgstore.New(pools[1])
 		t.Cleanup(func() { feed.Close() })
 		return feed, writer
 	})
@@ -124,7 +132,7 @@ func TestSQLStoreClock(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			clock := newManualClock()
-			s, _ := b.newStore(t, echosess.WithClock(clock.Now))
+			s, _ := b.newStore(t, sqlitestore.WithClock(clock.Now))
 			start := clock.Now()
 			if err := s.Save(ctx, sessionRecord("a", start.Add(time.Minute), 0, "k", "v")); err != nil {
 				t.Fatal(err)
@@ -173,7 +181,7 @@ func TestSQLStoreDeleteExpiredInBatches(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			clock := newManualClock()
-			s, _ := b.newStore(t, echosess.WithClock(clock.Now), core.WithDeleteBatch(4))
+			s, _ := b.newStore(t, sqlitestore.WithClock(clock.Now), sqlitestore.WithDeleteBatch(4))
 			const expired, live = 10, 3
 			for i := range expired + live {
 				expiry := clock.Now().Add(time.Duration(i+1) * time.Second)
@@ -275,7 +283,7 @@ func TestSQLStoreTouchWritesNoData(t *testing.T) {
 func TestSQLStoreDatabaseErrors(t *testing.T) {
 	ctx := context.Background()
 	db := adaptertest.NewSQLiteDB(t)
-	s := echosess.NewSQLiteStore(db)
+	s := sqlitestore.New(db)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +311,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 	const writers, saves = 64, 10
 	ctx := context.Background()
 	db := adaptertest.NewSQLiteDB(t)
-	s := echosess.NewSQLiteStore(db)
+	s := sqlitestore.New(db)
 	if err := s.Save(ctx, sessionRecord("shared", time.Now().Add(time.Hour), 0, "n", "0")); err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +408,7 @@ func TestPostgresDeleteExpiredConcurrent(t *testing.T) {
 	ctx := context.Background()
 	pool := adaptertest.NewPostgresPool(t)
 	clock := newManualClock()
-	s := echosess.NewPostgresStore(pool, echosess.WithClock(clock.Now), core.WithDeleteBatch(7))
+	s := pgstore.New(pool, sqlitestore.WithClock(clock.Now), sqlitestore.WithDeleteBatch(7))
 	const rows = 300
 	insertExpired(t, pool, clock.Now(), rows)
 	clock.Advance(time.Hour)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/echosess/echosess"
+	"github.com/echosess/echosess/memstore"
 	"github.com/echosess/echosess/storetest"
 )
 
@@ -24,7 +25,7 @@ func TestMemoryStoreBehindCache(t *testing.T) {
 // reaches: the bound's accounting must not change what the store does.
 func TestMemoryStoreBounded(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		return echosess.NewMemoryStore(echosess.WithMaxBytes(16 << 20))
+		return echosess.NewMemoryStore(memstore.WithMaxBytes(16 << 20))
 	})
 }
 
@@ -34,7 +35,7 @@ func TestMemoryStoreBounded(t *testing.T) {
 // does.
 func TestMemoryStoreBehindBoundedCache(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		cache := echosess.NewMemoryStore(echosess.WithMaxBytes(128<<10), echosess.WithMaxAge(time.Millisecond))
+		cache := echosess.NewMemoryStore(memstore.WithMaxBytes(128<<10), memstore.WithMaxAge(time.Millisecond))
 		return echosess.WithCache(echosess.NewMemoryStore(), cache, nil)
 	})
 }

@@ -45,6 +45,8 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 )
 
 const (
@@ -224,13 +226,13 @@ func sqliteScaleFixture(b *testing.B, rows int) *scaleFixture {
 		b.Fatal(err)
 	}
 	scaleClosers = append(scaleClosers, func() { os.RemoveAll(dir) })
-	db, err := sql.Open("sqlite", echosess.SQLiteDSN(filepath.Join(dir, "sessions.db")))
+	db, err := sql.Open("sqlite", sqlitestore.DSN(filepath.Join(dir, "sessions.db")))
 	if err != nil {
 		b.Fatal(err)
 	}
 	scaleClosers = append(scaleClosers, func() { db.Close() })
 	ctx := context.Background()
-	if err := echosess.Migrate(ctx, db, echosess.DialectSQLite); err != nil {
+	if err := sqlitestore.Migrate(ctx, db); err != nil {
 		b.Fatal(err)
 	}
 	if err := seedSQLiteScale(ctx, db, rows); err != nil {
@@ -239,7 +241,7 @@ func sqliteScaleFixture(b *testing.B, rows int) *scaleFixture {
 	if rows >= 1e5 {
 		checkSQLitePlans(b, ctx, db)
 	}
-	store := echosess.NewSQLiteStore(db)
+	store := sqlitestore.New(db)
 	scaleClosers = append(scaleClosers, func() { store.Close() })
 	return &scaleFixture{store: store, add: func(ctx context.Context, user string, n int) error {
 		return addSQLiteScale(ctx, db, user, n)
@@ -264,7 +266,7 @@ func postgresScaleFixture(b *testing.B, rows int) *scaleFixture {
 	}
 	scaleClosers = append(scaleClosers, pool.Close)
 	db := stdlib.OpenDBFromPool(pool)
-	err = echosess.Migrate(ctx, db, echosess.DialectPostgres)
+	err = pgstore.Migrate(ctx, db)
 	db.Close()
 	if err != nil {
 		b.Fatal(err)
@@ -275,7 +277,7 @@ func postgresScaleFixture(b *testing.B, rows int) *scaleFixture {
 	if rows >= 1e5 {
 		checkPostgresPlans(b, ctx, pool)
 	}
-	store := echosess.NewPostgresStore(pool)
+	store := pgstore.New(pool)
 	scaleClosers = append(scaleClosers, func() { store.Close() })
 	return &scaleFixture{store: store, add: func(ctx context.Context, user string, n int) error {
 		return addPostgresScale(ctx, pool, user, n)

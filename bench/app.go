@@ -12,6 +12,7 @@ import (
 	"encoding/gob"
 	"encoding/json"
 	"fmt"
+	"github.com/echosess/echosess/sqlitestore"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -21,7 +22,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/echosess/echosess"
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 	"github.com/labstack/echo-contrib/session"
 	"github.com/labstack/echo/v4"
 )
@@ -169,7 +170,7 @@ func NewSQLiteApp(lib string, db *sql.DB, count bool) (*App, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	a := &App{Lib: lib, Handler: e}
-	store := echosess.NewSQLiteStore(db)
+	store := sqlitestore.New(db)
 	a.close = func() { store.Close() }
 	useEchosess(e, lib, a.counted(store, count))
 	return a, nil
@@ -195,8 +196,8 @@ func useEchosess(e *echo.Echo, lib string, store echosess.Store) {
 // echosessConfig is the echosess configuration of every echosess app, on Echo v4 or
 // v5 (C is the Echo version's context): store, with a MemoryStore as Config.Cache for
 // echosess-cache.
-func echosessConfig[C any](lib string, store echosess.Store) core.Config[C] {
-	cfg := core.Config[C]{
+func echosessConfig[C any](lib string, store echosess.Store) engine.Config[C] {
+	cfg := engine.Config[C]{
 		Store:          store,
 		CookieName:     CookieName,
 		CookieInsecure: true, // the load command speaks plain HTTP

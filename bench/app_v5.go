@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/echosess/echosess/core"
 	echosess "github.com/echosess/echosess/echov5"
+	"github.com/echosess/echosess/internal/engine"
 	"github.com/labstack/echo-contrib/v5/session"
 	"github.com/labstack/echo/v5"
 )
@@ -39,7 +39,7 @@ func newAppV5(lib string, pg *Postgres, count bool) (*App, error) {
 	case LibBaselineV5:
 		routeBaselineV5(e)
 	case LibEchosessV5:
-		mem := core.NewMemoryStore()
+		mem := engine.NewMemoryStore()
 		a.seed = func(ctx context.Context, n int) error { return seedEchosess(ctx, mem, n) }
 		e.Use(echosess.Middleware(echosess.Config(echosessConfig[*echo.Context](lib, a.counted(mem, count)))))
 		routeEchosessV5(e)

@@ -3,18 +3,18 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"github.com/echosess/echosess/pgstore"
 	"time"
 
-	"github.com/echosess/echosess"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // echosessStore returns echosess's Postgres store on its schema.
-func (p *Postgres) echosessStore() *echosess.SQLStore { return echosess.NewPostgresStore(p.Echosess) }
+func (p *Postgres) echosessStore() *pgstore.Store { return pgstore.New(p.Echosess) }
 
 // migrateEchosess creates echosess's table with its own migrations.
 func migrateEchosess(ctx context.Context, db *sql.DB) error {
-	return echosess.Migrate(ctx, db, echosess.DialectPostgres)
+	return pgstore.Migrate(ctx, db)
 }
 
 // seedEchosessTable inserts n live sessions straight into echosess's table, keyed

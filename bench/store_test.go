@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 	"testing"
 	"time"
 
@@ -71,7 +73,7 @@ func BenchmarkStoreLoad(b *testing.B) {
 		b.Run("lib=floor", func(b *testing.B) { postgresFloorLoad(b, context.Background(), pool, rec.Key, true) })
 		b.Run("lib=floor-deadline", func(b *testing.B) { postgresFloorLoad(b, deadline(b), pool, rec.Key, true) })
 		b.Run("lib=floor-unprepared", func(b *testing.B) { postgresFloorLoad(b, context.Background(), pool, rec.Key, false) })
-		b.Run("lib=echosess", func(b *testing.B) { storeLoad(b, echosess.NewPostgresStore(pool), rec.Key) })
+		b.Run("lib=echosess", func(b *testing.B) { storeLoad(b, pgstore.New(pool), rec.Key) })
 	})
 }
 
@@ -92,7 +94,7 @@ func BenchmarkStoreSave(b *testing.B) {
 		b.Run("lib=floor", func(b *testing.B) { postgresFloorSave(b, context.Background(), pool, rec, version, true) })
 		b.Run("lib=floor-deadline", func(b *testing.B) { postgresFloorSave(b, deadline(b), pool, rec, version, true) })
 		b.Run("lib=floor-unprepared", func(b *testing.B) { postgresFloorSave(b, context.Background(), pool, rec, version, false) })
-		b.Run("lib=echosess", func(b *testing.B) { storeSave(b, echosess.NewPostgresStore(pool), rec, version) })
+		b.Run("lib=echosess", func(b *testing.B) { storeSave(b, pgstore.New(pool), rec, version) })
 	})
 }
 
@@ -105,8 +107,8 @@ func deadline(b *testing.B) context.Context {
 }
 
 // newSQLiteStore returns echosess's SQLite store on db, closed when b ends.
-func newSQLiteStore(b *testing.B, db *sql.DB) *echosess.SQLStore {
-	s := echosess.NewSQLiteStore(db)
+func newSQLiteStore(b *testing.B, db *sql.DB) *sqlitestore.Store {
+	s := sqlitestore.New(db)
 	b.Cleanup(func() { s.Close() })
 	return s
 }
@@ -121,7 +123,7 @@ func sqliteSession(b *testing.B) (*sql.DB, echosess.Record) {
 // skips b without a DSN.
 func postgresSession(b *testing.B) (*pgxpool.Pool, echosess.Record) {
 	pool := sharedPostgres(b).Echosess
-	return pool, saveSession(b, echosess.NewPostgresStore(pool))
+	return pool, saveSession(b, pgstore.New(pool))
 }
 
 // saveSession saves a new session of storeData in store and returns it as saved.

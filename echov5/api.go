@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // Get returns the value under key decoded into a T. ok is false when the key is
@@ -16,19 +16,19 @@ func Get[T any](c *echo.Context, key string) (value T, ok bool, err error) {
 	if err != nil {
 		return value, false, err
 	}
-	return core.Get[T](s, key)
+	return engine.Get[T](s, key)
 }
 
 // Set stores value, encoded as JSON, under key. It returns ErrTooLarge and changes
 // nothing when the session would grow past Config.MaxSize. Setting the value that
 // key holds, encoded alike, is no change: nothing is written for it.
 func Set(c *echo.Context, key string, value any) error {
-	return with(c, func(s *core.Session) error { return s.Set(key, value) })
+	return with(c, func(s *engine.Session) error { return s.Set(key, value) })
 }
 
 // Delete removes key from the session.
 func Delete(c *echo.Context, key string) error {
-	return with(c, func(s *core.Session) error { return s.Delete(key) })
+	return with(c, func(s *engine.Session) error { return s.Delete(key) })
 }
 
 // Pop returns the value under key and removes it, as for a flash message or a
@@ -40,20 +40,20 @@ func Pop[T any](c *echo.Context, key string) (value T, ok bool, err error) {
 	if err != nil {
 		return value, false, err
 	}
-	return core.Pop[T](s, key)
+	return engine.Pop[T](s, key)
 }
 
 // Clear removes every key this request sees but keeps the session and its token. A
 // key that another request commits after this one loaded the session survives.
 func Clear(c *echo.Context) error {
-	return with(c, (*core.Session).Clear)
+	return with(c, (*engine.Session).Clear)
 }
 
 // Destroy ends the session: the commit deletes it from the store and the cache and
 // expires the cookie, even when other requests of the session changed or renewed it
 // meanwhile. Values set afterwards start a new session with a new token.
 func Destroy(c *echo.Context) error {
-	return with(c, (*core.Session).Destroy)
+	return with(c, (*engine.Session).Destroy)
 }
 
 // RenewID moves the session's data to a new token and makes the old token worthless,
@@ -61,13 +61,13 @@ func Destroy(c *echo.Context) error {
 // another. Call it when privileges change, such as at login, to defeat session
 // fixation.
 func RenewID(c *echo.Context) error {
-	return with(c, (*core.Session).RenewID)
+	return with(c, (*engine.Session).RenewID)
 }
 
 // SetExpiry sets when this session ends, such as a longer life for "remember me".
 // An expiry in the past destroys the session.
 func SetExpiry(c *echo.Context, e Expiry) error {
-	return with(c, func(s *core.Session) error { return s.SetExpiry(e) })
+	return with(c, func(s *engine.Session) error { return s.SetExpiry(e) })
 }
 
 // RememberMe makes this session's cookie persistent, lasting until the session's
@@ -80,26 +80,26 @@ func SetExpiry(c *echo.Context, e Expiry) error {
 //	echosess.RememberMe(c, true)
 //	echosess.SetExpiry(c, echosess.ExpireIn(30*24*time.Hour))
 func RememberMe(c *echo.Context, remember bool) error {
-	return with(c, func(s *core.Session) error { return s.RememberMe(remember) })
+	return with(c, func(s *engine.Session) error { return s.RememberMe(remember) })
 }
 
 // Save commits the session now rather than when the response is written, for
 // handlers that want to act on a failure. A failure is then the handler's to answer:
 // the automatic commit retries the failed changes only if the session changes again.
 func Save(c *echo.Context) error {
-	return with(c, (*core.Session).Save)
+	return with(c, (*engine.Session).Save)
 }
 
 // IsNew reports whether the session is not stored yet: the request carried no cookie
 // that names a live session, or the session ended in this request. It loads the
 // session when the request has a well-formed session cookie, as Get would.
 func IsNew(c *echo.Context) (bool, error) {
-	return read(c, (*core.Session).IsNew)
+	return read(c, (*engine.Session).IsNew)
 }
 
 // Keys returns the session's keys in sorted order. It loads the session.
 func Keys(c *echo.Context) ([]string, error) {
-	return read(c, (*core.Session).Keys)
+	return read(c, (*engine.Session).Keys)
 }
 
 // Expires returns when the stored session ends: lifetime is the end of its lifetime,
@@ -129,7 +129,7 @@ func ID(c *echo.Context) string {
 }
 
 // read returns what fn reads from the session of c's request.
-func read[T any](c *echo.Context, fn func(*core.Session) (T, error)) (T, error) {
+func read[T any](c *echo.Context, fn func(*engine.Session) (T, error)) (T, error) {
 	s, err := session(c)
 	if err != nil {
 		var zero T
@@ -139,7 +139,7 @@ func read[T any](c *echo.Context, fn func(*core.Session) (T, error)) (T, error) 
 }
 
 // with runs fn on the session of c's request.
-func with(c *echo.Context, fn func(*core.Session) error) error {
+func with(c *echo.Context, fn func(*engine.Session) error) error {
 	s, err := session(c)
 	if err != nil {
 		return err

@@ -4,7 +4,7 @@
 // of that package, with the same meaning, on *echo.Context where it takes Echo's
 // request context (TestParity checks it), over the same engine and the same stores:
 //
-//	store := echosess.NewSQLiteStore(db)
+//	store := sqlitestore.New(db)
 //	e.Use(echosess.Middleware(echosess.Config{Store: store, Cache: echosess.NewMemoryStore()}))
 package echosess
 
@@ -18,7 +18,7 @@ import (
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // Config configures Middleware. Zero fields take their values from DefaultConfig;
@@ -98,14 +98,14 @@ type Config struct {
 }
 
 // DefaultConfig holds the values that Middleware uses for zero fields of Config.
-var DefaultConfig = Config(core.Defaults[*echo.Context](middleware.DefaultSkipper, defaultErrorHandler))
+var DefaultConfig = Config(engine.Defaults[*echo.Context](middleware.DefaultSkipper, defaultErrorHandler))
 
 // engine is cfg as the engine takes it. The conversion compiles only while the two
 // structs have the same fields, so a field added to one cannot be missed.
-func (cfg Config) engine() core.Config[*echo.Context] { return core.Config[*echo.Context](cfg) }
+func (cfg Config) engine() engine.Config[*echo.Context] { return engine.Config[*echo.Context](cfg) }
 
 func defaultErrorHandler(_ *echo.Context, err error) error {
-	return echo.NewHTTPError(core.FailureStatus(err), "").Wrap(err)
+	return echo.NewHTTPError(engine.FailureStatus(err), "").Wrap(err)
 }
 
 // contextKey is where Middleware keeps the request's session in the echo.Context.
@@ -115,22 +115,22 @@ const contextKey = "_echosess"
 // It panics on a configuration that cannot work, such as a nil Store, as Echo's
 // middleware does.
 func Middleware(cfg Config) echo.MiddlewareFunc {
-	serve := core.Serve(cfg.engine(), DefaultConfig.engine(), framework)
+	serve := engine.Serve(cfg.engine(), DefaultConfig.engine(), framework)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error { return serve(c, next) }
 	}
 }
 
-// framework is what core.Serve needs of Echo.
-var framework = core.Framework[*echo.Context]{
-	Attach:        func(c *echo.Context, m *core.Manager) { c.Set(contextKey, m) }, // session turns it into a session
+// framework is what engine.Serve needs of Echo.
+var framework = engine.Framework[*echo.Context]{
+	Attach:        func(c *echo.Context, m *engine.Manager) { c.Set(contextKey, m) }, // session turns it into a session
 	Started:       started,
 	IsServerError: isServerError,
 }
 
 // started returns the session of c's request, or nil when the handler never touched
 // it.
-func started(c *echo.Context) *core.Session {
+func started(c *echo.Context) *engine.Session {
 	if s, ok := c.Get(contextKey).(*echoSession); ok {
 		return &s.Session
 	}
@@ -147,10 +147,10 @@ func isServerError(err error) bool {
 // the *echo.Response under whatever writers wrap it (c.JSON's delayed status, the
 // automatic HEAD handler, other middleware).
 type echoSession struct {
-	core.Session
+	engine.Session
 	c     *echo.Context
 	res   *echo.Response
-	flush core.FlushGuard
+	flush engine.FlushGuard
 }
 
 func (s *echoSession) Request() *http.Request { return s.c.Request() }
@@ -161,7 +161,7 @@ func (s *echoSession) RealIP() string         { return s.c.RealIP() }
 
 func (s *echoSession) Before(fn func()) {
 	s.res.Before(fn)
-	s.flush = core.FlushGuard{ResponseWriter: s.res.ResponseWriter, Exchange: s}
+	s.flush = engine.FlushGuard{ResponseWriter: s.res.ResponseWriter, Exchange: s}
 	s.res.ResponseWriter = &s.flush
 }
 
@@ -173,19 +173,19 @@ func (s *echoSession) WriteHeader() {
 
 func (s *echoSession) Fail(status int) {
 	s.res.Status = status
-	s.res.ResponseWriter = core.FailedWriter(s.res.ResponseWriter)
+	s.res.ResponseWriter = engine.FailedWriter(s.res.ResponseWriter)
 }
 
 // session returns the session of c's request, starting it on first use from the
 // manager that Middleware attached to c.
-func session(c *echo.Context) (*core.Session, error) {
+func session(c *echo.Context) (*engine.Session, error) {
 	if c == nil {
 		return nil, ErrNoMiddleware
 	}
 	switch v := c.Get(contextKey).(type) {
 	case *echoSession:
 		return &v.Session, nil
-	case *core.Manager:
+	case *engine.Manager:
 		res, err := echo.UnwrapResponse(c.Response())
 		if err != nil {
 			return nil, fmt.Errorf("echosess: the response writer %T does not unwrap to *echo.Response: %w", c.Response(), err)

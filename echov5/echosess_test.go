@@ -10,9 +10,9 @@ import (
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
 
-	"github.com/echosess/echosess/core"
 	echosess "github.com/echosess/echosess/echov5"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // The Echo v5 adapter under the test suite of package adaptertest, which every
@@ -20,7 +20,7 @@ import (
 
 // v5 binds the suite to this package's Middleware and handler API.
 var v5 = &adaptertest.Binding[*echo.Context, echo.HandlerFunc, echo.MiddlewareFunc]{
-	Middleware: func(cfg core.Config[*echo.Context]) echo.MiddlewareFunc {
+	Middleware: func(cfg engine.Config[*echo.Context]) echo.MiddlewareFunc {
 		return echosess.Middleware(echosess.Config(cfg))
 	},
 	DefaultErrorHandler: echosess.DefaultConfig.ErrorHandler,

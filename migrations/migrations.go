@@ -1,6 +1,8 @@
 // Package migrations holds the goose migrations of the echosess session table, one
-// folder per dialect: sqlite and postgres. echosess.Migrate applies them from FS; the
-// goose command runs the same folders (goose -dir migrations/postgres ...).
+// folder per dialect: sqlite and postgres. sqlitestore.Migrate and pgstore.Migrate
+// apply them from FS; the goose command runs the same folders:
+//
+//	goose -dir migrations/postgres -table echosess_db_version postgres "$DSN" up
 package migrations
 
 import "embed"
@@ -9,3 +11,8 @@ import "embed"
 //
 //go:embed sqlite/*.sql postgres/*.sql
 var FS embed.FS
+
+// Table is goose's version table of these migrations. It is not goose's default,
+// so that the echosess schema and an application's own goose migrations never
+// mix: pass it to the goose command with -table.
+const Table = "echosess_db_version"

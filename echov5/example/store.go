@@ -10,7 +10,9 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the SQLite driver
 
-	"github.com/echosess/echosess/echov5"
+	echosess "github.com/echosess/echosess/echov5"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 )
 
 // openStore opens the session store that kind names, "sqlite", "memory" or
@@ -20,15 +22,15 @@ import (
 func openStore(ctx context.Context, kind, dsn string) (echosess.Store, func(), error) {
 	switch kind {
 	case "sqlite":
-		db, err := sql.Open("sqlite", echosess.SQLiteDSN(cmp.Or(dsn, "echosess.db")))
+		db, err := sql.Open("sqlite", sqlitestore.DSN(cmp.Or(dsn, "echosess.db")))
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := echosess.Migrate(ctx, db, echosess.DialectSQLite); err != nil {
+		if err := sqlitestore.Migrate(ctx, db); err != nil {
 			db.Close()
 			return nil, nil, err
 		}
-		store := echosess.NewSQLiteStore(db)
+		store := sqlitestore.New(db)
 		return store, func() { store.Close(); db.Close() }, nil
 	case "memory":
 		return echosess.NewMemoryStore(), func() {}, nil
@@ -39,13 +41,13 @@ func openStore(ctx context.Context, kind, dsn string) (echosess.Store, func(), e
 		}
 		// Migrate runs on database/sql; this *sql.DB borrows the pool's connections.
 		db := stdlib.OpenDBFromPool(pool)
-		err = echosess.Migrate(ctx, db, echosess.DialectPostgres)
+		err = pgstore.Migrate(ctx, db)
 		db.Close()
 		if err != nil {
 			pool.Close()
 			return nil, nil, err
 		}
-		store := echosess.NewPostgresStore(pool)
+		store := pgstore.New(pool)
 		return store, func() { store.Close(); pool.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown store %q: want sqlite, memory or postgres", kind)

@@ -16,7 +16,7 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // Adapter is a framework adapter under test.
@@ -29,7 +29,7 @@ type Adapter interface {
 
 // Config configures the adapter's Middleware in the suite, on the suite's Ctx: an
 // adapter turns it into its own with Binding.Session.
-type Config = core.Config[Ctx]
+type Config = engine.Config[Ctx]
 
 // Handler is a route's handler in the suite.
 type Handler func(Ctx) error
@@ -56,7 +56,7 @@ type Ctx interface {
 	Clear() error
 	Destroy() error
 	RenewID() error
-	SetExpiry(e core.Expiry) error
+	SetExpiry(e engine.Expiry) error
 	RememberMe(remember bool) error
 	Save() error
 	// The introspection calls: IsNew, Keys, Expires and ID.
@@ -68,7 +68,7 @@ type Ctx interface {
 	// RevokeOtherSessions.
 	LoginUser(userID string) error
 	UserID() (string, error)
-	UserSessions() ([]core.SessionInfo, error)
+	UserSessions() ([]engine.SessionInfo, error)
 	RevokeSession(handle string) error
 	RevokeOtherSessions() (int, error)
 	// DefaultErrorHandler returns what the adapter's default ErrorHandler returns.
@@ -112,7 +112,7 @@ type frameworkContext interface {
 // that an adapter's test file holds a Binding literal and the lines that build its
 // app.
 type Binding[C frameworkContext, H ~func(C) error, M ~func(H) H] struct {
-	Middleware          func(core.Config[C]) M
+	Middleware          func(engine.Config[C]) M
 	DefaultErrorHandler func(C, error) error
 
 	Get        func(C, string) (string, bool, error)
@@ -123,7 +123,7 @@ type Binding[C frameworkContext, H ~func(C) error, M ~func(H) H] struct {
 	Clear      func(C) error
 	Destroy    func(C) error
 	RenewID    func(C) error
-	SetExpiry  func(C, core.Expiry) error
+	SetExpiry  func(C, engine.Expiry) error
 	RememberMe func(C, bool) error
 	Save       func(C) error
 
@@ -134,7 +134,7 @@ type Binding[C frameworkContext, H ~func(C) error, M ~func(H) H] struct {
 
 	LoginUser           func(C, string) error
 	UserID              func(C) (string, error)
-	UserSessions        func(C) ([]core.SessionInfo, error)
+	UserSessions        func(C) ([]engine.SessionInfo, error)
 	RevokeSession       func(C, string) error
 	RevokeOtherSessions func(C) (int, error)
 
@@ -169,9 +169,9 @@ func (b *Binding[C, H, M]) Ctx(c C) Ctx { return bound[C, H, M]{passedOn: c, c: 
 // convert returns cfg as the configuration of an adapter whose context is C: the
 // Skipper and the ErrorHandler see the adapter's context as a Ctx made by wrap, and
 // every other field is copied as it is, by reflection, so that a field added to
-// core.Config reaches every adapter under test without a change here.
-func convert[C any](cfg Config, wrap func(C) Ctx) core.Config[C] {
-	var out core.Config[C]
+// engine.Config reaches every adapter under test without a change here.
+func convert[C any](cfg Config, wrap func(C) Ctx) engine.Config[C] {
+	var out engine.Config[C]
 	src, dst := reflect.ValueOf(cfg), reflect.ValueOf(&out).Elem()
 	for i := range src.NumField() {
 		if f := dst.Field(i); f.Type() == src.Field(i).Type() {
@@ -202,7 +202,7 @@ func (x bound[C, H, M]) Delete(key string) error              { return x.b.Delet
 func (x bound[C, H, M]) Clear() error                         { return x.b.Clear(x.c) }
 func (x bound[C, H, M]) Destroy() error                       { return x.b.Destroy(x.c) }
 func (x bound[C, H, M]) RenewID() error                       { return x.b.RenewID(x.c) }
-func (x bound[C, H, M]) SetExpiry(e core.Expiry) error        { return x.b.SetExpiry(x.c, e) }
+func (x bound[C, H, M]) SetExpiry(e engine.Expiry) error      { return x.b.SetExpiry(x.c, e) }
 func (x bound[C, H, M]) RememberMe(remember bool) error       { return x.b.RememberMe(x.c, remember) }
 func (x bound[C, H, M]) Save() error                          { return x.b.Save(x.c) }
 func (x bound[C, H, M]) IsNew() (bool, error)                 { return x.b.IsNew(x.c) }
@@ -214,7 +214,7 @@ func (x bound[C, H, M]) ID() string { return x.b.ID(x.c) }
 
 func (x bound[C, H, M]) LoginUser(id string) error { return x.b.LoginUser(x.c, id) }
 func (x bound[C, H, M]) UserID() (string, error)   { return x.b.UserID(x.c) }
-func (x bound[C, H, M]) UserSessions() ([]core.SessionInfo, error) {
+func (x bound[C, H, M]) UserSessions() ([]engine.SessionInfo, error) {
 	return x.b.UserSessions(x.c)
 }
 func (x bound[C, H, M]) RevokeSession(handle string) error { return x.b.RevokeSession(x.c, handle) }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // The cookie's two kinds (persistent, browser-session with RememberMe) and the
@@ -28,7 +28,7 @@ func setCookie(r Response) string {
 func testSessionOnlyCookie(t *testing.T, v variant) {
 	h := newHarness(t, v, func(c *Config) {
 		c.CookieSessionOnly = true
-		c.DefaultExpiry = core.ExpireIn(2 * time.Hour)
+		c.DefaultExpiry = engine.ExpireIn(2 * time.Hour)
 	})
 	b := h.Browser()
 	r := b.Get("/set", "k", "a", "v", "1")
@@ -185,7 +185,7 @@ func testPersistentCookieToggle(t *testing.T, v variant) {
 func testIntrospection(t *testing.T, v variant) {
 	h := newHarness(t, v, func(c *Config) {
 		c.IdleTimeout = 40 * time.Minute
-		c.DefaultExpiry = core.ExpireIn(2 * time.Hour)
+		c.DefaultExpiry = engine.ExpireIn(2 * time.Hour)
 	})
 	b := h.Browser()
 

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/memstore"
 )
 
 // Issue 21, item 3: a MemoryStore bounded by WithMaxBytes keeps serving when a flood
@@ -16,7 +16,7 @@ import (
 // read and written, and users log in meanwhile.
 func testFullMemoryStore(t *testing.T, v variant) {
 	h := newHarness(t, v, func(c *Config) {
-		c.Store = core.NewMemoryStore(core.WithClock(c.Now), core.WithMaxBytes(64*8<<10)) // about 9 sessions a shard
+		c.Store = memstore.New(memstore.WithClock(c.Now), memstore.WithMaxBytes(64*8<<10)) // about 9 sessions a shard
 	})
 	ada := login(h, "ada")
 	crawler := &Browser{h: h, Client: &http.Client{}} // keeps no cookie: a new session each time

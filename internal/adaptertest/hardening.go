@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/memstore"
 )
 
 // The hardening rules of issue 11: streaming and failing handlers, configuration and
@@ -125,7 +126,7 @@ func hardeningRoutes() []Route {
 			case "http500": // an HTTP error of the framework with status 500
 				return c.DefaultErrorHandler(errors.New("handler failed"))
 			case "http409": // an HTTP error of the framework with status 409
-				return c.DefaultErrorHandler(core.ErrConflict)
+				return c.DefaultErrorHandler(engine.ErrConflict)
 			case "write503":
 				return c.String(http.StatusServiceUnavailable, "unavailable")
 			case "write400":
@@ -219,7 +220,7 @@ func randomToken(t *testing.T) string {
 func testFlushBeforeWrite(t *testing.T, v variant) {
 	h := newHarness(t, v, func(c *Config) {
 		c.IdleTimeout = 30 * time.Minute
-		c.DefaultExpiry = core.ExpireIn(2 * time.Hour)
+		c.DefaultExpiry = engine.ExpireIn(2 * time.Hour)
 	})
 	b := h.Browser()
 	r := b.Get("/flush", "k", "a", "v", "1")
@@ -551,9 +552,9 @@ func testHardeningBadConfig(t *testing.T, v variant) {
 	}{
 		{"NegativeIdleTimeout", func(c *Config) { c.IdleTimeout = -time.Minute }, "IdleTimeout"},
 		{"NegativeRememberedIdleTimeout", func(c *Config) { c.RememberedIdleTimeout = -time.Minute }, "RememberedIdleTimeout"},
-		{"DefaultExpiryPast", func(c *Config) { c.DefaultExpiry = core.ExpireAt(clock.Now().Add(-time.Second)) }, "DefaultExpiry"},
-		{"DefaultExpiryNow", func(c *Config) { c.DefaultExpiry = core.ExpireAt(clock.Now()) }, "DefaultExpiry"},
-		{"DefaultExpiryNegative", func(c *Config) { c.DefaultExpiry = core.ExpireIn(-time.Hour) }, "DefaultExpiry"},
+		{"DefaultExpiryPast", func(c *Config) { c.DefaultExpiry = engine.ExpireAt(clock.Now().Add(-time.Second)) }, "DefaultExpiry"},
+		{"DefaultExpiryNow", func(c *Config) { c.DefaultExpiry = engine.ExpireAt(clock.Now()) }, "DefaultExpiry"},
+		{"DefaultExpiryNegative", func(c *Config) { c.DefaultExpiry = engine.ExpireIn(-time.Hour) }, "DefaultExpiry"},
 		{"SameSiteNoneInsecure", func(c *Config) { c.CookieSameSite, c.CookieInsecure = http.SameSiteNoneMode, true }, "SameSite=None"},
 		{"UnknownSameSite", func(c *Config) { c.CookieSameSite = http.SameSite(7) }, "SameSite"},
 		{"PathNotAbsolute", func(c *Config) { c.CookiePath = "app" }, "does not start with /"},
@@ -563,7 +564,7 @@ func testHardeningBadConfig(t *testing.T, v variant) {
 		{"SecurePrefixInsecure", func(c *Config) { c.CookieName, c.CookieInsecure = "__Secure-session", true }, "__Secure-"},
 
 		{"ZeroIdleTimeout", func(c *Config) { c.IdleTimeout = 0 }, ""},
-		{"DefaultExpiryFuture", func(c *Config) { c.DefaultExpiry = core.ExpireAt(clock.Now().Add(time.Second)) }, ""},
+		{"DefaultExpiryFuture", func(c *Config) { c.DefaultExpiry = engine.ExpireAt(clock.Now().Add(time.Second)) }, ""},
 		{"SameSiteNoneSecure", func(c *Config) { c.CookieSameSite = http.SameSiteNoneMode }, ""},
 		{"HostPrefix", func(c *Config) { c.CookieName = "__Host-session" }, ""},
 		{"SecurePrefixWithDomainAndPath", func(c *Config) {
@@ -571,7 +572,7 @@ func testHardeningBadConfig(t *testing.T, v variant) {
 		}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{Store: core.NewMemoryStore(), Now: clock.Now}
+			cfg := Config{Store: memstore.New(), Now: clock.Now}
 			tt.givenConfig(&cfg)
 			var recovered any
 			func() {
@@ -594,7 +595,7 @@ func testCacheBounded(t *testing.T, v variant) {
 	var cache *deadlineCache
 	h := newHarness(t, v, func(c *Config) {
 		c.StoreTimeout = timeout
-		cache = &deadlineCache{Cache: core.NewMemoryStore(core.WithClock(c.Now)), timeout: timeout}
+		cache = &deadlineCache{Cache: memstore.New(memstore.WithClock(c.Now)), timeout: timeout}
 		c.Cache = cache
 	})
 	b := h.Browser()
@@ -613,7 +614,7 @@ func testCacheBounded(t *testing.T, v variant) {
 // deadlineCache counts the calls of a Cache whose context has no deadline within
 // timeout.
 type deadlineCache struct {
-	core.Cache
+	engine.Cache
 	timeout          time.Duration
 	calls, unbounded atomic.Int64
 }
@@ -625,12 +626,12 @@ func (c *deadlineCache) check(ctx context.Context) {
 	}
 }
 
-func (c *deadlineCache) Load(ctx context.Context, key string) (core.Record, error) {
+func (c *deadlineCache) Load(ctx context.Context, key string) (engine.Record, error) {
 	c.check(ctx)
 	return c.Cache.Load(ctx, key)
 }
 
-func (c *deadlineCache) Put(ctx context.Context, rec core.Record) error {
+func (c *deadlineCache) Put(ctx context.Context, rec engine.Record) error {
 	c.check(ctx)
 	return c.Cache.Put(ctx, rec)
 }
@@ -642,16 +643,16 @@ func (c *deadlineCache) Delete(ctx context.Context, key string) error {
 
 // CountingCache counts the calls that reach a Cache.
 type CountingCache struct {
-	core.Cache
+	engine.Cache
 	Loads, Puts, Deletes atomic.Int64
 }
 
-func (c *CountingCache) Load(ctx context.Context, key string) (core.Record, error) {
+func (c *CountingCache) Load(ctx context.Context, key string) (engine.Record, error) {
 	c.Loads.Add(1)
 	return c.Cache.Load(ctx, key)
 }
 
-func (c *CountingCache) Put(ctx context.Context, rec core.Record) error {
+func (c *CountingCache) Put(ctx context.Context, rec engine.Record) error {
 	c.Puts.Add(1)
 	return c.Cache.Put(ctx, rec)
 }
@@ -661,26 +662,26 @@ func (c *CountingCache) Delete(ctx context.Context, key string) error {
 	return c.Cache.Delete(ctx, key)
 }
 
-// overridingStore is a user's type that embeds *core.MemoryStore and overrides Load,
+// overridingStore is a user's type that embeds *memstore.Store and overrides Load,
 // Save and Put, counting the calls.
 type overridingStore struct {
-	*core.MemoryStore
+	*memstore.Store
 	loads, saves, puts atomic.Int64
 }
 
-func (s *overridingStore) Load(ctx context.Context, key string) (core.Record, error) {
+func (s *overridingStore) Load(ctx context.Context, key string) (engine.Record, error) {
 	s.loads.Add(1)
-	return s.MemoryStore.Load(ctx, key)
+	return s.Store.Load(ctx, key)
 }
 
-func (s *overridingStore) Save(ctx context.Context, rec core.Record) error {
+func (s *overridingStore) Save(ctx context.Context, rec engine.Record) error {
 	s.saves.Add(1)
-	return s.MemoryStore.Save(ctx, rec)
+	return s.Store.Save(ctx, rec)
 }
 
-func (s *overridingStore) Put(ctx context.Context, rec core.Record) error {
+func (s *overridingStore) Put(ctx context.Context, rec engine.Record) error {
 	s.puts.Add(1)
-	return s.MemoryStore.Put(ctx, rec)
+	return s.Store.Put(ctx, rec)
 }
 
 // Rule 5: the engine's fast paths for its own MemoryStore never bypass the methods
@@ -696,7 +697,7 @@ func testOverridingMemoryStore(t *testing.T, v variant) {
 			var store *overridingStore
 			h := newHarness(t, v, func(c *Config) {
 				c.StoreTimeout = timeout
-				store = &overridingStore{MemoryStore: core.NewMemoryStore(core.WithClock(c.Now))}
+				store = &overridingStore{Store: memstore.New(memstore.WithClock(c.Now))}
 				c.Store = store
 			})
 			b := h.Browser()
@@ -724,7 +725,7 @@ func testOverridingMemoryStore(t *testing.T, v variant) {
 			var cache *overridingStore
 			h := newHarness(t, v, func(c *Config) {
 				c.StoreTimeout = timeout
-				cache = &overridingStore{MemoryStore: core.NewMemoryStore(core.WithClock(c.Now))}
+				cache = &overridingStore{Store: memstore.New(memstore.WithClock(c.Now))}
 				c.Cache = cache
 			})
 			b := h.Browser()

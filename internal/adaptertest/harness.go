@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/memstore"
 )
 
 // CookieName is the session cookie's name unless a test configures another.
@@ -48,7 +49,7 @@ func (c *Clock) Advance(d time.Duration) {
 // CountingStore counts the calls that reach a store and can be made to fail. Like a
 // store behind a network, it fails a call whose context is done.
 type CountingStore struct {
-	core.Store
+	engine.Store
 	Loads, Saves, Touches, Deletes atomic.Int64
 	Fail                           atomic.Bool // fail every call
 	FailWrites                     atomic.Bool // fail saves, touches and deletes
@@ -68,15 +69,15 @@ func (s *CountingStore) refuse(ctx context.Context, write bool) error {
 	return ctx.Err()
 }
 
-func (s *CountingStore) Load(ctx context.Context, key string) (core.Record, error) {
+func (s *CountingStore) Load(ctx context.Context, key string) (engine.Record, error) {
 	s.Loads.Add(1)
 	if err := s.refuse(ctx, false); err != nil {
-		return core.Record{}, err
+		return engine.Record{}, err
 	}
 	return s.Store.Load(ctx, key)
 }
 
-func (s *CountingStore) Save(ctx context.Context, rec core.Record) error {
+func (s *CountingStore) Save(ctx context.Context, rec engine.Record) error {
 	s.Saves.Add(1)
 	if err := s.refuse(ctx, true); err != nil {
 		return err
@@ -84,14 +85,14 @@ func (s *CountingStore) Save(ctx context.Context, rec core.Record) error {
 	return s.Store.Save(ctx, rec)
 }
 
-// Touch makes every store under test a core.Toucher: it forwards to the inner
+// Touch makes every store under test a engine.Toucher: it forwards to the inner
 // store's Touch, or to its Save when it has none.
-func (s *CountingStore) Touch(ctx context.Context, rec core.Record) error {
+func (s *CountingStore) Touch(ctx context.Context, rec engine.Record) error {
 	s.Touches.Add(1)
 	if err := s.refuse(ctx, true); err != nil {
 		return err
 	}
-	if t, ok := s.Store.(core.Toucher); ok {
+	if t, ok := s.Store.(engine.Toucher); ok {
 		return t.Touch(ctx, rec)
 	}
 	return s.Store.Save(ctx, rec)
@@ -134,7 +135,7 @@ func NewHarness(t *testing.T, a Adapter, v Variant, configure func(*Config)) *Ha
 	t.Helper()
 	h := &Harness{t: t, Clock: NewClock(), Errors: make(chan error, 100), gates: map[string]*gate{}, coherent: v.Coherent}
 	h.Store = &CountingStore{Store: v.NewStore(t, h.Clock.Now)}
-	var store core.Store = h.Store
+	var store engine.Store = h.Store
 	if v.Coherent {
 		store = unwrapping{h.Store}
 	}
@@ -147,7 +148,7 @@ func NewHarness(t *testing.T, a Adapter, v Variant, configure func(*Config)) *Ha
 		},
 	}
 	if v.Cached {
-		cfg.Cache = core.NewMemoryStore(core.WithClock(h.Clock.Now))
+		cfg.Cache = memstore.New(memstore.WithClock(h.Clock.Now))
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -198,7 +199,7 @@ func Routes() []Route {
 			if err != nil {
 				return err
 			}
-			return Reply(c, "ok", true, c.SetExpiry(core.ExpireIn(d)))
+			return Reply(c, "ok", true, c.SetExpiry(engine.ExpireIn(d)))
 		}),
 		get("/save", func(c Ctx) error {
 			if err := c.Set(c.QueryParam("k"), c.QueryParam("v")); err != nil {
@@ -306,17 +307,17 @@ func ErrName(err error) string {
 		err  error
 		name string
 	}{
-		{core.ErrDecode, "ErrDecode"},
-		{core.ErrTooLarge, "ErrTooLarge"},
-		{core.ErrInvalidKey, "ErrInvalidKey"},
-		{core.ErrNoMiddleware, "ErrNoMiddleware"},
-		{core.ErrHeaderWritten, "ErrHeaderWritten"},
-		{core.ErrSessionEnded, "ErrSessionEnded"},
-		{core.ErrConflict, "ErrConflict"},
+		{engine.ErrDecode, "ErrDecode"},
+		{engine.ErrTooLarge, "ErrTooLarge"},
+		{engine.ErrInvalidKey, "ErrInvalidKey"},
+		{engine.ErrNoMiddleware, "ErrNoMiddleware"},
+		{engine.ErrHeaderWritten, "ErrHeaderWritten"},
+		{engine.ErrSessionEnded, "ErrSessionEnded"},
+		{engine.ErrConflict, "ErrConflict"},
 		{ErrStoreDown, "ErrStoreDown"},
-		{core.ErrInvalidUserID, "ErrInvalidUserID"},
-		{core.ErrNoUser, "ErrNoUser"},
-		{core.ErrUnknownSession, "ErrUnknownSession"},
+		{engine.ErrInvalidUserID, "ErrInvalidUserID"},
+		{engine.ErrNoUser, "ErrNoUser"},
+		{engine.ErrUnknownSession, "ErrUnknownSession"},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name
@@ -660,7 +661,7 @@ func (h *Harness) steps(c Ctx) error {
 		case "expiry":
 			var d time.Duration
 			if d, err = time.ParseDuration(arg); err == nil {
-				err = c.SetExpiry(core.ExpireIn(d))
+				err = c.SetExpiry(engine.ExpireIn(d))
 			}
 		case "wait":
 			g := h.gate(arg)
@@ -734,13 +735,13 @@ func (p *pending) response() Response {
 }
 
 // UserSessions lists the user's records in the counted store, which must be a
-// core.UserIndex; it fails like the store's other calls.
-func (s *CountingStore) UserSessions(ctx context.Context, userID string) ([]core.Record, error) {
+// engine.UserIndex; it fails like the store's other calls.
+func (s *CountingStore) UserSessions(ctx context.Context, userID string) ([]engine.Record, error) {
 	s.Loads.Add(1)
 	if err := s.refuse(ctx, false); err != nil {
 		return nil, err
 	}
-	recs, err := s.Store.(core.UserIndex).UserSessions(ctx, userID)
+	recs, err := s.Store.(engine.UserIndex).UserSessions(ctx, userID)
 	if g := s.afterList.Swap(nil); g != nil {
 		g.arrived <- struct{}{}
 		<-g.released
@@ -762,15 +763,15 @@ func (h *Harness) stopAfterListing(name string) *gate {
 // ChangeFeed it then uses.
 type unwrapping struct{ *CountingStore }
 
-func (s unwrapping) Unwrap() core.Store { return s.Store }
+func (s unwrapping) Unwrap() engine.Store { return s.Store }
 
 // awaitWatching waits until store's ChangeFeed reports every change, and with it to
 // the cache of the middleware that watches the same store: the feed's reports go to
 // all its watchers at once.
-func awaitWatching(t *testing.T, store core.Store) {
+func awaitWatching(t *testing.T, store engine.Store) {
 	t.Helper()
 	w := &readyWatcher{ready: make(chan struct{})}
-	stop, err := store.(core.ChangeFeed).WatchChanges(w)
+	stop, err := store.(engine.ChangeFeed).WatchChanges(w)
 	if err != nil {
 		t.Fatalf("watch the store's changes: %v", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // The session's lifecycle under concurrent requests of one session (issue 10). Each
@@ -50,7 +50,7 @@ func expectEnded(t *testing.T, h *Harness, r Response) {
 	if ck := r.Cookie(CookieName); ck != nil {
 		t.Errorf("the request of an ended session sent the session cookie %q", r.Header.Get("Set-Cookie"))
 	}
-	if err := h.NextError(); !errors.Is(err, core.ErrSessionEnded) {
+	if err := h.NextError(); !errors.Is(err, engine.ErrSessionEnded) {
 		t.Errorf("ErrorHandler got %v, want ErrSessionEnded", err)
 	}
 }
@@ -194,7 +194,7 @@ func testPopExactlyOnce(t *testing.T, v variant) {
 	if r.Status != http.StatusConflict || r.Body == "v" {
 		t.Errorf("the first pop, committed second, answered %d %q; want a 409 without the value", r.Status, r.Body)
 	}
-	if err := h.NextError(); !errors.Is(err, core.ErrConflict) {
+	if err := h.NextError(); !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("ErrorHandler got %v, want ErrConflict", err)
 	}
 	if r := b.Get("/pop", "k", "flash"); r.Status != http.StatusOK || r.Body != "<absent>" {
@@ -231,7 +231,7 @@ const idleT = 40 * time.Minute
 
 func idleConfig(c *Config) {
 	c.IdleTimeout = idleT
-	c.DefaultExpiry = core.ExpireIn(24 * time.Hour)
+	c.DefaultExpiry = engine.ExpireIn(24 * time.Hour)
 }
 
 // slide advances the clock past a quarter of the idle timeout and reads the session,
@@ -343,7 +343,7 @@ func testIdleSlideTouches(t *testing.T, v variant) {
 // request sets its own with SetExpiry.
 func testRenewIDFreshLifetime(t *testing.T, v variant) {
 	const lifetime = 12 * time.Hour
-	configure := func(c *Config) { c.DefaultExpiry = core.ExpireIn(lifetime) }
+	configure := func(c *Config) { c.DefaultExpiry = engine.ExpireIn(lifetime) }
 	maxAge := func(r Response) int {
 		if ck := r.Cookie(CookieName); ck != nil && ck.Value != "" {
 			return ck.MaxAge

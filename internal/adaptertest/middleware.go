@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // test is a test of a table, which runs it on each store variant.
@@ -395,7 +395,7 @@ func testSetExpiry(t *testing.T, v variant) {
 func testIdleTimeout(t *testing.T, v variant) {
 	h := newHarness(t, v, func(c *Config) {
 		c.IdleTimeout = 30 * time.Minute
-		c.DefaultExpiry = core.ExpireIn(2 * time.Hour)
+		c.DefaultExpiry = engine.ExpireIn(2 * time.Hour)
 	})
 	b := h.Browser()
 	b.Set("a", "1")
@@ -621,7 +621,7 @@ func RunNoMiddleware[C frameworkContext, H ~func(C) error, M ~func(H) H](t *test
 		b.Clear(c),
 		b.Destroy(c),
 		b.RenewID(c),
-		b.SetExpiry(c, core.ExpireIn(time.Hour)),
+		b.SetExpiry(c, engine.ExpireIn(time.Hour)),
 		b.Save(c),
 	}
 	_, _, err = b.Pop(c, "k")
@@ -630,7 +630,7 @@ func RunNoMiddleware[C frameworkContext, H ~func(C) error, M ~func(H) H](t *test
 	_, _, err = b.Get(none, "k")
 	errs = append(errs, err)
 	for i, err := range errs {
-		if !errors.Is(err, core.ErrNoMiddleware) {
+		if !errors.Is(err, engine.ErrNoMiddleware) {
 			t.Errorf("call %d: error = %v, want ErrNoMiddleware", i, err)
 		}
 	}
@@ -641,11 +641,11 @@ func RunNoMiddleware[C frameworkContext, H ~func(C) error, M ~func(H) H](t *test
 func RunBadConfig[C frameworkContext, H ~func(C) error, M ~func(H) H](t *testing.T, b *Binding[C, H, M]) {
 	for _, tt := range []struct {
 		name, about string
-		cfg         core.Config[C]
+		cfg         engine.Config[C]
 		want        string
 	}{
-		{"WithoutStore", "naming Store", core.Config[C]{}, "Store"},
-		{"InvalidCookieName", "about the cookie", core.Config[C]{Store: core.NewMemoryStore(), CookieName: "bad name;"}, "cookie"},
+		{"WithoutStore", "naming Store", engine.Config[C]{}, "Store"},
+		{"InvalidCookieName", "about the cookie", engine.Config[C]{Store: engine.NewMemoryStore(), CookieName: "bad name;"}, "cookie"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {

@@ -11,12 +11,15 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 	"github.com/echosess/echosess/internal/pgtest"
+	"github.com/echosess/echosess/memstore"
+	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlitestore"
 )
 
 // StoreFactory makes an empty store that tells time with now.
-type StoreFactory func(t *testing.T, now func() time.Time) core.Store
+type StoreFactory func(t *testing.T, now func() time.Time) engine.Store
 
 // Variant is a store set-up that the middleware tests run on.
 type Variant struct {
@@ -41,19 +44,19 @@ var Variants = []Variant{
 }
 
 // NewMemoryStore is the StoreFactory of a MemoryStore.
-func NewMemoryStore(t *testing.T, now func() time.Time) core.Store {
-	return core.NewMemoryStore(core.WithClock(now))
+func NewMemoryStore(t *testing.T, now func() time.Time) engine.Store {
+	return memstore.New(memstore.WithClock(now))
 }
 
 // NewSQLiteStore is the StoreFactory of an SQLStore on a new SQLite database.
-func NewSQLiteStore(t *testing.T, now func() time.Time) core.Store {
-	return core.NewSQLiteStore(NewSQLiteDB(t), core.WithClock(now))
+func NewSQLiteStore(t *testing.T, now func() time.Time) engine.Store {
+	return sqlitestore.New(NewSQLiteDB(t), memstore.WithClock(now))
 }
 
 // NewPostgresStore is the StoreFactory of an SQLStore on a new PostgreSQL schema
 // (see NewPostgresPool), closed when the test ends.
-func NewPostgresStore(t *testing.T, now func() time.Time) core.Store {
-	s := core.NewPostgresStore(NewPostgresPool(t), core.WithClock(now))
+func NewPostgresStore(t *testing.T, now func() time.Time) engine.Store {
+	s := pgstore.New(NewPostgresPool(t), memstore.WithClock(now))
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -63,7 +66,7 @@ func NewPostgresStore(t *testing.T, now func() time.Time) core.Store {
 func NewSQLiteDB(t testing.TB) *sql.DB {
 	t.Helper()
 	db := OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
-	if err := core.Migrate(context.Background(), db, core.DialectSQLite); err != nil {
+	if err := sqlitestore.Migrate(context.Background(), db); err != nil {
 		t.Fatalf("migrate sqlite: %v", err)
 	}
 	return db
@@ -72,7 +75,7 @@ func NewSQLiteDB(t testing.TB) *sql.DB {
 // OpenSQLite opens the SQLite file at path with SQLiteDSN, closing it when the test ends.
 func OpenSQLite(t testing.TB, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", core.SQLiteDSN(path))
+	db, err := sql.Open("sqlite", sqlitestore.DSN(path))
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -103,7 +106,7 @@ func NewPostgresPools(t testing.TB, n int) []*pgxpool.Pool {
 	}
 	db := stdlib.OpenDBFromPool(pools[0])
 	defer db.Close()
-	if err := core.Migrate(context.Background(), db, core.DialectPostgres); err != nil {
+	if err := pgstore.Migrate(context.Background(), db); err != nil {
 		t.Fatalf("migrate postgres: %v", err)
 	}
 	return pools

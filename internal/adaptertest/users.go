@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 // userTests are the black-box tests of a user's sessions: LoginUser, UserSessions,
@@ -312,7 +312,7 @@ func testUserBadInput(t *testing.T, v variant) {
 	b := h.Browser()
 	b.Set("k", "v")
 	token := b.SessionCookie(CookieName).Value
-	invalid := []string{"", strings.Repeat("u", core.MaxUserIDLen+1), "\xff", "a\x00b"}
+	invalid := []string{"", strings.Repeat("u", engine.MaxUserIDLen+1), "\xff", "a\x00b"}
 	for _, user := range invalid {
 		r := b.Get("/login", "user", user)
 		if r.Status != http.StatusTeapot || r.Body != "ErrInvalidUserID" {
@@ -331,11 +331,11 @@ func testUserBadInput(t *testing.T, v variant) {
 	}
 	ctx := context.Background()
 	for _, user := range invalid {
-		_, listErr := core.ListUserSessions(ctx, h.Store, user)
-		_, revokeErr := core.RevokeUserSessions(ctx, h.Store, user)
-		revokeOneErr := core.RevokeUserSession(ctx, h.Store, user, "x")
+		_, listErr := engine.ListUserSessions(ctx, h.Store, user)
+		_, revokeErr := engine.RevokeUserSessions(ctx, h.Store, user)
+		revokeOneErr := engine.RevokeUserSession(ctx, h.Store, user, "x")
 		for _, err := range []error{listErr, revokeErr, revokeOneErr} {
-			if !errors.Is(err, core.ErrInvalidUserID) {
+			if !errors.Is(err, engine.ErrInvalidUserID) {
 				t.Errorf("user %.20q outside a request: %v, want ErrInvalidUserID", user, err)
 			}
 		}
@@ -345,8 +345,8 @@ func testUserBadInput(t *testing.T, v variant) {
 			t.Errorf("GET %s without a user: %d %q, want ErrNoUser", path, r.Status, r.Body)
 		}
 	}
-	long := login(h, strings.Repeat("u", core.MaxUserIDLen))
-	long.loggedInAs(t, strings.Repeat("u", core.MaxUserIDLen))
+	long := login(h, strings.Repeat("u", engine.MaxUserIDLen))
+	long.loggedInAs(t, strings.Repeat("u", engine.MaxUserIDLen))
 }
 
 func testUserStoreDown(t *testing.T, v variant) {

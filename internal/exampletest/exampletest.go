@@ -27,7 +27,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/echosess/echosess/core"
+	"github.com/echosess/echosess/internal/engine"
 )
 
 const (
@@ -210,7 +210,7 @@ var handleInput = regexp.MustCompile(`name="handle" value="([^"]+)"`)
 
 // OpenStore opens the stores of the example's -store flag but PostgreSQL with
 // openStore, the example's, and wants an error for a name it does not know.
-func OpenStore(t *testing.T, openStore func(ctx context.Context, kind, dsn string) (core.Store, func(), error)) {
+func OpenStore(t *testing.T, openStore func(ctx context.Context, kind, dsn string) (engine.Store, func(), error)) {
 	for kind, dsn := range map[string]string{"memory": "", "sqlite": filepath.Join(t.TempDir(), "s.db")} {
 		store, closeStore, err := openStore(t.Context(), kind, dsn)
 		if err != nil {

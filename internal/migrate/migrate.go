@@ -1,0 +1,322 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
+
+	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/migrations"
+)
+
+// The dialects, named as the engine names them.
+type Dialect = engine.Dialect
+
+const (
+	DialectSQLite   = engine.DialectSQLite
+	DialectPostgres = engine.DialectPostgres
+)
+
+// MigrationTable is goose's version table of the echosess migrations.
+const MigrationTable = migrations.Table
+
+// migrationLockID is the PostgreSQL advisory lock that Migrate holds while it runs: the
+// eight bytes of "echosess", so it is not the lock of an application's own goose runs.
+const migrationLockID int64 = 0x6563686f73657373
+
+// migrationLockWait bounds how long Migrate waits for another session's migration
+// lock on PostgreSQL, when ctx does not end the wait first.
+const migrationLockWait = 10 * time.Minute
+
+// maxMigrateAttempts bounds how often Migrate on SQLite starts over after it found
+// another process migrating the same file.
+const maxMigrateAttempts = 10
+
+// Run brings the session table of db up to date with the goose migrations of
+// dialect that package migrations embeds; sqlitestore.Migrate and pgstore.Migrate
+// say how it behaves on each.
+func Run(ctx context.Context, db *sql.DB, dialect Dialect) error {
+	logger := slog.Default()
+	for attempt := 1; ; attempt++ {
+		p, err := migrationProvider(db, dialect, logger)
+		if err != nil {
+			return err
+		}
+		_, err = p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		if dialect == DialectSQLite && attempt < maxMigrateAttempts && migratedConcurrently(ctx, db, err) {
+			logger.InfoContext(ctx, "echosess: migrate sqlite: another process is migrating the same database; starting over",
+				"attempt", attempt, "error", err)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+			case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+			}
+			continue
+		}
+		return explainFailure(ctx, db, dialect, p, err)
+	}
+}
+
+func migrationProvider(db *sql.DB, dialect Dialect, logger *slog.Logger) (*goose.Provider, error) {
+	opts := []goose.ProviderOption{
+		goose.WithDisableGlobalRegistry(true), // ignore Go migrations the app registered with goose
+	}
+	var gooseDialect goose.Dialect
+	switch dialect {
+	case DialectSQLite:
+		store, err := database.NewStore(goose.DialectSQLite3, MigrationTable)
+		if err != nil {
+			return nil, fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+		}
+		gooseDialect = goose.DialectCustom
+		opts = append(opts, goose.WithStore(sqliteVersions{store}))
+	case DialectPostgres:
+		gooseDialect = goose.DialectPostgres
+		opts = append(opts,
+			goose.WithTableName(MigrationTable),
+			goose.WithSessionLocker(postgresLock{logger: logger, limit: migrationLockWait}))
+	default:
+		return nil, fmt.Errorf("echosess: migrate: unknown dialect %q", dialect)
+	}
+	files, err := fs.Sub(migrations.FS, string(dialect))
+	if err != nil {
+		return nil, fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+	}
+	p, err := goose.NewProvider(gooseDialect, db, files, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+	}
+	return p, nil
+}
+
+// errAppliedMeanwhile is the error with which a migration's transaction rolls back
+// when another process applied the same migration after this one listed what was
+// applied.
+var errAppliedMeanwhile = errors.New("another process applied this migration meanwhile")
+
+// sqliteVersions is goose's SQLite version table, made safe for processes that
+// migrate one file at once. Goose reads what is applied before it applies the rest,
+// outside the transactions that apply them; each transaction takes SQLite's write
+// lock when it begins (SQLiteDSN's BEGIN IMMEDIATE) or fails when another writer
+// committed since it read, so checks made inside it see what every other process
+// committed. Creating the table again is then a no-op, and recording a migration
+// that another process recorded meanwhile rolls it back.
+type sqliteVersions struct{ database.Store }
+
+// TableExists reports whether the version table exists.
+func (s sqliteVersions) TableExists(ctx context.Context, db database.DBTxConn) (bool, error) {
+	var exists bool
+	err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)", s.Tablename()).Scan(&exists)
+	return exists, err
+}
+
+// CreateVersionTable creates the version table unless another process has.
+func (s sqliteVersions) CreateVersionTable(ctx context.Context, db database.DBTxConn) error {
+	switch exists, err := s.TableExists(ctx, db); {
+	case err != nil:
+		return err
+	case exists:
+		return nil
+	}
+	return s.Store.CreateVersionTable(ctx, db)
+}
+
+// Insert records req.Version as applied, unless it is already: then the version
+// table's own row 0 is left as it is, and for a migration the transaction that
+// applied it again fails with errAppliedMeanwhile.
+func (s sqliteVersions) Insert(ctx context.Context, db database.DBTxConn, req database.InsertRequest) error {
+	switch m, err := s.GetMigration(ctx, db, req.Version); {
+	case err != nil && !errors.Is(err, database.ErrVersionNotFound):
+		return err
+	case err == nil && m.IsApplied && req.Version == 0:
+		return nil
+	case err == nil && m.IsApplied:
+		return fmt.Errorf("version %d: %w", req.Version, errAppliedMeanwhile)
+	}
+	return s.Store.Insert(ctx, db, req)
+}
+
+// migratedConcurrently reports whether err, the failure of a migration run on SQLite,
+// came from another process migrating the same file: SQLite was busy (opening a new
+// file switches it to write-ahead logging, which waits for no lock), the migration
+// was applied meanwhile, or it failed and is now recorded as applied.
+func migratedConcurrently(ctx context.Context, db *sql.DB, err error) bool {
+	if code := engine.SQLiteCode(err); code == engine.SQLiteBusy || code == engine.SQLiteLocked {
+		return true
+	}
+	if errors.Is(err, errAppliedMeanwhile) {
+		return true
+	}
+	var partial *goose.PartialError
+	if !errors.As(err, &partial) || partial.Failed == nil || partial.Failed.Source == nil {
+		return false
+	}
+	store, serr := database.NewStore(goose.DialectSQLite3, MigrationTable)
+	if serr != nil {
+		return false
+	}
+	m, gerr := store.GetMigration(ctx, db, partial.Failed.Source.Version)
+	return gerr == nil && m.IsApplied
+}
+
+// explainFailure returns the error of a failed migration run. When it failed because
+// the goose command applied the echosess migrations with its default version table
+// (run without -table echosess_db_version), the error says so and gives the SQL that
+// moves the records where Migrate looks for them.
+func explainFailure(ctx context.Context, db *sql.DB, dialect Dialect, p *goose.Provider, err error) error {
+	var partial *goose.PartialError
+	if !errors.As(err, &partial) {
+		return fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+	}
+	gooseDialect := map[Dialect]goose.Dialect{DialectSQLite: goose.DialectSQLite3, DialectPostgres: goose.DialectPostgres}[dialect]
+	ours, oerr := database.NewStore(gooseDialect, MigrationTable)
+	theirs, terr := database.NewStore(gooseDialect, goose.DefaultTablename)
+	if oerr != nil || terr != nil {
+		return fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+	}
+	if exists, terr := tableExists(ctx, db, dialect, goose.DefaultTablename); terr != nil || !exists {
+		return fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+	}
+	var misplaced []string
+	for _, src := range p.ListSources() {
+		m, err := theirs.GetMigration(ctx, db, src.Version)
+		if err != nil || !m.IsApplied {
+			continue
+		}
+		if m, err := ours.GetMigration(ctx, db, src.Version); err == nil && m.IsApplied {
+			continue
+		}
+		misplaced = append(misplaced, fmt.Sprint(src.Version))
+	}
+	if len(misplaced) == 0 {
+		return fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+	}
+	rows := make([]string, len(misplaced))
+	for i, v := range misplaced {
+		rows[i] = "(" + v + ", true)"
+	}
+	fix := fmt.Sprintf("INSERT INTO %s (version_id, is_applied) VALUES %s; DELETE FROM %s WHERE version_id IN (%s);",
+		MigrationTable, strings.Join(rows, ", "), goose.DefaultTablename, strings.Join(misplaced, ", "))
+	return fmt.Errorf("echosess: migrate %s: %w\n"+
+		"goose's default version table %s records echosess migration %s as applied, and %s, where Migrate looks, does not: "+
+		"the goose command was run on the echosess migrations without -table %s. The schema is in place; "+
+		"to move the record where Migrate finds it, run this SQL on the database, then Migrate again:\n\t%s",
+		dialect, err, goose.DefaultTablename, strings.Join(misplaced, ", "), MigrationTable, MigrationTable, fix)
+}
+
+// tableExists reports whether the table called name exists where the dialect's
+// unqualified names find it.
+func tableExists(ctx context.Context, db *sql.DB, dialect Dialect, name string) (bool, error) {
+	q := "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)"
+	if dialect == DialectPostgres {
+		q = "SELECT to_regclass($1) IS NOT NULL"
+	}
+	var exists bool
+	err := db.QueryRowContext(ctx, q, name).Scan(&exists)
+	return exists, err
+}
+
+// postgresLock is the goose SessionLocker of Migrate on PostgreSQL: the session-level
+// advisory lock migrationLockID. While another session holds it, SessionLock tries
+// again with a growing pause, at most a second, and logs that it waits and which
+// session holds the lock, for up to limit or until ctx ends.
+type postgresLock struct {
+	logger *slog.Logger
+	limit  time.Duration
+}
+
+// SessionLock takes the migration lock on conn.
+func (l postgresLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	start := time.Now()
+	pause, lastLog := 100*time.Millisecond, time.Time{}
+	for {
+		var locked bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", migrationLockID).Scan(&locked); err != nil {
+			return fmt.Errorf("take the migration lock: %w", err)
+		}
+		if locked {
+			if !lastLog.IsZero() {
+				l.logger.InfoContext(ctx, "echosess: migrate postgres: took the migration lock", "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		holder := lockHolder(ctx, conn)
+		if waited := time.Since(start); waited >= l.limit {
+			return fmt.Errorf("the migration lock is still held by %s after %v", holder, l.limit)
+		}
+		if time.Since(lastLog) >= 30*time.Second {
+			lastLog = time.Now()
+			l.logger.InfoContext(ctx, "echosess: migrate postgres: waiting for the migration lock, which another session holds",
+				"holder", holder, "waited", time.Since(start).Round(time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the migration lock held by %s: %w", holder, ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// SessionUnlock releases the migration lock on conn.
+func (postgresLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	var unlocked bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", migrationLockID).Scan(&unlocked); err != nil {
+		return fmt.Errorf("release the migration lock: %w", err)
+	}
+	if !unlocked {
+		return errors.New("release the migration lock: this session did not hold it")
+	}
+	return nil
+}
+
+// lockHolder describes the session that holds the migration lock in conn's database
+// (an advisory lock belongs to one database), as far as pg_stat_activity shows it to
+// this one: its backend's pid, and for a role allowed to see them, its application
+// name, user, client address and start.
+func lockHolder(ctx context.Context, conn *sql.Conn) string {
+	var (
+		pid                     int64
+		application, user, addr sql.NullString
+		since                   sql.NullTime
+	)
+	err := conn.QueryRowContext(ctx, `
+		SELECT a.pid, a.application_name, a.usename, host(a.client_addr), a.backend_start
+		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+			AND l.classid::bigint = $1 AND l.objid::bigint = $2
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+		migrationLockID>>32, migrationLockID&0xffffffff).Scan(&pid, &application, &user, &addr, &since)
+	if err != nil {
+		return "another session"
+	}
+	desc := fmt.Sprintf("the backend with pid %d", pid)
+	var details []string
+	if application.String != "" {
+		details = append(details, fmt.Sprintf("application_name %q", application.String))
+	}
+	if user.String != "" {
+		details = append(details, "user "+user.String)
+	}
+	if addr.String != "" {
+		details = append(details, "client "+addr.String)
+	}
+	if since.Valid {
+		details = append(details, "connected since "+since.Time.UTC().Format(time.RFC3339))
+	}
+	if len(details) > 0 {
+		desc += " (" + strings.Join(details, ", ") + ")"
+	}
+	return desc
+}

@@ -1,0 +1,524 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/internal/pgtest"
+	"github.com/echosess/echosess/sessionstore"
+)
+
+// recordingWatcher sends each report of a ChangeFeed to a channel.
+type recordingWatcher struct{ reports chan string }
+
+func (w recordingWatcher) Watching()                   { w.reports <- "watching" }
+func (w recordingWatcher) Changed(key string, _ int64) { w.reports <- "changed " + key }
+func (w recordingWatcher) Lost(err error)              { w.reports <- "lost: " + err.Error() }
+
+// migratedPostgres returns the DSN of a new schema migrated for the store, and a
+// pool on it.
+func migratedPostgres(t *testing.T) (string, *pgxpool.Pool) {
+	dsn := pgtest.NewSchema(t)
+	pool := pgtest.Open(t, dsn)
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	if err := Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	return dsn, pool
+}
+
+// nextReport returns w's next report, failing the test when none comes within d.
+func nextReport(t *testing.T, w recordingWatcher, d time.Duration) string {
+	t.Helper()
+	select {
+	case r := <-w.reports:
+		return r
+	case <-time.After(d):
+		t.Fatalf("no report within %v", d)
+		return ""
+	}
+}
+
+// watch reports s's changes to a new recordingWatcher until the test ends.
+func watch(t *testing.T, s *Store) recordingWatcher {
+	t.Helper()
+	w := recordingWatcher{make(chan string, 64)}
+	stop, err := s.WatchChanges(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return w
+}
+
+// watching is watch, once the listener has reported Watching.
+func watching(t *testing.T, s *Store) recordingWatcher {
+	t.Helper()
+	w := watch(t, s)
+	if r := nextReport(t, w, writersTimeout); r != "watching" {
+		t.Fatalf("first report %q, want watching", r)
+	}
+	return w
+}
+
+// saveRecord saves an empty record under key, for an hour.
+func saveRecord(t *testing.T, s sessionstore.Store, key string) {
+	t.Helper()
+	rec := sessionstore.Record{Key: key, Data: map[string]json.RawMessage{}, Expiry: time.Now().Add(time.Hour), Deadline: time.Now().Add(time.Hour)}
+	if err := s.Save(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countChanges counts the rows of echosess_changes.
+func countChanges(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM echosess_changes").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestRecordOnlyWhileListened: the trigger records a change only while a listener
+// of the store is registered in echosess_listeners and has renewed its row within
+// listenerExpiry, so that an app without a coherent cache, or whose instances are
+// gone, pays nothing for it; a listener whose row is deleted, or not renewed in
+// time, notices at its next read, reports Lost, and listens again.
+func TestRecordOnlyWhileListened(t *testing.T) {
+	_, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := New(pool)
+	defer s.Close()
+	saveRecord(t, s, "unheard")
+	if n := countChanges(t, pool); n != 0 {
+		t.Fatalf("with no listener a save recorded %d changes", n)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO echosess_listeners (id, horizon, seen_at)
+		VALUES ('gone', pg_snapshot_xmin(pg_current_snapshot()), now() - interval '1 minute')`); err != nil {
+		t.Fatal(err)
+	}
+	saveRecord(t, s, "unheard-too")
+	if n := countChanges(t, pool); n != 0 {
+		t.Fatalf("with only the row of a listener silent for a minute a save recorded %d changes", n)
+	}
+
+	w := watching(t, s)
+	saveRecord(t, s, "heard")
+	if r := nextReport(t, w, 5*time.Second); r != "changed heard" {
+		t.Fatalf("with a listener a save was reported as %q, want the change of heard", r)
+	}
+	for i, edit := range []string{"DELETE FROM echosess_listeners", "UPDATE echosess_listeners SET seen_at = now() - interval '1 minute'"} {
+		if _, err := pool.Exec(ctx, edit); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"lost: ", "watching"} {
+			if r := nextReport(t, w, 2*reconnectMax); !strings.HasPrefix(r, want) {
+				t.Fatalf("after %s the listener reported %q, want %q", edit, r, want)
+			}
+		}
+		key := fmt.Sprintf("heard-again-%d", i)
+		saveRecord(t, s, key)
+		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+			t.Fatalf("after the listener registered again a save was reported as %q", r)
+		}
+	}
+}
+
+// TestListenerKeepsListenedUntil: a listener sets echosess_listened_until, the time
+// until which writers record changes whatever their snapshot, to listenedFor past
+// the clock when it registers and at each heartbeat, so that it stays ahead of the
+// time until which the listener's row counts; and the row of a listener of an
+// earlier release, which sets no such time, still makes writers record.
+func TestListenerKeepsListenedUntil(t *testing.T) {
+	_, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := New(pool)
+	defer s.Close()
+	if _, err := pool.Exec(ctx, `INSERT INTO echosess_listeners (id, horizon)
+		VALUES ('earlier-release', pg_snapshot_xmin(pg_current_snapshot()))`); err != nil {
+		t.Fatal(err)
+	}
+	saveRecord(t, s, "heard-by-earlier-release")
+	if n := countChanges(t, pool); n != 1 {
+		t.Fatalf("with the row of a listener of an earlier release a save recorded %d changes, want 1", n)
+	}
+	if _, err := pool.Exec(ctx, "DELETE FROM echosess_listeners"); err != nil {
+		t.Fatal(err)
+	}
+
+	watching(t, s)
+	var beat time.Time
+	deadline := time.Now().Add(4 * heartbeatEvery)
+	for n := 0; n < 3; { // the registration, then two heartbeats
+		var seen time.Time
+		var until int64
+		if err := pool.QueryRow(ctx, "SELECT seen_at, last_value FROM echosess_listeners, echosess_listened_until").Scan(&seen, &until); err != nil {
+			t.Fatal(err)
+		}
+		if seen.After(beat) {
+			if lead := time.Unix(until, 0).Sub(seen); lead < listenedFor {
+				t.Fatalf("echosess_listened_until is %v past the listener's row of %v, want at least %v", lead, seen, listenedFor)
+			}
+			beat, n = seen, n+1
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d heartbeats within %v, want 2", n-1, 4*heartbeatEvery)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestListenerReadsLateCommits: a transaction that commits after one that began
+// after it, and after the listener has read that one's change, is read all the
+// same, and no change is read twice. The interleaving is forced: the early writer
+// holds its transaction open until the late writer's change has been reported.
+func TestListenerReadsLateCommits(t *testing.T) {
+	dsn, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := New(pool)
+	defer s.Close()
+	for _, key := range []string{"early", "late"} {
+		saveRecord(t, s, key)
+	}
+	w := watching(t, s)
+	begin := func(key string) pgx.Tx {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(ctx) })
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE echosess_sessions SET version = version + 1 WHERE key = $1", key); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	early := begin("early") // takes the lower transaction ID
+	late := begin("late")
+	if err := late.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := nextReport(t, w, 5*time.Second); r != "changed late" {
+		t.Fatalf("after the late commit the report is %q", r)
+	}
+	if err := early.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := nextReport(t, w, 5*time.Second); r != "changed early" {
+		t.Fatalf("after the early writer's commit the report is %q, want its change", r)
+	}
+	saveRecord(t, s, "marker")
+	if r := nextReport(t, w, 5*time.Second); r != "changed marker" {
+		t.Fatalf("a change was reported again, or out of place: %q", r)
+	}
+}
+
+// TestListenerWholesaleChanges: more changes in one read than the listener takes,
+// or a TRUNCATE, empty the cache (Lost, then Watching) instead of evicting one by one.
+func TestListenerWholesaleChanges(t *testing.T) {
+	_, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := New(pool)
+	defer s.Close()
+	s.Changes = engine.NewChangeHub(pgListener{pool: pool, every: time.Millisecond, maxBatch: 2}.run)
+	for _, key := range []string{"a", "b", "c"} {
+		saveRecord(t, s, key)
+	}
+	w := watching(t, s)
+	for _, statement := range []string{"UPDATE echosess_sessions SET version = version + 1", "TRUNCATE echosess_sessions"} {
+		if _, err := pool.Exec(ctx, statement); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"lost: ", "watching"} {
+			if r := nextReport(t, w, 5*time.Second); !strings.HasPrefix(r, want) {
+				t.Fatalf("after %s the listener reported %q, want %q", statement, r, want)
+			}
+		}
+	}
+}
+
+// TestListenerCleansUp: the listeners delete the changes that all of them have
+// read, and the row of a listener that stopped renewing it, so that neither table
+// grows while apps run.
+func TestListenerCleansUp(t *testing.T) {
+	_, pool := migratedPostgres(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO echosess_listeners (id, horizon, seen_at)
+		VALUES ('silent', pg_snapshot_xmin(pg_current_snapshot()), now() - interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	s := New(pool)
+	defer s.Close()
+	w := watching(t, s)
+	var silent bool
+	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM echosess_listeners WHERE id = 'silent')").Scan(&silent); err != nil {
+		t.Fatal(err)
+	}
+	if silent {
+		t.Error("the row of a listener silent for an hour is still there")
+	}
+	for _, key := range []string{"a", "b", "c"} {
+		saveRecord(t, s, key)
+		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+			t.Fatalf("report %q", r)
+		}
+	}
+	if n := countChanges(t, pool); n == 0 {
+		t.Fatal("no change recorded")
+	}
+	deadline := time.Now().Add(3 * heartbeatEvery)
+	for countChanges(t, pool) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d changes that the only listener has read are still there after %v", countChanges(t, pool), 3*heartbeatEvery)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestListenerAwaitsEarlierWriters: a transaction that changed a session before any
+// listener was registered, and so recorded nothing, holds the listener's Watching
+// until it has ended, so that the cache, empty at Watching, reads its change.
+func TestListenerAwaitsEarlierWriters(t *testing.T) {
+	dsn, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := New(pool)
+	defer s.Close()
+	rec := sessionstore.Record{Key: "k", Data: map[string]json.RawMessage{}, Expiry: time.Now().Add(time.Hour), Deadline: time.Now().Add(time.Hour)}
+	if err := s.Save(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	writer, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close(ctx)
+	tx, err := writer.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE echosess_sessions SET data = convert_to('{"k":"edited"}', 'UTF8')`); err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, s)
+	select {
+	case r := <-w.reports:
+		t.Fatalf("reported %q while a transaction that wrote unheard is open", r)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-w.reports:
+		if r != "watching" {
+			t.Fatalf("after the commit the first report is %q, want watching", r)
+		}
+	case <-time.After(writersTimeout):
+		t.Fatal("no Watching after the earlier writer committed")
+	}
+}
+
+// TestListenerCleanupSkipsLockedChanges: a heartbeat does not wait for changes that
+// another transaction holds, as another listener's cleanup does, so that two
+// listeners deleting the same rows at once neither time out nor deadlock. The test
+// holds every change row locked until the listener's row shows two heartbeats after
+// the lock; a heartbeat that waited would time out instead and report Lost.
+func TestListenerCleanupSkipsLockedChanges(t *testing.T) {
+	dsn, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := New(pool)
+	defer s.Close()
+	w := watching(t, s)
+	for _, key := range []string{"a", "b"} {
+		saveRecord(t, s, key)
+		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+			t.Fatalf("report %q", r)
+		}
+	}
+	other, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var locked int
+	var lockedAt time.Time
+	if err := tx.QueryRow(ctx, `WITH l AS (SELECT 1 FROM echosess_changes FOR UPDATE)
+		SELECT count(*), clock_timestamp() FROM l`).Scan(&locked, &lockedAt); err != nil {
+		t.Fatal(err)
+	}
+	if locked == 0 {
+		t.Fatal("no change row to lock")
+	}
+	// The first heartbeat after the lock stores a horizon past the locked rows; the
+	// second deletes below it.
+	beat := lockedAt
+	deadline := time.Now().Add(4 * heartbeatEvery)
+	for n := 0; n < 2; {
+		var seen time.Time
+		if err := pool.QueryRow(ctx, "SELECT max(seen_at) FROM echosess_listeners").Scan(&seen); err != nil {
+			t.Fatal(err)
+		}
+		if seen.After(beat) {
+			beat, n = seen, n+1
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d heartbeats within %v while %d change rows were locked, want 2", n, 4*heartbeatEvery, locked)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(w.reports) != 0 {
+		t.Fatalf("while change rows were locked the listener reported %q", <-w.reports)
+	}
+}
+
+// TestListenerHearsOlderSnapshots: a REPEATABLE READ transaction whose snapshot
+// predates the listener's registration, and that changes sessions after it, records
+// its changes all the same, since writers read echosess_listened_until outside
+// their snapshot, so the listener reports them; and such a transaction, which has
+// only read when the listener registers, does not hold Watching back. This holds at
+// the first registration and at one after a loss, for which the test empties
+// echosess_listeners and resets echosess_listened_until, as if every listener had
+// been silent for a minute, and holds the listener's reconnection back until it
+// has taken the old snapshot. A save after the old transaction's commit marks by
+// when its changes must have been reported.
+func TestListenerHearsOlderSnapshots(t *testing.T) {
+	dsn, pool := migratedPostgres(t)
+	ctx := context.Background()
+	s := New(pool)
+	defer s.Close()
+	// The listener connects through a gate that the test can hold shut.
+	var gate sync.RWMutex
+	config, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dialer net.Dialer
+	config.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		gate.RLock()
+		defer gate.RUnlock()
+		return dialer.DialContext(ctx, network, addr)
+	}
+	gated, err := pgxpool.NewWithConfig(ctx, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gated.Close()
+	s.Changes = engine.NewChangeHub(pgListener{pool: gated, every: defaultPollInterval, maxBatch: maxChangesPerRead}.run)
+
+	// oldSnapshot begins a REPEATABLE READ transaction on a connection of its own,
+	// and takes its snapshot, in which no listener is registered.
+	oldSnapshot := func() pgx.Tx {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(ctx) })
+		tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var listeners int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM echosess_listeners").Scan(&listeners); err != nil {
+			t.Fatal(err)
+		}
+		if listeners != 0 {
+			t.Fatalf("the old snapshot sees %d listeners", listeners)
+		}
+		return tx
+	}
+	// changeAndCommit deletes one session and edits another in tx, commits it, and
+	// checks that w reports both changes before the change of a later save.
+	changeAndCommit := func(w recordingWatcher, tx pgx.Tx, round string) {
+		t.Helper()
+		var listeners int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM echosess_listeners").Scan(&listeners); err != nil {
+			t.Fatal(err)
+		}
+		if listeners != 0 {
+			t.Fatalf("the old snapshot sees %d listeners once the listener watches", listeners)
+		}
+		for _, statement := range []string{
+			"DELETE FROM echosess_sessions WHERE key = 'deleted-" + round + "'",
+			"UPDATE echosess_sessions SET data = convert_to('{\"k\":\"edited\"}', 'UTF8') WHERE key = 'edited-" + round + "'",
+		} {
+			if tag, err := tx.Exec(ctx, statement); err != nil || tag.RowsAffected() != 1 {
+				t.Fatalf("%s: %v, %d rows", statement, err, tag.RowsAffected())
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		saveRecord(t, s, "marker-"+round)
+		heard := map[string]bool{}
+		for !heard["marker-"+round] {
+			r := nextReport(t, w, 5*time.Second)
+			key, ok := strings.CutPrefix(r, "changed ")
+			if !ok {
+				t.Fatalf("reported %q", r)
+			}
+			heard[key] = true
+		}
+		for _, key := range []string{"deleted-" + round, "edited-" + round} {
+			if !heard[key] {
+				t.Errorf("%s: the change of %s by a transaction whose snapshot predates the listener went unreported", round, key)
+			}
+		}
+	}
+
+	for _, round := range []string{"first", "again"} {
+		for _, key := range []string{"deleted-", "edited-"} {
+			saveRecord(t, s, key+round)
+		}
+	}
+	old := oldSnapshot()
+	w := watching(t, s)
+	changeAndCommit(w, old, "first")
+
+	gate.Lock()
+	shut := true
+	defer func() {
+		if shut {
+			gate.Unlock()
+		}
+	}()
+	if _, err := pool.Exec(ctx, "DELETE FROM echosess_listeners"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "SELECT setval('echosess_listened_until', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	if r := nextReport(t, w, 5*time.Second); !strings.HasPrefix(r, "lost: ") {
+		t.Fatalf("after its row was deleted the listener reported %q", r)
+	}
+	old = oldSnapshot()
+	shut = false
+	gate.Unlock()
+	if r := nextReport(t, w, 2*reconnectMax+writersTimeout); r != "watching" {
+		t.Fatalf("after the loss the listener reported %q, want watching", r)
+	}
+	changeAndCommit(w, old, "again")
+}
