@@ -30,7 +30,7 @@ func isLocked(msg string) bool {
 }
 
 // TestSQLiteConcurrentSessions has 64 browsers write to sessions of their own at the
-// same time, through the middleware, on a SQLite file opened with SQLiteDSN: no
+// same time, through the middleware, on a SQLite file opened with sqlitestore.DSN: no
 // request may fail, none with "database is locked", and no write may be lost.
 func TestSQLiteConcurrentSessions(t *testing.T) {
 	for _, cached := range []bool{false, true} {

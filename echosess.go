@@ -6,9 +6,10 @@
 // written. Handlers use Get, Set, Delete, Pop, Clear, Destroy, RenewID, SetExpiry and
 // Save.
 //
-// The engine and the stores live in package core, which knows no Echo version and
-// which the Echo v5 adapter (github.com/echosess/echosess/echov5) shares; this
-// package names them again, so that a v4 application needs only this import.
+// The stores live in packages of their own, which know no Echo version: memstore
+// (NewMemoryStore here), sqlitestore and pgstore, on the contract of package
+// sessionstore, whose names this package spells again (Store, Record, ErrNotFound,
+// ...). The Echo v5 adapter, github.com/echosess/echosess/echov5, has the same API.
 package echosess
 
 import (

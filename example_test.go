@@ -17,14 +17,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	_ "modernc.org/sqlite"
 
 	"github.com/echosess/echosess"
-	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
 )
 
@@ -225,29 +222,6 @@ func ExampleDestroy() {
 	// Output:
 	// logged in: ada
 	// logged in: nobody
-}
-
-// Sessions in PostgreSQL: Migrate creates the table on database/sql, and the store
-// runs on the pgx pool. (This example is compiled, not run: it needs a server.)
-func ExampleNewPostgresStore() {
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer pool.Close()
-	db := stdlib.OpenDBFromPool(pool) // Migrate runs on database/sql
-	err = pgstore.Migrate(ctx, db)
-	db.Close() // does not close the pool
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	e := echo.New()
-	e.Use(echosess.Middleware(echosess.Config{
-		Store: pgstore.New(pool),
-		Cache: echosess.NewMemoryStore(),
-	}))
 }
 
 // Echo's CSRF middleware alongside echosess: the form carries the token that the CSRF

@@ -21,7 +21,7 @@ import (
 
 // TestSQLiteCommitHonoursStoreTimeout (issue 11, rule 14): a request whose commit
 // meets another process's SQLite write lock fails with the commit's 500 within
-// StoreTimeout plus one busy slice of SQLiteDSN (100 ms), not after a busy timeout of
+// StoreTimeout plus one busy slice of sqlitestore.DSN (100 ms), not after a busy timeout of
 // its own, and sets no cookie; once the lock is released, the same request commits.
 // The store-level cases are core's TestSQLiteHonoursStoreTimeout.
 func TestSQLiteCommitHonoursStoreTimeout(t *testing.T) {
@@ -76,7 +76,7 @@ func TestSQLiteCommitHonoursStoreTimeout(t *testing.T) {
 	rec, elapsed := login()
 	t.Logf("a login behind another connection's write lock, StoreTimeout %v: %d after %v", storeTimeout, rec.Code, elapsed)
 	if elapsed >= oldBusyTimeout {
-		t.Fatalf("the request took %v, SQLiteDSN's old busy timeout (%v)", elapsed, oldBusyTimeout)
+		t.Fatalf("the request took %v, sqlitestore.DSN's old busy timeout (%v)", elapsed, oldBusyTimeout)
 	}
 	if rec.Code != http.StatusInternalServerError {
 		t.Errorf("status %d, want 500: the commit failed", rec.Code)
@@ -104,7 +104,7 @@ func TestSQLiteCommitHonoursStoreTimeout(t *testing.T) {
 	t.Logf("after the lock was released: %d after %v", rec.Code, elapsed)
 }
 
-// openSQLiteFile opens the SQLite file at path with SQLiteDSN, closed when t ends.
+// openSQLiteFile opens the SQLite file at path with sqlitestore.DSN, closed when t ends.
 func openSQLiteFile(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", sqlitestore.DSN(path))

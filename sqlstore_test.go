@@ -306,7 +306,7 @@ func TestSQLStoreDatabaseErrors(t *testing.T) {
 
 // TestSQLiteConcurrentWriters has 64 goroutines write at once, each to a session of its
 // own and to one shared session, while expired rows are being cleaned: with the
-// database opened through SQLiteDSN, none may fail with "database is locked".
+// database opened through sqlitestore.DSN, none may fail with "database is locked".
 func TestSQLiteConcurrentWriters(t *testing.T) {
 	const writers, saves = 64, 10
 	ctx := context.Background()

@@ -24,10 +24,10 @@ soak=${ECHOSESS_SOAK:-20s}
 step() { printf '\n--- reliability: %s\n' "$*"; }
 
 step "fuzz smoke: each target for $fuzztime"
-targets=$(go test -list '^Fuzz' ./core | grep '^Fuzz')
+targets=$(go test -list '^Fuzz' ./internal/engine | grep '^Fuzz')
 for target in $targets; do
 	echo "$target"
-	go test -run '^$' -fuzz "^${target}\$" -fuzztime="$fuzztime" -timeout 10m ./core
+	go test -run '^$' -fuzz "^${target}\$" -fuzztime="$fuzztime" -timeout 10m ./internal/engine
 done
 
 step "soak: $soak on PostgreSQL with the memory cache (-race), failing on any error"

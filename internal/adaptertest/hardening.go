@@ -25,7 +25,7 @@ import (
 // rule has its test, on every store variant where the store matters and once on the
 // memory store where it does not. Rules 6 and 15 (stored rows out of range, Migrate)
 // are tested in the root package, rules 11 and 13 (Set's size bookkeeping,
-// StartCleaner) in package core; rule 14 (SQLite and StoreTimeout) is the SQLite
+// StartCleaner) in package engine; rule 14 (SQLite and StoreTimeout) is the SQLite
 // store's.
 var hardeningTests = []test{
 	{"FlushBeforeWrite", testFlushBeforeWrite},       // rule 1

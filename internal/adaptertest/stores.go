@@ -48,21 +48,21 @@ func NewMemoryStore(t *testing.T, now func() time.Time) engine.Store {
 	return memstore.New(memstore.WithClock(now))
 }
 
-// NewSQLiteStore is the StoreFactory of an SQLStore on a new SQLite database.
+// NewSQLiteStore is the StoreFactory of a sqlitestore.Store on a new SQLite database.
 func NewSQLiteStore(t *testing.T, now func() time.Time) engine.Store {
-	return sqlitestore.New(NewSQLiteDB(t), memstore.WithClock(now))
+	return sqlitestore.New(NewSQLiteDB(t), sqlitestore.WithClock(now))
 }
 
-// NewPostgresStore is the StoreFactory of an SQLStore on a new PostgreSQL schema
+// NewPostgresStore is the StoreFactory of a pgstore.Store on a new PostgreSQL schema
 // (see NewPostgresPool), closed when the test ends.
 func NewPostgresStore(t *testing.T, now func() time.Time) engine.Store {
-	s := pgstore.New(NewPostgresPool(t), memstore.WithClock(now))
+	s := pgstore.New(NewPostgresPool(t), pgstore.WithClock(now))
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 // NewSQLiteDB returns a migrated SQLite database in a new temporary file, opened the
-// way SQLiteDSN documents. It is closed when the test ends.
+// way sqlitestore.DSN documents. It is closed when the test ends.
 func NewSQLiteDB(t testing.TB) *sql.DB {
 	t.Helper()
 	db := OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
@@ -72,7 +72,7 @@ func NewSQLiteDB(t testing.TB) *sql.DB {
 	return db
 }
 
-// OpenSQLite opens the SQLite file at path with SQLiteDSN, closing it when the test ends.
+// OpenSQLite opens the SQLite file at path with sqlitestore.DSN, closing it when the test ends.
 func OpenSQLite(t testing.TB, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", sqlitestore.DSN(path))

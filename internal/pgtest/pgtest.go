@@ -1,5 +1,5 @@
 // Package pgtest gives tests a PostgreSQL schema of their own in the database that
-// ECHOSESS_POSTGRES_DSN names. It imports nothing of echosess, so that package core's
+// ECHOSESS_POSTGRES_DSN names. It imports nothing of echosess, so that the stores'
 // own tests can use it too.
 package pgtest
 
