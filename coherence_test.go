@@ -25,6 +25,7 @@ import (
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
 	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlstore"
 )
 
 // propagationBound is how long the tests give a change on one instance to reach
@@ -36,7 +37,7 @@ const propagationBound = 5 * time.Second
 // and can hold back the changes it reports to the cache, as a slow change feed
 // would be held. Embedding the store keeps its ChangeFeed and Toucher.
 type feedStore struct {
-	*pgstore.Store
+	*sqlstore.Store
 	loads atomic.Int64
 
 	mu   sync.Mutex
@@ -463,7 +464,7 @@ func TestCoherentCachePropagation(t *testing.T) {
 
 // timedStore records when each of its saves returned, by key and version written.
 type timedStore struct {
-	*pgstore.Store
+	*sqlstore.Store
 	mu    sync.Mutex
 	saved map[string]time.Time
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/echosess/echosess/internal/adaptertest"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
+	"github.com/echosess/echosess/sqlstore"
 	"github.com/echosess/echosess/storetest"
 )
 
@@ -24,18 +25,11 @@ import (
 // both. exec runs a statement directly on the database, with ? placeholders.
 type sqlBackend struct {
 	name     string
-	newStore func(t *testing.T, opts ...sqlitestore.Option) (sqlStore, func(query string, args ...any))
-}
-
-// sqlStore is what the tests use of sqlitestore.Store and pgstore.Store.
-type sqlStore interface {
-	echosess.Store
-	echosess.Toucher
-	echosess.UserIndex
+	newStore func(t *testing.T, opts ...sqlstore.Option) (*sqlstore.Store, func(query string, args ...any))
 }
 
 var sqlBackends = []sqlBackend{
-	{"SQLite", func(t *testing.T, opts ...sqlitestore.Option) (sqlStore, func(string, ...any)) {
+	{"SQLite", func(t *testing.T, opts ...sqlstore.Option) (*sqlstore.Store, func(string, ...any)) {
 		db := adaptertest.NewSQLiteDB(t)
 		return sqlitestore.New(db, opts...), func(query string, args ...any) {
 			t.Helper()
@@ -44,7 +38,7 @@ var sqlBackends = []sqlBackend{
 			}
 		}
 	}},
-	{"Postgres", func(t *testing.T, opts ...sqlitestore.Option) (sqlStore, func(string, ...any)) {
+	{"Postgres", func(t *testing.T, opts ...sqlstore.Option) (*sqlstore.Store, func(string, ...any)) {
 		pool := adaptertest.NewPostgresPool(t)
 		return pgstore.New(pool, opts...), func(query string, args ...any) {
 			t.Helper()
@@ -132,7 +126,7 @@ func TestSQLStoreClock(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			clock := newManualClock()
-			s, _ := b.newStore(t, sqlitestore.WithClock(clock.Now))
+			s, _ := b.newStore(t, sqlstore.WithClock(clock.Now))
 			start := clock.Now()
 			if err := s.Save(ctx, sessionRecord("a", start.Add(time.Minute), 0, "k", "v")); err != nil {
 				t.Fatal(err)
@@ -181,7 +175,7 @@ func TestSQLStoreDeleteExpiredInBatches(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			clock := newManualClock()
-			s, _ := b.newStore(t, sqlitestore.WithClock(clock.Now), sqlitestore.WithDeleteBatch(4))
+			s, _ := b.newStore(t, sqlstore.WithClock(clock.Now), sqlstore.WithDeleteBatch(4))
 			const expired, live = 10, 3
 			for i := range expired + live {
 				expiry := clock.Now().Add(time.Duration(i+1) * time.Second)
@@ -408,7 +402,7 @@ func TestPostgresDeleteExpiredConcurrent(t *testing.T) {
 	ctx := context.Background()
 	pool := adaptertest.NewPostgresPool(t)
 	clock := newManualClock()
-	s := pgstore.New(pool, sqlitestore.WithClock(clock.Now), sqlitestore.WithDeleteBatch(7))
+	s := pgstore.New(pool, sqlstore.WithClock(clock.Now), sqlstore.WithDeleteBatch(7))
 	const rows = 300
 	insertExpired(t, pool, clock.Now(), rows)
 	clock.Advance(time.Hour)

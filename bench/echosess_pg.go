@@ -4,13 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"github.com/echosess/echosess/pgstore"
+	"github.com/echosess/echosess/sqlstore"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // echosessStore returns echosess's Postgres store on its schema.
-func (p *Postgres) echosessStore() *pgstore.Store { return pgstore.New(p.Echosess) }
+func (p *Postgres) echosessStore() *sqlstore.Store { return pgstore.New(p.Echosess) }
 
 // migrateEchosess creates echosess's table with its own migrations.
 func migrateEchosess(ctx context.Context, db *sql.DB) error {

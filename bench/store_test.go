@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
+	"github.com/echosess/echosess/sqlstore"
 	"testing"
 	"time"
 
@@ -107,7 +108,7 @@ func deadline(b *testing.B) context.Context {
 }
 
 // newSQLiteStore returns echosess's SQLite store on db, closed when b ends.
-func newSQLiteStore(b *testing.B, db *sql.DB) *sqlitestore.Store {
+func newSQLiteStore(b *testing.B, db *sql.DB) *sqlstore.Store {
 	s := sqlitestore.New(db)
 	b.Cleanup(func() { s.Close() })
 	return s

@@ -52,7 +52,7 @@ func nextReport(t *testing.T, w recordingWatcher, d time.Duration) string {
 }
 
 // watch reports s's changes to a new recordingWatcher until the test ends.
-func watch(t *testing.T, s *Store) recordingWatcher {
+func watch(t *testing.T, s *engine.SQLStore) recordingWatcher {
 	t.Helper()
 	w := recordingWatcher{make(chan string, 64)}
 	stop, err := s.WatchChanges(w)
@@ -64,7 +64,7 @@ func watch(t *testing.T, s *Store) recordingWatcher {
 }
 
 // watching is watch, once the listener has reported Watching.
-func watching(t *testing.T, s *Store) recordingWatcher {
+func watching(t *testing.T, s *engine.SQLStore) recordingWatcher {
 	t.Helper()
 	w := watch(t, s)
 	if r := nextReport(t, w, writersTimeout); r != "watching" {
@@ -100,7 +100,7 @@ func countChanges(t *testing.T, pool *pgxpool.Pool) int {
 func TestRecordOnlyWhileListened(t *testing.T) {
 	_, pool := migratedPostgres(t)
 	ctx := context.Background()
-	s := New(pool)
+	s := open(pool)
 	defer s.Close()
 	saveRecord(t, s, "unheard")
 	if n := countChanges(t, pool); n != 0 {
@@ -145,7 +145,7 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 func TestListenerKeepsListenedUntil(t *testing.T) {
 	_, pool := migratedPostgres(t)
 	ctx := context.Background()
-	s := New(pool)
+	s := open(pool)
 	defer s.Close()
 	if _, err := pool.Exec(ctx, `INSERT INTO echosess_listeners (id, horizon)
 		VALUES ('earlier-release', pg_snapshot_xmin(pg_current_snapshot()))`); err != nil {
@@ -189,7 +189,7 @@ func TestListenerKeepsListenedUntil(t *testing.T) {
 func TestListenerReadsLateCommits(t *testing.T) {
 	dsn, pool := migratedPostgres(t)
 	ctx := context.Background()
-	s := New(pool)
+	s := open(pool)
 	defer s.Close()
 	for _, key := range []string{"early", "late"} {
 		saveRecord(t, s, key)
@@ -235,7 +235,7 @@ func TestListenerReadsLateCommits(t *testing.T) {
 func TestListenerWholesaleChanges(t *testing.T) {
 	_, pool := migratedPostgres(t)
 	ctx := context.Background()
-	s := New(pool)
+	s := open(pool)
 	defer s.Close()
 	s.Changes = engine.NewChangeHub(pgListener{pool: pool, every: time.Millisecond, maxBatch: 2}.run)
 	for _, key := range []string{"a", "b", "c"} {
@@ -264,7 +264,7 @@ func TestListenerCleansUp(t *testing.T) {
 		VALUES ('silent', pg_snapshot_xmin(pg_current_snapshot()), now() - interval '1 hour')`); err != nil {
 		t.Fatal(err)
 	}
-	s := New(pool)
+	s := open(pool)
 	defer s.Close()
 	w := watching(t, s)
 	var silent bool
@@ -298,7 +298,7 @@ func TestListenerCleansUp(t *testing.T) {
 func TestListenerAwaitsEarlierWriters(t *testing.T) {
 	dsn, pool := migratedPostgres(t)
 	ctx := context.Background()
-	s := New(pool)
+	s := open(pool)
 	defer s.Close()
 	rec := sessionstore.Record{Key: "k", Data: map[string]json.RawMessage{}, Expiry: time.Now().Add(time.Hour), Deadline: time.Now().Add(time.Hour)}
 	if err := s.Save(ctx, rec); err != nil {
@@ -343,7 +343,7 @@ func TestListenerAwaitsEarlierWriters(t *testing.T) {
 func TestListenerCleanupSkipsLockedChanges(t *testing.T) {
 	dsn, pool := migratedPostgres(t)
 	ctx := context.Background()
-	s := New(pool)
+	s := open(pool)
 	defer s.Close()
 	w := watching(t, s)
 	for _, key := range []string{"a", "b"} {
@@ -407,7 +407,7 @@ func TestListenerCleanupSkipsLockedChanges(t *testing.T) {
 func TestListenerHearsOlderSnapshots(t *testing.T) {
 	dsn, pool := migratedPostgres(t)
 	ctx := context.Background()
-	s := New(pool)
+	s := open(pool)
 	defer s.Close()
 	// The listener connects through a gate that the test can hold shut.
 	var gate sync.RWMutex

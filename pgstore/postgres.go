@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/sqlstore"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,15 +17,20 @@ import (
 	"github.com/echosess/echosess/internal/db/postgres"
 )
 
-// New returns a Store on the table that Migrate creates, in the schema the pool's
+// New returns a store on the table that Migrate creates, in the schema the pool's
 // search_path names first. The store reports every change to the table
 // (WatchChanges), so that a cache in front of it stays coherent across app
 // instances; WithPollInterval sets how often it reads them, and Close stops that.
-func New(pool *pgxpool.Pool, opts ...Option) *Store {
+func New(pool *pgxpool.Pool, opts ...sqlstore.Option) *sqlstore.Store {
+	return engine.PublicSQLStore(open(pool, opts...)).(*sqlstore.Store)
+}
+
+// open returns the engine's store on pool, which New hands out as a sqlstore.Store.
+func open(pool *pgxpool.Pool, opts ...sqlstore.Option) *engine.SQLStore {
 	s := engine.NewSQLStore(postgresQueries{postgres.New(pool)}, engine.DialectPostgres, opts)
 	every := cmp.Or(engine.BuildStoreOptions(opts).PollInterval, defaultPollInterval)
 	s.Changes = engine.NewChangeHub(pgListener{pool: pool, every: every, maxBatch: maxChangesPerRead}.run)
-	return &Store{s}
+	return s
 }
 
 // postgresQueries adapts the generated PostgreSQL queries to engine.SQLQueries.

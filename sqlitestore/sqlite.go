@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/sqlstore"
 
 	"github.com/echosess/echosess/internal/db/sqlite"
 )
@@ -107,11 +108,9 @@ func retryWhileBusy(ctx context.Context, write func() error, busy error) error {
 	}
 }
 
-// New returns a Store on the table that Migrate
-// creates. Open db with DSN so that concurrent writers wait for each other
+// New returns a store on the table that Migrate creates. Open db with DSN so that concurrent writers wait for each other
 // instead of failing; the store's own writes also take turns in the process, which
-// SQLite's single writer lock would otherwise make them poll for. WithClock sets the
-// clock the store checks expiry against.
+// SQLite's single writer lock would otherwise make them poll for.
 //
 // The store prepares each of its statements on db the first time it runs, and keeps
 // them until Close. A call's context ends its wait for the store's turn to write, for
@@ -125,12 +124,17 @@ func retryWhileBusy(ctx context.Context, write func() error, busy error) error {
 // the queue for at most StoreTimeout plus one busy timeout, and the writers queued
 // behind it fail at their own deadlines, never later. A call whose context has no
 // deadline waits 10 seconds at most, as long as the DSN's former busy timeout.
-func New(db *sql.DB, opts ...Option) *Store {
+func New(db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
+	return engine.PublicSQLStore(open(db, opts...)).(*sqlstore.Store)
+}
+
+// open returns the engine's store on db, which New hands out as a sqlstore.Store.
+func open(db *sql.DB, opts ...sqlstore.Option) *engine.SQLStore {
 	stmts := newStmtCache(db)
 	s := engine.NewSQLStore(sqliteQueries{sqlite.New(stmts)}, engine.DialectSQLite, opts)
 	s.Writers = make(chan struct{}, 1)
 	s.Statements = stmts
-	return &Store{s}
+	return s
 }
 
 // sqliteQueries adapts the generated SQLite queries, whose times are unix

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"github.com/echosess/echosess/internal/engine"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -33,7 +34,7 @@ func openSQLite(t *testing.T, migrate bool) *sql.DB {
 
 // roundTrip saves rec over its stored version and loads it back, failing t unless
 // the store returns what it was given.
-func roundTrip(t *testing.T, s *Store, rec *sessionstore.Record) {
+func roundTrip(t *testing.T, s *engine.SQLStore, rec *sessionstore.Record) {
 	t.Helper()
 	ctx := context.Background()
 	if err := s.Save(ctx, *rec); err != nil {
@@ -56,7 +57,7 @@ func jsonInt(n int) []byte { b, _ := json.Marshal(n); return b }
 // TestSQLiteStatementsPreparedOnce: the store prepares each statement the first time
 // it runs and reuses it from then on.
 func TestSQLiteStatementsPreparedOnce(t *testing.T) {
-	s := New(openSQLite(t, true))
+	s := open(openSQLite(t, true))
 	defer s.Close()
 	cache := stmtCacheOf(s)
 	rec := testRecord(0)
@@ -86,7 +87,7 @@ func TestSQLiteStatementsPreparedOnce(t *testing.T) {
 // TestSQLiteStatementsPreparedConcurrently: calls that first run a statement at the
 // same time keep one prepared statement between them.
 func TestSQLiteStatementsPreparedConcurrently(t *testing.T) {
-	s := New(openSQLite(t, true))
+	s := open(openSQLite(t, true))
 	defer s.Close()
 	var wg sync.WaitGroup
 	for range 8 {
@@ -118,7 +119,7 @@ func TestSQLiteStatementsSurviveReplacedConnections(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			db := openSQLite(t, true)
-			s := New(db)
+			s := open(db)
 			defer s.Close()
 			rec := testRecord(0)
 			roundTrip(t, s, &rec) // prepares the statements
@@ -139,7 +140,7 @@ func TestSQLiteStatementsSurviveReplacedConnections(t *testing.T) {
 // database's error, and works once Migrate has run.
 func TestSQLiteStoreBeforeMigrate(t *testing.T) {
 	db := openSQLite(t, false)
-	s := New(db)
+	s := open(db)
 	defer s.Close()
 	if _, err := s.Load(context.Background(), "k"); err == nil || errors.Is(err, sessionstore.ErrNotFound) {
 		t.Fatalf("Load before Migrate: err = %v, want the database's error", err)
@@ -155,7 +156,7 @@ func TestSQLiteStoreBeforeMigrate(t *testing.T) {
 // open; a store used afterwards runs its statements unprepared.
 func TestSQLiteStoreClose(t *testing.T) {
 	db := openSQLite(t, true)
-	s := New(db)
+	s := open(db)
 	rec := testRecord(0)
 	roundTrip(t, s, &rec)
 	if err := s.Close(); err != nil {
@@ -173,7 +174,7 @@ func TestSQLiteStoreClose(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d statements prepared after Close", n)
 	}
-	if err := (&Store{&sqlStore{}}).Close(); err != nil {
+	if err := (&engine.SQLStore{}).Close(); err != nil {
 		t.Fatalf("Close of a store without statements: %v", err)
 	}
 }
@@ -183,7 +184,7 @@ func TestSQLiteStoreClose(t *testing.T) {
 // limit the wait for a free connection still ends with the context.
 func TestSQLiteStatementContext(t *testing.T) {
 	db := openSQLite(t, true)
-	s := New(db)
+	s := open(db)
 	defer s.Close()
 	rec := testRecord(0)
 	roundTrip(t, s, &rec)
@@ -213,6 +214,6 @@ func TestSQLiteStatementContext(t *testing.T) {
 }
 
 // stmtCacheOf returns the statement cache of a SQLite store.
-func stmtCacheOf(s *Store) *stmtCache {
+func stmtCacheOf(s *engine.SQLStore) *stmtCache {
 	return s.Statements.(*stmtCache)
 }

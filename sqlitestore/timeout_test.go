@@ -38,7 +38,7 @@ func TestSQLiteHonoursStoreTimeout(t *testing.T) {
 	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	s := New(db)
+	s := open(db)
 	defer s.Close()
 	rec := testRecord(0)
 	roundTrip(t, s, &rec) // version 1
@@ -195,7 +195,7 @@ func openSQLiteAt(t *testing.T, path string) *sql.DB {
 
 // timedSave saves rec with a context of the given timeout, and reports how long it
 // took.
-func timedSave(s *Store, rec sessionstore.Record, timeout time.Duration) (time.Duration, error) {
+func timedSave(s *engine.SQLStore, rec sessionstore.Record, timeout time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	began := time.Now()
@@ -216,7 +216,7 @@ func wantLockTimeout(t *testing.T, err error) {
 }
 
 // wantStored fails t unless the store holds want's version and data under its key.
-func wantStored(t *testing.T, s *Store, want sessionstore.Record) {
+func wantStored(t *testing.T, s *engine.SQLStore, want sessionstore.Record) {
 	t.Helper()
 	got, err := s.Load(context.Background(), want.Key)
 	if err != nil || got.Version != want.Version || string(got.Data["n"]) != string(want.Data["n"]) {
@@ -227,7 +227,7 @@ func wantStored(t *testing.T, s *Store, want sessionstore.Record) {
 // watchWrites makes s report the string arguments, among them the key, of each
 // writing statement it runs, as it starts it: a write that met the lock is reported
 // once per try.
-func watchWrites(s *Store) <-chan []string {
+func watchWrites(s *engine.SQLStore) <-chan []string {
 	calls := make(chan []string, 1000)
 	s.Queries = sqliteQueries{sqlite.New(watchedDB{DBTX: stmtCacheOf(s), calls: calls})}
 	return calls

@@ -16,6 +16,7 @@ import (
 	"github.com/echosess/echosess/memstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
+	"github.com/echosess/echosess/sqlstore"
 )
 
 // StoreFactory makes an empty store that tells time with now.
@@ -48,15 +49,15 @@ func NewMemoryStore(t *testing.T, now func() time.Time) engine.Store {
 	return memstore.New(memstore.WithClock(now))
 }
 
-// NewSQLiteStore is the StoreFactory of a sqlitestore.Store on a new SQLite database.
+// NewSQLiteStore is the StoreFactory of a SQLite sqlstore.Store on a new SQLite database.
 func NewSQLiteStore(t *testing.T, now func() time.Time) engine.Store {
-	return sqlitestore.New(NewSQLiteDB(t), sqlitestore.WithClock(now))
+	return sqlitestore.New(NewSQLiteDB(t), sqlstore.WithClock(now))
 }
 
-// NewPostgresStore is the StoreFactory of a pgstore.Store on a new PostgreSQL schema
+// NewPostgresStore is the StoreFactory of a PostgreSQL sqlstore.Store on a new PostgreSQL schema
 // (see NewPostgresPool), closed when the test ends.
 func NewPostgresStore(t *testing.T, now func() time.Time) engine.Store {
-	s := pgstore.New(NewPostgresPool(t), pgstore.WithClock(now))
+	s := pgstore.New(NewPostgresPool(t), sqlstore.WithClock(now))
 	t.Cleanup(func() { s.Close() })
 	return s
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sessionstore"
 	"github.com/echosess/echosess/sqlitestore"
+	"github.com/echosess/echosess/sqlstore"
 )
 
 // TestEndListed checks the one-statement end of a revocation on each store of this
@@ -26,10 +27,10 @@ func TestEndListed(t *testing.T) {
 			return memstore.New(memstore.WithClock(now))
 		},
 		"sqlite": func(t *testing.T, now func() time.Time) sessionstore.Store {
-			return sqlitestore.New(adaptertest.NewSQLiteDB(t), sqlitestore.WithClock(now))
+			return sqlitestore.New(adaptertest.NewSQLiteDB(t), sqlstore.WithClock(now))
 		},
 		"postgres": func(t *testing.T, now func() time.Time) sessionstore.Store {
-			return pgstore.New(adaptertest.NewPostgresPool(t), pgstore.WithClock(now))
+			return pgstore.New(adaptertest.NewPostgresPool(t), sqlstore.WithClock(now))
 		},
 	}
 	for name, newStore := range stores {

@@ -2,8 +2,8 @@ package engine
 
 import "context"
 
-// The public store types of this module (memstore.Store, sqlitestore.Store,
-// pgstore.Store) each hold one of the engine's stores, so that go doc shows their
+// The public store types of this module (memstore.Store, sqlstore.Store) each hold
+// one of the engine's stores, so that go doc shows their
 // methods while the code stays here. The engine's fast paths check for its own
 // types exactly, so that a type embedding a store to override a method is called
 // through that method; own finds the engine's store inside the public types, which
@@ -43,3 +43,7 @@ func own[S interface {
 	}
 	return s
 }
+
+// PublicSQLStore returns package sqlstore's Store holding s, for the packages of
+// each SQL database, which build s; package sqlstore sets it as it starts.
+var PublicSQLStore func(s *SQLStore) any
