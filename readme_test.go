@@ -8,5 +8,5 @@ import (
 
 // TestREADMEQuickStart builds the README's quick start as it stands.
 func TestREADMEQuickStart(t *testing.T) {
-	exampletest.BuildREADMEBlock(t, "README.md", "## Quick start")
+	exampletest.BuildDocBlock(t, "README.md", "## Quick start")
 }

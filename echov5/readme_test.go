@@ -7,8 +7,8 @@ import (
 	"github.com/echosess/echosess/internal/exampletest"
 )
 
-// TestREADMEQuickStartV5 builds the README's Echo v5 quick start as it stands, with
+// TestREADMEQuickStartV5 builds the Echo v5 quick start of docs/echo-v5.md as it stands, with
 // this module's requirements.
 func TestREADMEQuickStartV5(t *testing.T) {
-	exampletest.BuildREADMEBlock(t, filepath.Join("..", "README.md"), "## Echo v5")
+	exampletest.BuildDocBlock(t, filepath.Join("..", "docs", "echo-v5.md"), "## Quick start")
 }

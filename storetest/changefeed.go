@@ -8,20 +8,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/sessionstore"
 )
 
 // FeedTimeout is how long ChangeFeed waits for each report it expects.
 var FeedTimeout = 10 * time.Second
 
-// ChangeFeed checks an engine.ChangeFeed: that it reports Watching first, and then
+// ChangeFeed checks an sessionstore.ChangeFeed: that it reports Watching first, and then
 // every kind of change the middleware makes through writer (a create, an update, a
 // touch, an end at a version, a delete, and DeleteExpired's removal) with the store
 // key and the version written, 0 for a removal. writer may be the feed itself or
 // another handle on the same records, such as a second app instance's store:
 // a feed must report the changes of every process. newStores must return them
 // empty, telling time with the system clock, for each subtest.
-func ChangeFeed(t *testing.T, newStores func(t *testing.T) (feed engine.ChangeFeed, writer engine.Store)) {
+func ChangeFeed(t *testing.T, newStores func(t *testing.T) (feed sessionstore.ChangeFeed, writer sessionstore.Store)) {
 	t.Run("EveryChange", func(t *testing.T) {
 		feed, writer := newStores(t)
 		w := watch(t, feed)
@@ -37,7 +37,7 @@ func ChangeFeed(t *testing.T, newStores func(t *testing.T) (feed engine.ChangeFe
 		w.want(t, "update", rec.Key, 2)
 
 		rec.Version = 2
-		if toucher, ok := writer.(engine.Toucher); ok {
+		if toucher, ok := writer.(sessionstore.Toucher); ok {
 			rec.Expiry = time.Now().Add(2 * time.Hour)
 			if err := toucher.Touch(ctx, rec); err != nil {
 				t.Fatalf("touch: %v", err)
@@ -93,7 +93,7 @@ type feedWatcher struct {
 	stop   func()
 }
 
-func watch(t *testing.T, feed engine.ChangeFeed) *feedWatcher {
+func watch(t *testing.T, feed sessionstore.ChangeFeed) *feedWatcher {
 	t.Helper()
 	w := &feedWatcher{events: make(chan string, 1024)}
 	stop, err := feed.WatchChanges(w)

@@ -1,8 +1,8 @@
-// Package storetest checks that an engine.Store keeps the contract that the
+// Package storetest checks that a sessionstore.Store keeps the contract that the
 // middleware relies on. Run it from a test of your own Store:
 //
 //	func TestMyStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) engine.Store { return newMyStore(t) })
+//		storetest.Run(t, func(t *testing.T) sessionstore.Store { return newMyStore(t) })
 //	}
 package storetest
 
@@ -16,18 +16,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/sessionstore"
 )
 
 // Run runs the conformance suite. newStore must return an empty store for each
 // subtest; it may register cleanups with t. The store must tell time with the
 // system clock, because the suite checks expiry against time.Now. Subtests of an
-// optional capability, such as engine.Toucher and engine.UserIndex, skip a
+// optional capability, such as sessionstore.Toucher and sessionstore.UserIndex, skip a
 // store that lacks it.
-func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 	tests := []struct {
 		name string
-		fn   func(*testing.T, engine.Store)
+		fn   func(*testing.T, sessionstore.Store)
 	}{
 		{"RoundTrip", testRoundTrip},
 		{"NotFound", testNotFound},
@@ -60,8 +60,8 @@ func newKey(t *testing.T) string {
 	return fmt.Sprintf("storetest-%d-%d", time.Now().UnixNano(), keyCounter.n)
 }
 
-func record(t *testing.T, data map[string]string, expiry time.Time) engine.Record {
-	rec := engine.Record{Key: newKey(t), Data: map[string]json.RawMessage{}, Expiry: expiry, Deadline: expiry.Add(time.Hour)}
+func record(t *testing.T, data map[string]string, expiry time.Time) sessionstore.Record {
+	rec := sessionstore.Record{Key: newKey(t), Data: map[string]json.RawMessage{}, Expiry: expiry, Deadline: expiry.Add(time.Hour)}
 	for k, v := range data {
 		raw, err := json.Marshal(v)
 		if err != nil {
@@ -72,14 +72,14 @@ func record(t *testing.T, data map[string]string, expiry time.Time) engine.Recor
 	return rec
 }
 
-func mustSave(t *testing.T, s engine.Store, rec engine.Record) {
+func mustSave(t *testing.T, s sessionstore.Store, rec sessionstore.Record) {
 	t.Helper()
 	if err := s.Save(context.Background(), rec); err != nil {
 		t.Fatalf("Save(%s, version %d): %v", rec.Key, rec.Version, err)
 	}
 }
 
-func mustLoad(t *testing.T, s engine.Store, key string) engine.Record {
+func mustLoad(t *testing.T, s sessionstore.Store, key string) sessionstore.Record {
 	t.Helper()
 	rec, err := s.Load(context.Background(), key)
 	if err != nil {
@@ -88,9 +88,9 @@ func mustLoad(t *testing.T, s engine.Store, key string) engine.Record {
 	return rec
 }
 
-func wantNotFound(t *testing.T, s engine.Store, key string) {
+func wantNotFound(t *testing.T, s sessionstore.Store, key string) {
 	t.Helper()
-	if _, err := s.Load(context.Background(), key); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := s.Load(context.Background(), key); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Fatalf("Load(%s) error = %v, want ErrNotFound", key, err)
 	}
 }
@@ -135,7 +135,7 @@ func wantTime(t *testing.T, name string, got, want time.Time) {
 	}
 }
 
-func testRoundTrip(t *testing.T, s engine.Store) {
+func testRoundTrip(t *testing.T, s sessionstore.Store) {
 	big := make([]byte, 60<<10)
 	for i := range big {
 		big[i] = 'a' + byte(i%26)
@@ -166,11 +166,11 @@ func testRoundTrip(t *testing.T, s engine.Store) {
 	}
 }
 
-func testNotFound(t *testing.T, s engine.Store) {
+func testNotFound(t *testing.T, s sessionstore.Store) {
 	wantNotFound(t, s, newKey(t))
 }
 
-func testExpired(t *testing.T, s engine.Store) {
+func testExpired(t *testing.T, s sessionstore.Store) {
 	rec := record(t, map[string]string{"k": "v"}, time.Now().Add(-time.Second))
 	mustSave(t, s, rec)
 	wantNotFound(t, s, rec.Key)
@@ -184,11 +184,11 @@ func testExpired(t *testing.T, s engine.Store) {
 	}
 }
 
-func testConflict(t *testing.T, s engine.Store) {
+func testConflict(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
 	rec := record(t, map[string]string{"k": "one"}, time.Now().Add(time.Hour))
 	mustSave(t, s, rec)
-	if err := s.Save(ctx, rec); !errors.Is(err, engine.ErrConflict) {
+	if err := s.Save(ctx, rec); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("second save at version 0 error = %v, want ErrConflict", err)
 	}
 	loaded := mustLoad(t, s, rec.Key)
@@ -197,21 +197,21 @@ func testConflict(t *testing.T, s engine.Store) {
 
 	stale := loaded // still at version 1, the store is at 2
 	stale.Data = map[string]json.RawMessage{"k": json.RawMessage(`"stale"`)}
-	if err := s.Save(ctx, stale); !errors.Is(err, engine.ErrConflict) {
+	if err := s.Save(ctx, stale); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("save at stale version error = %v, want ErrConflict", err)
 	}
 	got := mustLoad(t, s, rec.Key)
 	if got.Version != 2 || !sameJSON(t, got.Data["k"], json.RawMessage(`"two"`)) {
 		t.Fatalf("after a rejected save: version %d, k = %s; want version 2, k = \"two\"", got.Version, got.Data["k"])
 	}
-	if err := s.Save(ctx, engine.Record{Key: newKey(t), Expiry: time.Now().Add(time.Hour), Version: 3}); !errors.Is(err, engine.ErrConflict) {
+	if err := s.Save(ctx, sessionstore.Record{Key: newKey(t), Expiry: time.Now().Add(time.Hour), Version: 3}); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("save of a missing record at version 3 error = %v, want ErrConflict", err)
 	}
 }
 
 // testEndAtVersion ends records the way the middleware does, by saving them expired
 // at the version they were loaded at: a delete that loses to any concurrent save.
-func testEndAtVersion(t *testing.T, s engine.Store) {
+func testEndAtVersion(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
 	rec := record(t, map[string]string{"k": "v"}, time.Now().Add(time.Hour))
 	mustSave(t, s, rec)
@@ -222,7 +222,7 @@ func testEndAtVersion(t *testing.T, s engine.Store) {
 	wantNotFound(t, s, rec.Key)
 	// An ended record stays ended: a save at the version it was loaded at finds no
 	// live record there.
-	if err := s.Save(ctx, loaded); !errors.Is(err, engine.ErrConflict) {
+	if err := s.Save(ctx, loaded); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("save at version %d of an ended record error = %v, want ErrConflict", loaded.Version, err)
 	}
 	wantNotFound(t, s, rec.Key)
@@ -232,7 +232,7 @@ func testEndAtVersion(t *testing.T, s engine.Store) {
 	stale := mustLoad(t, s, live.Key)
 	mustSave(t, s, stale) // the store is at version 2, stale still at 1
 	stale.Expiry = time.Now().Add(-time.Second)
-	if err := s.Save(ctx, stale); !errors.Is(err, engine.ErrConflict) {
+	if err := s.Save(ctx, stale); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("end at a stale version error = %v, want ErrConflict", err)
 	}
 	got := mustLoad(t, s, live.Key)
@@ -243,12 +243,12 @@ func testEndAtVersion(t *testing.T, s engine.Store) {
 	wantData(t, got.Data, live.Data)
 }
 
-// testTouch checks an engine.Toucher: a touch moves the expiry and deadline to a
+// testTouch checks an sessionstore.Toucher: a touch moves the expiry and deadline to a
 // new version and keeps the data, or changes nothing.
-func testTouch(t *testing.T, s engine.Store) {
-	toucher, ok := s.(engine.Toucher)
+func testTouch(t *testing.T, s sessionstore.Store) {
+	toucher, ok := s.(sessionstore.Toucher)
 	if !ok {
-		t.Skipf("%T does not implement engine.Toucher", s)
+		t.Skipf("%T does not implement sessionstore.Toucher", s)
 	}
 	ctx := context.Background()
 	rec := record(t, map[string]string{"k": "v", "": "empty key"}, time.Now().Add(time.Hour))
@@ -271,7 +271,7 @@ func testTouch(t *testing.T, s engine.Store) {
 
 	stale := touched // at version 1, the store is at 2
 	stale.Expiry = touched.Expiry.Add(time.Hour)
-	if err := toucher.Touch(ctx, stale); !errors.Is(err, engine.ErrConflict) {
+	if err := toucher.Touch(ctx, stale); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("Touch at a stale version error = %v, want ErrConflict", err)
 	}
 	again := mustLoad(t, s, rec.Key)
@@ -282,7 +282,7 @@ func testTouch(t *testing.T, s engine.Store) {
 
 	// A save after a touch must use the version the touch made.
 	again.Data["k"] = json.RawMessage(`"w"`)
-	if err := s.Save(ctx, stale); !errors.Is(err, engine.ErrConflict) {
+	if err := s.Save(ctx, stale); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("save at the version before a touch error = %v, want ErrConflict", err)
 	}
 	mustSave(t, s, again)
@@ -292,7 +292,7 @@ func testTouch(t *testing.T, s engine.Store) {
 
 	missing := record(t, nil, time.Now().Add(time.Hour))
 	missing.Version = 1
-	if err := toucher.Touch(ctx, missing); !errors.Is(err, engine.ErrConflict) {
+	if err := toucher.Touch(ctx, missing); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("Touch of a missing record at version 1 error = %v, want ErrConflict", err)
 	}
 	wantNotFound(t, s, missing.Key)
@@ -301,13 +301,13 @@ func testTouch(t *testing.T, s engine.Store) {
 	mustSave(t, s, expired)
 	expired.Version = 1
 	expired.Expiry = time.Now().Add(time.Hour)
-	if err := toucher.Touch(ctx, expired); !errors.Is(err, engine.ErrConflict) {
+	if err := toucher.Touch(ctx, expired); !errors.Is(err, sessionstore.ErrConflict) {
 		t.Fatalf("Touch of an expired record at version 1 error = %v, want ErrConflict", err)
 	}
 	wantNotFound(t, s, expired.Key)
 }
 
-func testDelete(t *testing.T, s engine.Store) {
+func testDelete(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
 	rec := record(t, map[string]string{"k": "v"}, time.Now().Add(time.Hour))
 	other := record(t, map[string]string{"k": "other"}, time.Now().Add(time.Hour))
@@ -323,7 +323,7 @@ func testDelete(t *testing.T, s engine.Store) {
 	}
 }
 
-func testDeleteExpired(t *testing.T, s engine.Store) {
+func testDeleteExpired(t *testing.T, s sessionstore.Store) {
 	ctx := context.Background()
 	var live []string
 	for i := range 5 {
@@ -352,7 +352,7 @@ func testDeleteExpired(t *testing.T, s engine.Store) {
 	}
 }
 
-func testIsolation(t *testing.T, s engine.Store) {
+func testIsolation(t *testing.T, s sessionstore.Store) {
 	rec := record(t, map[string]string{"k": "original"}, time.Now().Add(time.Hour))
 	mustSave(t, s, rec)
 	rec.Data["k"][1] = 'X' // the caller's bytes, changed after the save
@@ -368,7 +368,7 @@ func testIsolation(t *testing.T, s engine.Store) {
 
 // testConcurrentCAS has goroutines increment one counter with compare-and-swap:
 // every increment must land exactly once.
-func testConcurrentCAS(t *testing.T, s engine.Store) {
+func testConcurrentCAS(t *testing.T, s sessionstore.Store) {
 	const workers, increments = 8, 10
 	ctx := context.Background()
 	rec := record(t, nil, time.Now().Add(time.Hour))
@@ -395,7 +395,7 @@ func testConcurrentCAS(t *testing.T, s engine.Store) {
 				switch err := s.Save(ctx, cur); {
 				case err == nil:
 					done++
-				case !errors.Is(err, engine.ErrConflict):
+				case !errors.Is(err, sessionstore.ErrConflict):
 					errs <- err
 					return
 				}
@@ -416,7 +416,7 @@ func testConcurrentCAS(t *testing.T, s engine.Store) {
 	}
 }
 
-func testConcurrentSessions(t *testing.T, s engine.Store) {
+func testConcurrentSessions(t *testing.T, s sessionstore.Store) {
 	const sessions = 32
 	ctx := context.Background()
 	var wg sync.WaitGroup

@@ -8,35 +8,35 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/sessionstore"
 )
 
-// UserIndex checks an engine.UserIndex: that a user's live records are listed, with
+// UserIndex checks an sessionstore.UserIndex: that a user's live records are listed, with
 // their user, expiry and version, their Created kept across saves and their
 // LastActive moved by each, and no other user's, unbound, expired or deleted
 // record; that a rebound record moves to its new user; that the listed records
 // carry their data, the caller's to keep; and that Device round-trips. Run runs it; it skips a store that is no UserIndex.
-func UserIndex(t *testing.T, newStore func(t *testing.T) engine.Store) {
+func UserIndex(t *testing.T, newStore func(t *testing.T) sessionstore.Store) {
 	ctx := context.Background()
-	index := func(t *testing.T) (engine.Store, engine.UserIndex) {
+	index := func(t *testing.T) (sessionstore.Store, sessionstore.UserIndex) {
 		s := newStore(t)
-		idx, ok := s.(engine.UserIndex)
+		idx, ok := s.(sessionstore.UserIndex)
 		if !ok {
-			t.Skipf("%T does not implement engine.UserIndex", s)
+			t.Skipf("%T does not implement sessionstore.UserIndex", s)
 		}
 		if _, err := idx.UserSessions(ctx, "storetest-probe"); errors.Is(err, errors.ErrUnsupported) {
 			t.Skipf("%T keeps no user index: %v", s, err)
 		}
 		return s, idx
 	}
-	bound := func(t *testing.T, s engine.Store, user string) engine.Record {
+	bound := func(t *testing.T, s sessionstore.Store, user string) sessionstore.Record {
 		t.Helper()
 		rec := record(t, map[string]string{"k": "v"}, time.Now().Add(time.Hour))
 		rec.UserID = user
 		mustSave(t, s, rec)
 		return mustLoad(t, s, rec.Key)
 	}
-	keys := func(t *testing.T, idx engine.UserIndex, user string) []string {
+	keys := func(t *testing.T, idx sessionstore.UserIndex, user string) []string {
 		t.Helper()
 		recs, err := idx.UserSessions(ctx, user)
 		if err != nil {
@@ -105,7 +105,7 @@ func UserIndex(t *testing.T, newStore func(t *testing.T) engine.Store) {
 		if got := keys(t, idx, "bob"); !slices.Equal(got, []string{rec.Key}) {
 			t.Errorf("bob's records %q, want the rebound one", got)
 		}
-		if toucher, ok := s.(engine.Toucher); ok {
+		if toucher, ok := s.(sessionstore.Toucher); ok {
 			touched := mustLoad(t, s, rec.Key)
 			touched.Expiry = time.Now().Add(2 * time.Hour)
 			if err := toucher.Touch(ctx, touched); err != nil {
@@ -134,7 +134,7 @@ func UserIndex(t *testing.T, newStore func(t *testing.T) engine.Store) {
 		s, idx := index(t)
 		rec := record(t, map[string]string{"k": "v"}, time.Now().Add(time.Hour))
 		rec.UserID = "ada"
-		rec.Device = engine.Device{UserAgent: "Firefox ✓", IP: "192.0.2.1", LastUserAgent: "curl", LastIP: "2001:db8::1"}
+		rec.Device = sessionstore.Device{UserAgent: "Firefox ✓", IP: "192.0.2.1", LastUserAgent: "curl", LastIP: "2001:db8::1"}
 		mustSave(t, s, rec)
 		if got := mustLoad(t, s, rec.Key).Device; got != rec.Device {
 			t.Errorf("loaded Device %+v, want %+v", got, rec.Device)

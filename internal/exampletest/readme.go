@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// BuildREADMEBlock builds, as a program, the first Go code block under the heading
-// of the README at readme, in a directory under the current one, so that it builds
+// BuildDocBlock builds, as a program, the first Go code block under the heading
+// of the Markdown file at readme (the README, a page of docs/), in a directory under the current one, so that it builds
 // with the current module's requirements: a newcomer who copies the block gets a
 // program that builds.
-func BuildREADMEBlock(t *testing.T, readme, heading string) {
+func BuildDocBlock(t *testing.T, readme, heading string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds a program")
