@@ -1,0 +1,256 @@
+// Package redisstore keeps echosess sessions in Redis or Valkey, on a single node or
+// a Cluster, through a rueidis client that the application opens (addresses, TLS and
+// auth are its business):
+//
+//	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+//	store := redisstore.New(client)
+//
+// A Save is a compare-and-swap on the record's version in one Lua script, and a
+// record expires by Redis's own expiry. Loads are served from rueidis's client-side
+// cache, which the server invalidates when any client changes the record; a Save
+// through a Store is seen by that Store's next Load at once. A user's sessions are
+// listed from a sorted set per user, never by scanning the keyspace.
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/echosess/echosess/sessionstore"
+)
+
+// Store keeps sessions in Redis. It is a sessionstore.Store, sessionstore.Toucher and
+// sessionstore.UserIndex, safe for concurrent use.
+type Store struct {
+	client   rueidis.Client
+	prefix   string
+	now      func() time.Time
+	clock    bool // now is the caller's: key lifetimes are set relative to it
+	cacheTTL time.Duration
+	cluster  bool
+	writes   writeGuard
+	// doCache is client.DoCache; a test replaces it to hold a cached reply back as
+	// a late invalidation would.
+	doCache func(context.Context, rueidis.Cacheable, time.Duration) rueidis.RedisResult
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithPrefix sets the prefix of every key the store writes: records under
+// prefix+"s:"+key, user indexes under prefix+"u:"+userID. Default "echosess:".
+func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
+
+// WithClock makes the store read the time from now instead of time.Now, for tests.
+// Records are then given Redis lifetimes of their expiry minus now, rather than
+// their expiry as an instant, so that they live as long as the clock says.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now, s.clock = now, true }
+}
+
+// WithCacheTTL bounds how long a record stays in the client-side cache without
+// being read from Redis again; the record's remaining life bounds it too. Zero
+// turns the cache off. Default one minute.
+func WithCacheTTL(d time.Duration) Option { return func(s *Store) { s.cacheTTL = d } }
+
+// New returns a Store on client. The client stays the caller's to close.
+func New(client rueidis.Client, opts ...Option) *Store {
+	s := &Store{client: client, prefix: "echosess:", now: time.Now, cacheTTL: time.Minute}
+	for _, opt := range opts {
+		opt(s)
+	}
+	s.cluster = client.Mode() == rueidis.ClientModeCluster
+	s.doCache = client.DoCache
+	s.writes.init(s.cacheTTL)
+	return s
+}
+
+func (s *Store) recordKey(key string) string { return s.prefix + "s:" + key }
+func (s *Store) userKey(user string) string  { return s.prefix + "u:" + user }
+
+// Load returns the live record under key, or sessionstore.ErrNotFound. A value under
+// the key that is no record gives an error wrapping sessionstore.ErrDecode.
+func (s *Store) Load(ctx context.Context, key string) (sessionstore.Record, error) {
+	rec, err := s.load(ctx, key)
+	if err != nil {
+		return sessionstore.Record{}, fmt.Errorf("redis: load session: %w", err)
+	}
+	return rec, nil
+}
+
+func (s *Store) load(ctx context.Context, key string) (sessionstore.Record, error) {
+	read := func() rueidis.RedisResult { // a command is spent once sent
+		return s.client.Do(ctx, s.client.B().Hgetall().Key(s.recordKey(key)).Build())
+	}
+	var res rueidis.RedisResult
+	if s.cacheTTL > 0 {
+		res = s.doCache(ctx, s.client.B().Hgetall().Key(s.recordKey(key)).Cache(), s.cacheTTL)
+	} else {
+		res = read()
+	}
+	rec, found, err := s.decode(key, res)
+	if err != nil {
+		return sessionstore.Record{}, err
+	}
+	if res.IsCacheHit() && s.writes.stale(key, rec.Version, found) {
+		// This store wrote the record since it was cached, and the server's
+		// invalidation has not arrived yet: read it from the server.
+		rec, found, err = s.decode(key, read())
+		if err != nil {
+			return sessionstore.Record{}, err
+		}
+	}
+	if !found || !rec.Expiry.After(s.now()) {
+		return sessionstore.Record{}, sessionstore.ErrNotFound
+	}
+	return rec, nil
+}
+
+// decode turns the reply of HGETALL into a record; found is false for an empty
+// reply (no key).
+func (s *Store) decode(key string, res rueidis.RedisResult) (rec sessionstore.Record, found bool, err error) {
+	m, err := res.AsStrMap()
+	if err != nil {
+		if re, ok := rueidis.IsRedisErr(err); ok && len(re.Error()) >= 9 && re.Error()[:9] == "WRONGTYPE" {
+			return rec, false, fmt.Errorf("%w: the value under %q is no session record: %v", sessionstore.ErrDecode, key, err)
+		}
+		return rec, false, err
+	}
+	if len(m) == 0 {
+		return rec, false, nil
+	}
+	rec, err = decodeRecord(key, m)
+	return rec, err == nil, err
+}
+
+func decodeRecord(key string, m map[string]string) (sessionstore.Record, error) {
+	bad := func(field string) error {
+		return fmt.Errorf("%w: the session record under %q has no valid %s", sessionstore.ErrDecode, key, field)
+	}
+	rec := sessionstore.Record{Key: key, UserID: m["u"], Persistent: m["p"] == "1"}
+	var err error
+	if rec.Version, err = strconv.ParseInt(m["v"], 10, 64); err != nil || rec.Version < 1 {
+		return rec, bad("version")
+	}
+	for _, f := range []struct {
+		name string
+		to   *time.Time
+	}{{"e", &rec.Expiry}, {"dl", &rec.Deadline}, {"c", &rec.Created}, {"a", &rec.LastActive}} {
+		ms, err := strconv.ParseInt(m[f.name], 10, 64)
+		if err != nil {
+			return rec, bad("time " + f.name)
+		}
+		*f.to = time.UnixMilli(ms)
+	}
+	if err := json.Unmarshal([]byte(m["d"]), &rec.Data); err != nil {
+		return rec, fmt.Errorf("%w: the data of the session record under %q: %v", sessionstore.ErrDecode, key, err)
+	}
+	if rec.Data == nil {
+		rec.Data = map[string]json.RawMessage{}
+	}
+	rec.Device = sessionstore.Device{UserAgent: m["ua"], IP: m["ip"], LastUserAgent: m["lua"], LastIP: m["lip"]}
+	return rec, nil
+}
+
+// Save writes rec with Version rec.Version+1 if the live record under rec.Key is at
+// rec.Version (0: none), in one Lua script, and returns sessionstore.ErrConflict
+// otherwise. A record that rec ends, being expired already, is deleted.
+func (s *Store) Save(ctx context.Context, rec sessionstore.Record) error {
+	if err := s.swap(ctx, rec, false); err != nil {
+		return fmt.Errorf("redis: save session: %w", err)
+	}
+	return nil
+}
+
+// Touch writes rec's expiry, deadline, persistence and device with Version
+// rec.Version+1 if the live record under rec.Key is at rec.Version, keeping the
+// stored data and user, and returns sessionstore.ErrConflict otherwise.
+func (s *Store) Touch(ctx context.Context, rec sessionstore.Record) error {
+	if err := s.swap(ctx, rec, true); err != nil {
+		return fmt.Errorf("redis: touch session: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) swap(ctx context.Context, rec sessionstore.Record, touch bool) error {
+	data := []byte("{}")
+	if !touch && len(rec.Data) > 0 {
+		var err error
+		if data, err = json.Marshal(rec.Data); err != nil {
+			return fmt.Errorf("encode data: %w", err)
+		}
+	}
+	now := s.now()
+	nowMS, expiryMS := strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(rec.Expiry.UnixMilli(), 10)
+	relative := flag(s.clock)
+	live := rec.Expiry.After(now)
+	keys := []string{s.recordKey(rec.Key)}
+	if rec.UserID != "" {
+		if !s.cluster {
+			keys = append(keys, s.userKey(rec.UserID))
+		} else if live {
+			// On a Cluster the index lives in another slot: it gets the record
+			// before the record is written, so that a live record bound to the user
+			// is always listed (see UserSessions).
+			if err := indexScript.Exec(ctx, s.client, []string{s.userKey(rec.UserID)},
+				[]string{rec.Key, expiryMS, nowMS, relative}).Error(); err != nil {
+				return fmt.Errorf("index: %w", err)
+			}
+		}
+	}
+	d := rec.Device
+	n, err := saveScript.Exec(ctx, s.client, keys, []string{
+		strconv.FormatInt(rec.Version, 10), nowMS, relative, flag(touch), expiryMS,
+		strconv.FormatInt(rec.Deadline.UnixMilli(), 10), flag(rec.Persistent), rec.UserID, string(data),
+		d.UserAgent, d.IP, d.LastUserAgent, d.LastIP, rec.Key,
+	}).AsInt64()
+	if err != nil {
+		// The script may have run: forget what is cached of the record.
+		s.writes.wrote(rec.Key, rec.Version+1)
+		return err
+	}
+	switch n {
+	case 0:
+		return sessionstore.ErrConflict
+	case -1:
+		return fmt.Errorf("%w: the value under %q is no session record", sessionstore.ErrDecode, rec.Key)
+	}
+	s.writes.wrote(rec.Key, rec.Version+1)
+	return nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Delete removes the record under key. Deleting a missing record is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.client.Do(ctx, s.client.B().Del().Key(s.recordKey(key)).Build()).Error(); err != nil {
+		return fmt.Errorf("redis: delete session: %w", err)
+	}
+	s.writes.wrote(key, endedVersion)
+	return nil
+}
+
+// DeleteExpired removes nothing and reports 0: Redis removes each record when it
+// expires, and a user index drops its expired members whenever it is written or
+// listed.
+func (s *Store) DeleteExpired(context.Context) (int64, error) { return 0, nil }
+
+// ExpiresRecords reports that Redis removes expired records by itself, so that
+// storetest does not expect DeleteExpired to count them.
+func (s *Store) ExpiresRecords() bool { return true }
+
+var _ interface {
+	sessionstore.Store
+	sessionstore.Toucher
+	sessionstore.UserIndex
+} = (*Store)(nil)
