@@ -172,3 +172,28 @@ func TestWarmLoad(t *testing.T) {
 		t.Fatalf("100 warm loads made Redis run HGETALL: %s before, %s after; want none", before, after)
 	}
 }
+
+// TestClock: with WithClock a record lives in Redis for its expiry minus the store's
+// time, and a Load tells expiry by the store's clock, even while Redis still holds
+// the key.
+func TestClock(t *testing.T) {
+	client := newClient(t, singleAddrs, rueidis.ClientOption{})
+	prefix := newPrefix(t, client)
+	now := time.Now().Add(-time.Hour) // the store's clock runs an hour behind Redis's
+	store := redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithClock(func() time.Time { return now }))
+	ctx := t.Context()
+	if err := store.Save(ctx, sessionstore.Record{Key: "k", Expiry: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	pttl, err := client.Do(ctx, client.B().Pttl().Key(prefix+"s:k").Build()).AsInt64()
+	if err != nil || pttl <= 59_000 || pttl > 60_000 {
+		t.Fatalf("PTTL = %d, %v; want the minute the store's clock gives the record", pttl, err)
+	}
+	if _, err := store.Load(ctx, "k"); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := store.Load(ctx, "k"); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Fatalf("Load at the record's expiry by the store's clock = %v, want ErrNotFound", err)
+	}
+}
