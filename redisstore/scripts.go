@@ -52,7 +52,7 @@ if kind == 'hash' then
 	local f = redis.call('HMGET', key, 'v', 'e', 'c')
 	local v, e = tonumber(f[1]), tonumber(f[2])
 	if not v or not e then return -1 end
-	if e > now then cur, created = v, f[3] end
+	if e > now then cur, created = v, (tonumber(f[3]) or now) end
 elseif kind ~= 'none' then
 	return -1
 end
