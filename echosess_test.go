@@ -13,44 +13,22 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
-	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/internal/adaptertest/echov4"
 	"github.com/echosess/echosess/memstore"
 )
 
 // The Echo v4 adapter under the test suite of package adaptertest, which every
 // adapter runs.
 
-// v4 binds the suite to this package's Middleware and handler API.
-var v4 = &adaptertest.Binding[echo.Context, echo.HandlerFunc, echo.MiddlewareFunc]{
-	Middleware: func(cfg engine.Config[echo.Context]) echo.MiddlewareFunc {
-		return echosess.Middleware(echosess.Config(cfg))
-	},
-	DefaultErrorHandler: echosess.DefaultConfig.ErrorHandler,
-	Get:                 echosess.Get[string], GetInt: echosess.Get[int], Pop: echosess.Pop[string],
-	Set: echosess.Set, Delete: echosess.Delete, Clear: echosess.Clear, Destroy: echosess.Destroy,
-	RenewID: echosess.RenewID, SetExpiry: echosess.SetExpiry, RememberMe: echosess.RememberMe, Save: echosess.Save,
-	IsNew: echosess.IsNew, Keys: echosess.Keys, Expires: echosess.Expires, ID: echosess.ID,
-	LoginUser: echosess.LoginUser, UserID: echosess.UserID, UserSessions: echosess.UserSessions,
-	RevokeSession: echosess.RevokeSession, RevokeOtherSessions: echosess.RevokeOtherSessions,
-	Response: func(c echo.Context) http.ResponseWriter { return c.Response() },
-}
+// v4 binds the suite to this package's Middleware and handler API, and echoV4 is
+// the suite's Adapter of Echo v4; both live in package echov4, which the tests of
+// the store modules use too.
+var v4 = echov4.Binding
 
-// echoV4 is the adaptertest.Adapter of Echo v4.
-type echoV4 struct{}
+type echoV4 = echov4.Adapter
 
-func (echoV4) Serve(cfg adaptertest.Config, outside, inside adaptertest.Middleware, routes []adaptertest.Route) http.Handler {
-	return newApp(cfg, outside, inside, routes)
-}
-
-// newApp returns the app of Serve as an *echo.Echo, for tests that add routes.
-func newApp(cfg adaptertest.Config, outside, inside adaptertest.Middleware, routes []adaptertest.Route) *echo.Echo {
-	e := echo.New()
-	e.Use(v4.Use(outside), v4.Session(cfg), v4.Use(inside))
-	for _, r := range routes {
-		e.Add(r.Method, r.Path, v4.Handle(r.Handler))
-	}
-	return e
-}
+// newApp returns the app of echoV4's Serve as an *echo.Echo, for tests that add routes.
+var newApp = echov4.NewApp
 
 // newHarness starts the suite's test app on Echo v4.
 func newHarness(t *testing.T, v adaptertest.Variant, configure func(*adaptertest.Config)) *adaptertest.Harness {
@@ -60,13 +38,13 @@ func newHarness(t *testing.T, v adaptertest.Variant, configure func(*adaptertest
 
 const cookieName = adaptertest.CookieName
 
-func TestMiddleware(t *testing.T)       { adaptertest.RunMiddleware(t, echoV4{}) }
-func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV4{}) }
-func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV4{}) }
+func TestMiddleware(t *testing.T)       { adaptertest.RunMiddleware(t, echoV4{}, adaptertest.Variants) }
+func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV4{}, adaptertest.Variants) }
+func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV4{}, adaptertest.Variants) }
 func TestSkipper(t *testing.T)          { adaptertest.RunSkipper(t, echoV4{}) }
 func TestMiddlewarePanics(t *testing.T) { adaptertest.RunBadConfig(t, v4) }
-func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV4{}) }
-func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV4{}) }
+func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV4{}, adaptertest.Variants) }
+func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV4{}, adaptertest.Variants) }
 
 func TestNoMiddleware(t *testing.T) {
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())

@@ -57,13 +57,13 @@ func (a echoV5) Serve(cfg adaptertest.Config, outside, inside adaptertest.Middle
 	return e
 }
 
-func TestMiddleware(t *testing.T)       { adaptertest.RunMiddleware(t, echoV5{}) }
-func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV5{}) }
-func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV5{}) }
+func TestMiddleware(t *testing.T)       { adaptertest.RunMiddleware(t, echoV5{}, adaptertest.Variants) }
+func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV5{}, adaptertest.Variants) }
+func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV5{}, adaptertest.Variants) }
 func TestSkipper(t *testing.T)          { adaptertest.RunSkipper(t, echoV5{}) }
 func TestMiddlewarePanics(t *testing.T) { adaptertest.RunBadConfig(t, v5) }
-func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV5{}) }
-func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV5{}) }
+func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV5{}, adaptertest.Variants) }
+func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV5{}, adaptertest.Variants) }
 
 func TestNoMiddleware(t *testing.T) {
 	adaptertest.RunNoMiddleware(t, v5, echo.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder()))

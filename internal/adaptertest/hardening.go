@@ -51,12 +51,12 @@ var hardeningOnce = []test{
 }
 
 // RunHardening runs the hardening tests under adapter a: the table on every store
-// variant, and the tests in which the store does not matter once.
-func RunHardening(t *testing.T, a Adapter) {
+// variant of vs, and the tests in which the store does not matter once, on the first.
+func RunHardening(t *testing.T, a Adapter, vs []Variant) {
 	a = hardened{a}
-	runTable(t, a, hardeningTests)
+	runTable(t, a, vs, hardeningTests)
 	for _, tt := range hardeningOnce {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, variant{Variants[0], a}) })
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, variant{vs[0], a}) })
 	}
 }
 

@@ -26,8 +26,8 @@ var lifecycleTests = []test{
 	{"CommitOutlivesClient", testCommitOutlivesClient},     // rule 8
 }
 
-// RunLifecycle runs the lifecycle tests on every store variant under adapter a.
-func RunLifecycle(t *testing.T, a Adapter) { runTable(t, a, lifecycleTests) }
+// RunLifecycle runs the lifecycle tests on every store variant of vs under adapter a.
+func RunLifecycle(t *testing.T, a Adapter, vs []Variant) { runTable(t, a, vs, lifecycleTests) }
 
 // loggedIn returns the token of a new session holding user=ada.
 func loggedIn(h *Harness) string {

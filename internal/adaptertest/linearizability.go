@@ -121,13 +121,13 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
-// RunLinearizable checks random concurrent histories of one session per store
-// variant under adapter a (see the top of the file).
-func RunLinearizable(t *testing.T, a Adapter) {
+// RunLinearizable checks random concurrent histories of one session on each store
+// variant of vs under adapter a (see the top of the file).
+func RunLinearizable(t *testing.T, a Adapter, vs []Variant) {
 	histories := envInt(t, "ECHOSESS_LINEARIZABILITY_HISTORIES", 3)
 	opsPerClient := envInt(t, "ECHOSESS_LINEARIZABILITY_OPS", 25)
 	const clients = 4
-	for _, v := range Variants {
+	for _, v := range vs {
 		t.Run(v.Name, func(t *testing.T) {
 			var log ErrorLog // never blocks, unlike the harness's default handler
 			h := NewHarness(t, a, v, log.Configure)

@@ -24,9 +24,9 @@ type variant struct {
 	adapter Adapter
 }
 
-// runTable runs every test of tests on every store variant under adapter a.
-func runTable(t *testing.T, a Adapter, tests []test) {
-	for _, v := range Variants {
+// runTable runs every test of tests on every store variant of vs under adapter a.
+func runTable(t *testing.T, a Adapter, vs []Variant, tests []test) {
+	for _, v := range vs {
 		t.Run(v.Name, func(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) { tt.fn(t, variant{v, a}) })
@@ -74,8 +74,9 @@ var middlewareTests = []test{
 	{"DeadCookieID", testDeadCookieID},
 }
 
-// RunMiddleware runs the middleware tests on every store variant under adapter a.
-func RunMiddleware(t *testing.T, a Adapter) { runTable(t, a, middlewareTests) }
+// RunMiddleware runs the middleware tests on every store variant of vs (Variants for
+// the stores of the root module) under adapter a.
+func RunMiddleware(t *testing.T, a Adapter, vs []Variant) { runTable(t, a, vs, middlewareTests) }
 
 func testSetThenGet(t *testing.T, v variant) {
 	h := newHarness(t, v, nil)

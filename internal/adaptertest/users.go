@@ -34,8 +34,8 @@ var userTests = []test{
 	{"LastActiveSlides", testLastActiveSlides},
 }
 
-// RunUsers runs the user-session tests on every store variant under adapter a.
-func RunUsers(t *testing.T, a Adapter) { runTable(t, a, userTests) }
+// RunUsers runs the user-session tests on every store variant of vs under adapter a.
+func RunUsers(t *testing.T, a Adapter, vs []Variant) { runTable(t, a, vs, userTests) }
 
 // listed is one line of /sessions.
 type listed struct {
