@@ -24,12 +24,13 @@ import (
 // WithMaxAge, a minute by default, which bounds how stale it can be. Either way it
 // evicts past the bound of WithMaxBytes, 64 MiB by default.
 func WithCache(store Store, cache Cache, logger *slog.Logger) Store {
-	return newCachedStore(store, cache, logger, time.Now)
+	return newCachedStore(own(store), own(cache), logger, time.Now)
 }
 
 // newCachedStore is WithCache with the clock that tells a saved record that has
 // already expired, which the cache must forget, from a live one. A nil logger is
-// slog.Default and a nil now is time.Now.
+// slog.Default and a nil now is time.Now. store and cache are the engine's own
+// (see own): NewManager and WithCache unwrap them first.
 func newCachedStore(store Store, cache Cache, logger *slog.Logger, now func() time.Time) *cachedStore {
 	if logger == nil {
 		logger = slog.Default()
@@ -37,7 +38,6 @@ func newCachedStore(store Store, cache Cache, logger *slog.Logger, now func() ti
 	if now == nil {
 		now = time.Now
 	}
-	store, cache = own(store), own(cache)
 	mem, _ := cache.(*MemoryStore)
 	s := &cachedStore{store: store, cache: cache, mem: mem, logger: logger, now: now}
 	if feed, ok := find[ChangeFeed](store); ok {
