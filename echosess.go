@@ -34,7 +34,9 @@ type Config struct {
 
 	// Store keeps the sessions. Required.
 	Store Store
-	// Cache, if set, is consulted before Store and kept in step with it.
+	// Cache, if set, is consulted before Store and kept in step with it (see
+	// WithCache). Middleware panics on a Cache in front of a store that refuses one
+	// (a CacheRefuser, such as the Redis store, which caches coherently itself).
 	Cache Cache
 
 	// CookieName names the session cookie. Default "session".

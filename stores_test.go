@@ -1,8 +1,11 @@
 package echosess_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +53,32 @@ func TestPlainStoreBehindCache(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) echosess.Store {
 		return echosess.WithCache(plainStore{echosess.NewMemoryStore()}, echosess.NewMemoryStore(), nil)
 	})
+}
+
+// refusingStore refuses a cache in front of it, as the Redis store does.
+type refusingStore struct{ echosess.Store }
+
+func (refusingStore) RefuseCache() error { return errors.New("caches by itself") }
+
+// TestWithCacheOnRefusingStore: WithCache returns a store that refuses a cache as it
+// is, and logs why; the cache stays unused.
+func TestWithCacheOnRefusingStore(t *testing.T) {
+	var log bytes.Buffer
+	store := refusingStore{echosess.NewMemoryStore()}
+	cache := echosess.NewMemoryStore()
+	got := echosess.WithCache(store, cache, slog.New(slog.NewTextHandler(&log, nil)))
+	if got != echosess.Store(store) {
+		t.Fatalf("WithCache = %T, want the store itself", got)
+	}
+	if !strings.Contains(log.String(), "caches by itself") {
+		t.Errorf("log = %q, want the store's reason", log.String())
+	}
+	if err := got.Save(context.Background(), sessionRecord("k", time.Now().Add(time.Hour), 0, "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Load(context.Background(), "k"); !errors.Is(err, echosess.ErrNotFound) {
+		t.Errorf("the cache holds the saved record (%v); want it unused", err)
+	}
 }
 
 // TestCacheForgetsEndedSession ends a session through the cache layer by saving it

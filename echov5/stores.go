@@ -69,6 +69,9 @@ type (
 	ChangeFeed = sessionstore.ChangeFeed
 	// ChangeWatcher receives the reports of a ChangeFeed.
 	ChangeWatcher = sessionstore.ChangeWatcher
+	// CacheRefuser is a Store in front of which Config.Cache may put no cache,
+	// such as the Redis store, whose own client-side cache is the coherent one.
+	CacheRefuser = sessionstore.CacheRefuser
 	// UserIndex is a Store that indexes its records by user, for the user-session
 	// functions.
 	UserIndex = sessionstore.UserIndex

@@ -4,6 +4,8 @@ go 1.26.0
 
 require (
 	github.com/echosess/echosess v0.1.0
+	github.com/echosess/echosess/echov5 v0.1.0
+	github.com/labstack/echo/v5 v5.4.4
 	github.com/redis/rueidis v1.0.80
 )
 
@@ -40,3 +42,5 @@ require (
 )
 
 replace github.com/echosess/echosess => ../
+
+replace github.com/echosess/echosess/echov5 => ../echov5

@@ -15,6 +15,7 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -249,8 +250,17 @@ func (s *Store) DeleteExpired(context.Context) (int64, error) { return 0, nil }
 // storetest does not expect DeleteExpired to count them.
 func (s *Store) ExpiresRecords() bool { return true }
 
+// RefuseCache reports why the middleware takes no Config.Cache in front of the store:
+// its loads already come from the client-side cache, which Redis keeps coherent
+// across app instances, and a cache in front of it would not hear of other
+// instances' writes. WithCacheTTL sets how long the client's cache keeps a record.
+func (s *Store) RefuseCache() error {
+	return errors.New("the Redis store caches records in the client, coherently across instances; a cache in front of it would serve other instances' stale writes (see redisstore.WithCacheTTL)")
+}
+
 var _ interface {
 	sessionstore.Store
 	sessionstore.Toucher
 	sessionstore.UserIndex
+	sessionstore.CacheRefuser
 } = (*Store)(nil)

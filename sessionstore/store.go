@@ -106,6 +106,17 @@ type Cache interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// CacheRefuser is a Store in front of which no Cache may be put. The Redis store is
+// one: its loads already come from a client-side cache that Redis keeps coherent
+// across app instances, and a second cache in front of it would not hear of other
+// instances' writes. Config.Cache fails on such a store; WithCache leaves the cache
+// out and logs why.
+type CacheRefuser interface {
+	// RefuseCache returns why no cache may be put in front of the store, or nil
+	// when one may after all.
+	RefuseCache() error
+}
+
 // ChangeFeed is a Store that reports the changes to its records, including those
 // that other processes make, so that a cache in front of it stays coherent across
 // app instances. WithCache and Config.Cache watch the feed of any Store that has

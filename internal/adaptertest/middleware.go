@@ -647,6 +647,7 @@ func RunBadConfig[C frameworkContext, H ~func(C) error, M ~func(H) H](t *testing
 	}{
 		{"WithoutStore", "naming Store", engine.Config[C]{}, "Store"},
 		{"InvalidCookieName", "about the cookie", engine.Config[C]{Store: engine.NewMemoryStore(), CookieName: "bad name;"}, "cookie"},
+		{"CacheOnRefusingStore", "with the store's reason", engine.Config[C]{Store: cacheRefuser{engine.NewMemoryStore()}, Cache: engine.NewMemoryStore()}, errCacheRefused.Error()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {
@@ -658,3 +659,11 @@ func RunBadConfig[C frameworkContext, H ~func(C) error, M ~func(H) H](t *testing
 		})
 	}
 }
+
+// errCacheRefused is why a cacheRefuser takes no cache.
+var errCacheRefused = errors.New("this store caches coherently by itself")
+
+// cacheRefuser is a store that refuses a cache in front of it, as the Redis store does.
+type cacheRefuser struct{ engine.Store }
+
+func (cacheRefuser) RefuseCache() error { return errCacheRefused }

@@ -23,8 +23,27 @@ import (
 // by another: a MemoryStore trusts what it caches for at most the age of
 // WithMaxAge, a minute by default, which bounds how stale it can be. Either way it
 // evicts past the bound of WithMaxBytes, 64 MiB by default.
+//
+// A store that refuses a cache (a CacheRefuser) is returned as it is, and the
+// reason is logged.
 func WithCache(store Store, cache Cache, logger *slog.Logger) Store {
+	if err := refusedCache(store); err != nil {
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Warn("echosess: WithCache leaves the cache out", "error", err)
+		return store
+	}
 	return newCachedStore(own(store), own(cache), logger, time.Now)
+}
+
+// refusedCache returns why store takes no cache in front of it (see CacheRefuser),
+// or nil.
+func refusedCache(store Store) error {
+	if r, ok := find[CacheRefuser](store); ok {
+		return r.RefuseCache()
+	}
+	return nil
 }
 
 // newCachedStore is WithCache with the clock that tells a saved record that has

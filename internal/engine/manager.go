@@ -53,6 +53,9 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 	}
 	cfg.Store = own(cfg.Store)
 	if cfg.Cache != nil {
+		if err := refusedCache(cfg.Store); err != nil {
+			return nil, fmt.Errorf("echosess: Config.Cache must be nil for this store: %w", err)
+		}
 		cfg.Cache = own(cfg.Cache)
 	}
 	if cfg.Skipper == nil {

@@ -15,6 +15,7 @@ type (
 	UserIndex     = sessionstore.UserIndex
 	Cache         = sessionstore.Cache
 	ChangeFeed    = sessionstore.ChangeFeed
+	CacheRefuser  = sessionstore.CacheRefuser
 	ChangeWatcher = sessionstore.ChangeWatcher
 	SessionInfo   = sessionstore.SessionInfo
 )
