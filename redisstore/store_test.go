@@ -60,9 +60,11 @@ func newPrefix(t *testing.T, client rueidis.Client) string {
 				if err != nil {
 					break // a replica, or a node gone: its keys expire with their records
 				}
-				for _, key := range entry.Elements {
-					client.Do(ctx, client.B().Del().Key(key).Build())
+				dels := make(rueidis.Commands, len(entry.Elements))
+				for i, key := range entry.Elements {
+					dels[i] = client.B().Del().Key(key).Build()
 				}
+				client.DoMulti(ctx, dels...)
 				if cursor = entry.Cursor; cursor == 0 {
 					break
 				}
