@@ -25,8 +25,8 @@ import (
 	"github.com/echosess/echosess/sessionstore"
 )
 
-// Store keeps sessions in Redis. It is a sessionstore.Store, sessionstore.Toucher and
-// sessionstore.UserIndex, safe for concurrent use.
+// Store keeps sessions in Redis. It is a sessionstore.Store, sessionstore.Toucher,
+// sessionstore.UserIndex and sessionstore.CacheRefuser, safe for concurrent use.
 type Store struct {
 	client   rueidis.Client
 	prefix   string
