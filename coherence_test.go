@@ -24,6 +24,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/tcpproxy"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlstore"
 )
@@ -343,13 +344,13 @@ func testListenerOutage(t *testing.T) {
 	// middleware starts, after the pool's connections are open.
 	cfg := pools[1].Config()
 	network, target := pgconn.NetworkAddress(cfg.ConnConfig.Host, cfg.ConnConfig.Port)
-	proxy := newTCPProxy(t, network, target)
+	proxy := tcpproxy.New(t, network, target)
 	var throughProxy atomic.Bool
 	cfg.MinConns, cfg.MaxConns = 4, 4
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		if throughProxy.Load() {
-			return d.DialContext(ctx, "tcp", proxy.addr())
+			return d.DialContext(ctx, "tcp", proxy.Addr())
 		}
 		return d.DialContext(ctx, network, target)
 	}

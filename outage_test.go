@@ -25,142 +25,13 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/tcpproxy"
 	"github.com/echosess/echosess/pgstore"
 )
 
-// tcpProxy forwards TCP connections to a target. Cut closes every connection and
-// refuses new ones; Stall stops forwarding bytes, as a network that drops packets
-// would; Restore undoes either.
-type tcpProxy struct {
-	ln      net.Listener
-	network string
-	target  string
-
-	mu     sync.Mutex
-	cut    bool
-	resume chan struct{} // closed when a stall ends; nil when not stalled
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func newTCPProxy(t *testing.T, network, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, network: network, target: target, conns: make(map[net.Conn]struct{})}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) accept() {
-	defer p.wg.Done()
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		cut := p.cut
-		p.mu.Unlock()
-		if cut {
-			client.Close()
-			continue
-		}
-		server, err := net.DialTimeout(p.network, p.target, 5*time.Second)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(server, client)
-		go p.pipe(client, server)
-	}
-}
-
-// pipe copies src to dst, holding each chunk while the proxy is stalled.
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	defer func() {
-		p.mu.Lock()
-		delete(p.conns, dst)
-		delete(p.conns, src)
-		p.mu.Unlock()
-		dst.Close()
-		src.Close()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			resume := p.resume
-			p.mu.Unlock()
-			if resume != nil {
-				<-resume
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// Cut closes every forwarded connection and refuses new ones until Restore.
-func (p *tcpProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for c := range p.conns {
-		c.Close()
-	}
-	p.endStall()
-}
-
-// Stall stops forwarding bytes on every connection, old and new, until Restore.
-func (p *tcpProxy) Stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.resume == nil {
-		p.resume = make(chan struct{})
-	}
-}
-
-// Restore forwards connections again.
-func (p *tcpProxy) Restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = false
-	p.endStall()
-}
-
-func (p *tcpProxy) endStall() {
-	if p.resume != nil {
-		close(p.resume)
-		p.resume = nil
-	}
-}
-
-func (p *tcpProxy) close() {
-	p.ln.Close()
-	p.Cut()
-	p.wg.Wait()
-}
-
 // proxiedPostgres returns a migrated schema of the test database, a pool that reaches
-// it through a new tcpProxy, and a pool that reaches it directly.
-func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpProxy, direct *pgxpool.Pool) {
+// it through a new tcpproxy.Proxy, and a pool that reaches it directly.
+func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpproxy.Proxy, direct *pgxpool.Pool) {
 	t.Helper()
 	dsn := adaptertest.NewPostgresSchema(t)
 	direct = adaptertest.OpenPostgres(t, dsn)
@@ -174,11 +45,11 @@ func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpProxy, direct *
 		t.Fatal(err)
 	}
 	network, target := pgconn.NetworkAddress(cfg.ConnConfig.Host, cfg.ConnConfig.Port)
-	p = newTCPProxy(t, network, target)
+	p = tcpproxy.New(t, network, target)
 	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "tcp", p.addr())
+		return d.DialContext(ctx, "tcp", p.Addr())
 	}
 	proxied, err = pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
