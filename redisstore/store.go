@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -56,7 +57,9 @@ func WithClock(now func() time.Time) Option {
 
 // WithCacheTTL bounds how long a record stays in the client-side cache without
 // being read from Redis again; the record's remaining life bounds it too. Zero
-// turns the cache off. Default one minute.
+// turns the cache off. Default one minute. rueidis drops a connection's cache when
+// the connection ends; over a connection that stalls silently, it serves the cache
+// until a PING goes unanswered for ClientOption.ConnWriteTimeout (default 10 s).
 func WithCacheTTL(d time.Duration) Option { return func(s *Store) { s.cacheTTL = d } }
 
 // New returns a Store on client. The client stays the caller's to close.
@@ -91,6 +94,12 @@ func (s *Store) load(ctx context.Context, key string) (sessionstore.Record, erro
 	var res rueidis.RedisResult
 	if s.cacheTTL > 0 {
 		res = s.doCache(ctx, s.client.B().Hgetall().Key(s.recordKey(key)).Cache(), s.cacheTTL)
+		if isRedisErr(res.Error(), "OOM") {
+			// rueidis fills its cache in a transaction, and Redis 7.0 and 7.2
+			// refuse every command of a transaction while over maxmemory
+			// (redis/redis#9926); a plain read they serve.
+			res = read()
+		}
 	} else {
 		res = read()
 	}
@@ -117,7 +126,7 @@ func (s *Store) load(ctx context.Context, key string) (sessionstore.Record, erro
 func (s *Store) decode(key string, res rueidis.RedisResult) (rec sessionstore.Record, found bool, err error) {
 	m, err := res.AsStrMap()
 	if err != nil {
-		if re, ok := rueidis.IsRedisErr(err); ok && len(re.Error()) >= 9 && re.Error()[:9] == "WRONGTYPE" {
+		if isRedisErr(err, "WRONGTYPE") {
 			return rec, false, fmt.Errorf("%w: the value under %q is no session record: %v", sessionstore.ErrDecode, key, err)
 		}
 		return rec, false, err
@@ -200,7 +209,7 @@ func (s *Store) swap(ctx context.Context, rec sessionstore.Record, touch bool) e
 			// is always listed (see UserSessions).
 			if err := indexScript.Exec(ctx, s.client, []string{s.userKey(rec.UserID)},
 				[]string{rec.Key, expiryMS, nowMS, relative}).Error(); err != nil {
-				return fmt.Errorf("index: %w", err)
+				return fmt.Errorf("index: %w", writeError(err, 0))
 			}
 		}
 	}
@@ -213,7 +222,7 @@ func (s *Store) swap(ctx context.Context, rec sessionstore.Record, touch bool) e
 	if err != nil {
 		// The script may have run: forget what is cached of the record.
 		s.writes.wrote(rec.Key, rec.Version+1)
-		return err
+		return writeError(err, len(data))
 	}
 	switch n {
 	case 0:
@@ -223,6 +232,31 @@ func (s *Store) swap(ctx context.Context, rec sessionstore.Record, touch bool) e
 	}
 	s.writes.wrote(rec.Key, rec.Version+1)
 	return nil
+}
+
+// writeError explains the error reply of a write whose data is size bytes. Redis's
+// OOM reply, at maxmemory under the noeviction policy, wraps
+// sessionstore.ErrStoreFull; a script that gets it has written nothing. A bulk
+// length over the server's proto-max-bulk-len (512 MB unless lowered) names that
+// limit. Redis's message is kept.
+func writeError(err error, size int) error {
+	re, ok := rueidis.IsRedisErr(err)
+	switch {
+	case !ok:
+		return err
+	case isRedisErr(re, "OOM"):
+		return fmt.Errorf("%w: %w", sessionstore.ErrStoreFull, err)
+	case strings.Contains(re.Error(), "invalid bulk length"):
+		return fmt.Errorf("%d bytes of session data are more than the server takes in one argument (its proto-max-bulk-len): %w", size, err)
+	}
+	return err
+}
+
+// isRedisErr reports whether err is an error reply of Redis with the given code, the
+// reply's first word.
+func isRedisErr(err error, code string) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && strings.HasPrefix(re.Error(), code+" ")
 }
 
 func flag(b bool) string {
