@@ -92,12 +92,15 @@ func stored(t *testing.T, client rueidis.Client, prefix string) string {
 	return b.String()
 }
 
-// TestArgumentLimit: a server whose proto-max-bulk-len is lowered below MaxSize
-// refuses a session's data in one argument; the Save fails with an error that names
-// the limit, the session is left as it was, and the store goes on serving (Redis
-// closes the connection after the error, and the client opens another).
+// TestArgumentLimit: a server whose client-query-buffer-limit is lowered below
+// MaxSize refuses a session's data, closing the connection; the Save fails with an
+// error that names the limits that can do that, the session is left as it was, and
+// the store goes on serving on a new connection. (A lowered proto-max-bulk-len
+// behaves alike, with Redis's "invalid bulk length" error before the close; it is
+// not tested here because rueidis v1.0.80 recycles a command that gets an error
+// reply while its writer may still be sending it, which the race detector reports.)
 func TestArgumentLimit(t *testing.T) {
-	addr := startRedis(t, "--proto-max-bulk-len", "1mb")
+	addr := startRedis(t, "--client-query-buffer-limit", "1mb")
 	client := newClient(t, []string{addr}, rueidis.ClientOption{})
 	a := newApp(t, echosess.Config{Store: redisstore.New(client), MaxSize: 4 << 20})
 	status, body, cookie := a.call(t, http.MethodPost, "/set?k=a&v=1", "")
@@ -105,8 +108,8 @@ func TestArgumentLimit(t *testing.T) {
 		t.Fatalf("new session: %d %q, cookie %q", status, body, cookie)
 	}
 	status, body, _ = a.call(t, http.MethodPost, fmt.Sprintf("/set?k=big&n=%d", 2<<20), cookie)
-	if err := a.lastErr(); status != http.StatusInternalServerError || err == nil || !strings.Contains(err.Error(), "proto-max-bulk-len") {
-		t.Fatalf("a Set of 2 MiB with proto-max-bulk-len 1mb: %d %q, error %v; want 500 and an error that names the limit", status, body, err)
+	if err := a.lastErr(); status != http.StatusInternalServerError || err == nil || !strings.Contains(err.Error(), "client-query-buffer-limit") {
+		t.Fatalf("a Set of 2 MiB with client-query-buffer-limit 1mb: %d %q, error %v; want 500 and an error that names the limits", status, body, err)
 	}
 	t.Logf("a Set of 2 MiB: %v", a.lastErr())
 	for _, c := range []struct{ method, path, want string }{

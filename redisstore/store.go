@@ -234,20 +234,23 @@ func (s *Store) swap(ctx context.Context, rec sessionstore.Record, touch bool) e
 	return nil
 }
 
-// writeError explains the error reply of a write whose data is size bytes. Redis's
-// OOM reply, at maxmemory under the noeviction policy, wraps
-// sessionstore.ErrStoreFull; a script that gets it has written nothing. A bulk
-// length over the server's proto-max-bulk-len (512 MB unless lowered) names that
-// limit. Redis's message is kept.
+// minArgLimit is the least that Redis's proto-max-bulk-len and
+// client-query-buffer-limit (512 MB and 1 GB unless lowered) may be set to. A server
+// that lowered them refuses an argument over them, and closes the connection, so
+// that the client sees either Redis's error or the connection reset.
+const minArgLimit = 1 << 20
+
+// writeError explains the error of a write whose data is size bytes. Redis's OOM
+// reply, at maxmemory under the noeviction policy, wraps sessionstore.ErrStoreFull;
+// a script that gets it has written nothing. A write of data large enough to be
+// over a lowered argument limit that fails on the connection, or on Redis's bulk
+// length error, names those limits. The original error is kept.
 func writeError(err error, size int) error {
-	re, ok := rueidis.IsRedisErr(err)
-	switch {
-	case !ok:
-		return err
-	case isRedisErr(re, "OOM"):
+	if isRedisErr(err, "OOM") {
 		return fmt.Errorf("%w: %w", sessionstore.ErrStoreFull, err)
-	case strings.Contains(re.Error(), "invalid bulk length"):
-		return fmt.Errorf("%d bytes of session data are more than the server takes in one argument (its proto-max-bulk-len): %w", size, err)
+	}
+	if re, ok := rueidis.IsRedisErr(err); size >= minArgLimit && (!ok || strings.Contains(re.Error(), "invalid bulk length")) {
+		return fmt.Errorf("writing %d bytes of session data (a server whose proto-max-bulk-len or client-query-buffer-limit is lowered below that refuses them and closes the connection): %w", size, err)
 	}
 	return err
 }
