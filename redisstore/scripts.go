@@ -1,6 +1,24 @@
 package redisstore
 
-import "github.com/redis/rueidis"
+import (
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/redis/rueidis"
+)
+
+// script is a Lua script with its source and SHA1 at hand, for the writes that
+// WithReplicaAcks sends with a WAIT on a connection of their own (see Store.exec),
+// which rueidis.Lua cannot take.
+type script struct {
+	lua       *rueidis.Lua
+	src, sha1 string
+}
+
+func newScript(src string) script {
+	sum := sha1.Sum([]byte(src))
+	return script{lua: rueidis.NewLuaScript(src), src: src, sha1: hex.EncodeToString(sum[:])}
+}
 
 // The record is a hash: v version, e expiry, dl deadline (Unix milliseconds), p
 // persistent ("1" or "0"), u user, d data (a JSON object), c created and a last
@@ -29,7 +47,7 @@ end
 
 // indexScript is indexLua on its own, for a Cluster, where the index and the record
 // live in different slots: KEYS[1] the index; ARGV member, score, now, relative.
-var indexScript = rueidis.NewLuaScript(indexLua + `
+var indexScript = newScript(indexLua + `
 index(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1')
 return 1
 `)
@@ -42,7 +60,7 @@ return 1
 // 14 member (the record's key in the index).
 // It returns 1 when it wrote, 0 on a conflict, -1 when the key holds a value that
 // is no record.
-var saveScript = rueidis.NewLuaScript(indexLua + `
+var saveScript = newScript(indexLua + `
 local key = KEYS[1]
 local now = tonumber(ARGV[2])
 local relative = ARGV[3] == '1'

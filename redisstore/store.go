@@ -36,6 +36,10 @@ type Store struct {
 	cacheTTL time.Duration
 	cluster  bool
 	writes   writeGuard
+	// acks and ackWait are WithReplicaAcks's: acks replicas within ackWait
+	// milliseconds; acks 0 waits for none.
+	acks, ackWait int64
+	ackTimeout    time.Duration
 	// doCache is client.DoCache; a test replaces it to hold a cached reply back as
 	// a late invalidation would.
 	doCache func(context.Context, rueidis.Cacheable, time.Duration) rueidis.RedisResult
@@ -61,6 +65,39 @@ func WithClock(now func() time.Time) Option {
 // the connection ends; over a connection that stalls silently, it serves the cache
 // until a PING goes unanswered for ClientOption.ConnWriteTimeout (default 10 s).
 func WithCacheTTL(d time.Duration) Option { return func(s *Store) { s.cacheTTL = d } }
+
+// WithReplicaAcks makes each write of the store (Save, Touch, Delete and, on a
+// Cluster, the user index's update) succeed only once n replicas of the master that
+// ran it have it, by Redis's WAIT. Redis replicates asynchronously: without the
+// option, a write that a master acknowledged and then lost in a crash, before any
+// replica had it, is gone once a replica takes over (a Save rolled back, a logout
+// undone). With it, such a write fails with ErrNotReplicated instead. The cost is a
+// wait for the replicas' confirmation on every write.
+//
+// The write and its WAIT go in one round trip on a connection of their own, from
+// rueidis's pool for blocking commands, so that WAIT counts the replicas of that
+// write; a redirect (MOVED or ASK, while a Cluster moves slots or before the client
+// learns of a failover) fails the write rather than being followed. timeout, rounded
+// up to a millisecond, bounds the wait, as the call's context does. Set n to at most
+// the replicas each master has, or no write succeeds. n 0 turns the option off. It
+// panics on a negative n, or a positive n with a timeout that is not positive, WAIT's
+// own 0 meaning no bound.
+func WithReplicaAcks(n int, timeout time.Duration) Option {
+	if n < 0 || (n > 0 && timeout <= 0) {
+		panic(fmt.Sprintf("redisstore: WithReplicaAcks(%d, %v): want n >= 0 and a positive timeout", n, timeout))
+	}
+	return func(s *Store) {
+		s.acks, s.ackTimeout = int64(n), timeout
+		s.ackWait = int64((timeout + time.Millisecond - 1) / time.Millisecond)
+	}
+}
+
+// ErrNotReplicated is wrapped by the error of a write that the master ran but fewer
+// replicas than WithReplicaAcks asks for confirmed within its timeout (or WAIT itself
+// failed). The write is on the master and reaches its replicas in time, unless the
+// master fails first, and then it may or may not survive the failover: treat it as
+// neither done nor undone, as for a write whose reply was lost.
+var ErrNotReplicated = errors.New("write not confirmed by enough replicas")
 
 // New returns a Store on client. The client stays the caller's to close.
 func New(client rueidis.Client, opts ...Option) *Store {
@@ -207,18 +244,23 @@ func (s *Store) swap(ctx context.Context, rec sessionstore.Record, touch bool) e
 			// On a Cluster the index lives in another slot: it gets the record
 			// before the record is written, so that a live record bound to the user
 			// is always listed (see UserSessions).
-			if err := indexScript.Exec(ctx, s.client, []string{s.userKey(rec.UserID)},
-				[]string{rec.Key, expiryMS, nowMS, relative}).Error(); err != nil {
+			res, unreplicated := s.exec(ctx, indexScript, []string{s.userKey(rec.UserID)},
+				[]string{rec.Key, expiryMS, nowMS, relative})
+			if err := res.Error(); err != nil {
 				return fmt.Errorf("index: %w", writeError(err, 0))
+			}
+			if unreplicated != nil {
+				return fmt.Errorf("index: %w", unreplicated)
 			}
 		}
 	}
 	d := rec.Device
-	n, err := saveScript.Exec(ctx, s.client, keys, []string{
+	res, unreplicated := s.exec(ctx, saveScript, keys, []string{
 		strconv.FormatInt(rec.Version, 10), nowMS, relative, flag(touch), expiryMS,
 		strconv.FormatInt(rec.Deadline.UnixMilli(), 10), flag(rec.Persistent), rec.UserID, string(data),
 		d.UserAgent, d.IP, d.LastUserAgent, d.LastIP, rec.Key,
-	}).AsInt64()
+	})
+	n, err := res.AsInt64()
 	if err != nil {
 		// The script may have run: forget what is cached of the record.
 		s.writes.wrote(rec.Key, rec.Version+1)
@@ -231,7 +273,42 @@ func (s *Store) swap(ctx context.Context, rec sessionstore.Record, touch bool) e
 		return fmt.Errorf("%w: the value under %q is no session record", sessionstore.ErrDecode, rec.Key)
 	}
 	s.writes.wrote(rec.Key, rec.Version+1)
-	return nil
+	return unreplicated
+}
+
+// exec runs sc on keys and args, by its SHA1 or else its source. unreplicated is
+// the error of WithReplicaAcks's WAIT (see write), nil without the option.
+func (s *Store) exec(ctx context.Context, sc script, keys, args []string) (res rueidis.RedisResult, unreplicated error) {
+	if s.acks == 0 {
+		return sc.lua.Exec(ctx, s.client, keys, args), nil
+	}
+	b := s.client.B()
+	res, unreplicated = s.write(ctx, b.Evalsha().Sha1(sc.sha1).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+	if err, ok := rueidis.IsRedisErr(res.Error()); ok && err.IsNoScript() {
+		res, unreplicated = s.write(ctx, b.Eval().Script(sc.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+	}
+	return res, unreplicated
+}
+
+// write runs the write cmd. With WithReplicaAcks it runs cmd and then WAIT in one
+// round trip on a connection of their own to the master of cmd's key, so that WAIT
+// counts the replicas that have cmd, and unreplicated wraps ErrNotReplicated when
+// fewer than asked confirmed it in time. A redirect of cmd is its error, never
+// followed: cmd would run on one node and WAIT on another.
+func (s *Store) write(ctx context.Context, cmd rueidis.Completed) (res rueidis.RedisResult, unreplicated error) {
+	if s.acks == 0 {
+		return s.client.Do(ctx, cmd), nil
+	}
+	conn, release := s.client.Dedicate()
+	defer release()
+	rs := conn.DoMulti(ctx, cmd, conn.B().Wait().Numreplicas(s.acks).Timeout(s.ackWait).Build())
+	switch n, err := rs[1].AsInt64(); {
+	case err != nil:
+		unreplicated = fmt.Errorf("%w: WAIT: %v", ErrNotReplicated, err)
+	case n < s.acks:
+		unreplicated = fmt.Errorf("%w: %d of %d replicas within %v", ErrNotReplicated, n, s.acks, s.ackTimeout)
+	}
+	return rs[0], unreplicated
 }
 
 // minArgLimit is the least that Redis's proto-max-bulk-len and
@@ -271,10 +348,14 @@ func flag(b bool) string {
 
 // Delete removes the record under key. Deleting a missing record is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.client.Do(ctx, s.client.B().Del().Key(s.recordKey(key)).Build()).Error(); err != nil {
+	res, unreplicated := s.write(ctx, s.client.B().Del().Key(s.recordKey(key)).Build())
+	if err := res.Error(); err != nil {
 		return fmt.Errorf("redis: delete session: %w", err)
 	}
 	s.writes.wrote(key, endedVersion)
+	if unreplicated != nil {
+		return fmt.Errorf("redis: delete session: %w", unreplicated)
+	}
 	return nil
 }
 

@@ -25,7 +25,7 @@ var (
 
 // newClient connects to the Redis at addrs, closing the client when the test ends.
 // Without it the test fails under CI=true and is skipped otherwise.
-func newClient(t *testing.T, addrs []string, opt rueidis.ClientOption) rueidis.Client {
+func newClient(t testing.TB, addrs []string, opt rueidis.ClientOption) rueidis.Client {
 	t.Helper()
 	opt.InitAddress = addrs
 	client, err := rueidis.NewClient(opt)
@@ -49,7 +49,7 @@ var prefixes atomic.Int64
 
 // newPrefix returns a key prefix that no other store of this run uses, and deletes
 // its keys when the test ends.
-func newPrefix(t *testing.T, client rueidis.Client) string {
+func newPrefix(t testing.TB, client rueidis.Client) string {
 	prefix := fmt.Sprintf("echosess-test-%d-%d:", time.Now().UnixNano(), prefixes.Add(1))
 	t.Cleanup(func() {
 		ctx := context.Background()
@@ -79,9 +79,12 @@ func TestStore(t *testing.T) {
 		name  string
 		addrs []string
 		mode  rueidis.ClientMode
+		opts  []redisstore.Option
 	}{
-		{"single", singleAddrs, rueidis.ClientModeStandalone},
-		{"cluster", clusterAddrs, rueidis.ClientModeCluster},
+		{"single", singleAddrs, rueidis.ClientModeStandalone, nil},
+		{"cluster", clusterAddrs, rueidis.ClientModeCluster, nil},
+		// Every write of the store goes with a WAIT on a connection of its own.
+		{"cluster-acks", clusterAddrs, rueidis.ClientModeCluster, []redisstore.Option{redisstore.WithReplicaAcks(1, 5*time.Second)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			client := newClient(t, tt.addrs, rueidis.ClientOption{})
@@ -89,7 +92,7 @@ func TestStore(t *testing.T) {
 				t.Fatalf("the Redis at %v is a %s, want a %s", tt.addrs, client.Mode(), tt.mode)
 			}
 			newStore := func(t *testing.T) sessionstore.Store {
-				return redisstore.New(client, redisstore.WithPrefix(newPrefix(t, client)))
+				return redisstore.New(client, append(tt.opts, redisstore.WithPrefix(newPrefix(t, client)))...)
 			}
 			storetest.Run(t, newStore)
 		})
