@@ -72,6 +72,9 @@ type (
 	// CacheRefuser is a Store in front of which Config.Cache may put no cache,
 	// such as the Redis store, whose own client-side cache is the coherent one.
 	CacheRefuser = sessionstore.CacheRefuser
+	// VersionLoader is a Store that answers from a cache of its own, such as the
+	// Redis store: the cookie then carries the session's version.
+	VersionLoader = sessionstore.VersionLoader
 	// UserIndex is a Store that indexes its records by user, for the user-session
 	// functions.
 	UserIndex = sessionstore.UserIndex

@@ -18,10 +18,11 @@ import (
 
 // variants are the store set-ups of the tables here: each store has a client of its
 // own, its own key prefix, and the tables' fake clock, from which Redis gives the
-// records their lifetimes.
+// records their lifetimes. They are Coherent: the middleware sees that the store is
+// a VersionLoader, and the cookie carries the session's version.
 var variants = []adaptertest.Variant{
-	{Name: "redis", NewStore: redisFactory(singleAddrs, rueidis.ClientModeStandalone)},
-	{Name: "redis-cluster", NewStore: redisFactory(clusterAddrs, rueidis.ClientModeCluster)},
+	{Name: "redis", NewStore: redisFactory(singleAddrs, rueidis.ClientModeStandalone), Coherent: true},
+	{Name: "redis-cluster", NewStore: redisFactory(clusterAddrs, rueidis.ClientModeCluster), Coherent: true},
 }
 
 func redisFactory(addrs []string, mode rueidis.ClientMode) adaptertest.StoreFactory {

@@ -27,7 +27,8 @@ import (
 )
 
 // Store keeps sessions in Redis. It is a sessionstore.Store, sessionstore.Toucher,
-// sessionstore.UserIndex and sessionstore.CacheRefuser, safe for concurrent use.
+// sessionstore.UserIndex, sessionstore.VersionLoader and sessionstore.CacheRefuser,
+// safe for concurrent use.
 type Store struct {
 	client   rueidis.Client
 	prefix   string
@@ -117,14 +118,23 @@ func (s *Store) userKey(user string) string  { return s.prefix + "u:" + user }
 // Load returns the live record under key, or sessionstore.ErrNotFound. A value under
 // the key that is no record gives an error wrapping sessionstore.ErrDecode.
 func (s *Store) Load(ctx context.Context, key string) (sessionstore.Record, error) {
-	rec, err := s.load(ctx, key)
+	return s.LoadVersion(ctx, key, 0)
+}
+
+// LoadVersion is Load of a record that the caller saw written at minVersion: a copy
+// in the client-side cache that is older, because Redis's word of a later write has
+// not reached this client yet, is read again from Redis. The middleware loads so with
+// the version in the session's cookie, and a client reads its own writes on every
+// instance.
+func (s *Store) LoadVersion(ctx context.Context, key string, minVersion int64) (sessionstore.Record, error) {
+	rec, err := s.load(ctx, key, minVersion)
 	if err != nil {
 		return sessionstore.Record{}, fmt.Errorf("redis: load session: %w", err)
 	}
 	return rec, nil
 }
 
-func (s *Store) load(ctx context.Context, key string) (sessionstore.Record, error) {
+func (s *Store) load(ctx context.Context, key string, minVersion int64) (sessionstore.Record, error) {
 	read := func() rueidis.RedisResult { // a command is spent once sent
 		return s.client.Do(ctx, s.client.B().Hgetall().Key(s.recordKey(key)).Build())
 	}
@@ -144,9 +154,10 @@ func (s *Store) load(ctx context.Context, key string) (sessionstore.Record, erro
 	if err != nil {
 		return sessionstore.Record{}, err
 	}
-	if res.IsCacheHit() && s.writes.stale(key, rec.Version, found) {
-		// This store wrote the record since it was cached, and the server's
-		// invalidation has not arrived yet: read it from the server.
+	if res.IsCacheHit() && (minVersion > 0 && (!found || rec.Version < minVersion) || s.writes.stale(key, rec.Version, found)) {
+		// The record was written since it was cached (by this store, or by
+		// another that the caller heard from), and the server's invalidation has
+		// not arrived yet: read it from the server.
 		rec, found, err = s.decode(key, read())
 		if err != nil {
 			return sessionstore.Record{}, err
@@ -268,6 +279,8 @@ func (s *Store) swap(ctx context.Context, rec sessionstore.Record, touch bool) e
 	}
 	switch n {
 	case 0:
+		// The record is past rec.Version, or gone: a cached copy is stale.
+		s.writes.wrote(rec.Key, rec.Version+1)
 		return sessionstore.ErrConflict
 	case -1:
 		return fmt.Errorf("%w: the value under %q is no session record", sessionstore.ErrDecode, rec.Key)
@@ -381,4 +394,5 @@ var _ interface {
 	sessionstore.Toucher
 	sessionstore.UserIndex
 	sessionstore.CacheRefuser
+	sessionstore.VersionLoader
 } = (*Store)(nil)

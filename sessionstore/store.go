@@ -106,6 +106,18 @@ type Cache interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// VersionLoader is a Store whose Load may answer from a cache of its own that hears of
+// other processes' writes only after a moment, as the Redis store's client-side cache
+// does. The middleware then carries each session's version in its cookie, as it does
+// for a Config.Cache kept coherent by a ChangeFeed, and loads with LoadVersion, so
+// that a client reads its own writes on every app instance.
+type VersionLoader interface {
+	// LoadVersion is Load of a record that the caller saw written at minVersion:
+	// a cached copy older than that, or a cached absence, is read again from the
+	// store's source.
+	LoadVersion(ctx context.Context, key string, minVersion int64) (Record, error)
+}
+
 // CacheRefuser is a Store in front of which no Cache may be put. The Redis store is
 // one: its loads already come from a client-side cache that Redis keeps coherent
 // across app instances, and a second cache in front of it would not hear of other

@@ -155,7 +155,7 @@ func NewHarness(t *testing.T, a Adapter, v Variant, configure func(*Config)) *Ha
 	}
 	routes := append(Routes(), Route{http.MethodGet, "/steps", h.steps})
 	h.Server = httptest.NewServer(a.Serve(cfg, h.signalFinished, cancelContext, routes))
-	if v.Coherent {
+	if _, feed := h.Store.Store.(engine.ChangeFeed); v.Coherent && feed {
 		awaitWatching(t, h.Store.Store)
 	}
 	t.Cleanup(h.Server.Close)
@@ -764,6 +764,18 @@ func (h *Harness) stopAfterListing(name string) *gate {
 type unwrapping struct{ *CountingStore }
 
 func (s unwrapping) Unwrap() engine.Store { return s.Store }
+
+// LoadVersion counts a load, and forwards it to the store's LoadVersion, or Load.
+func (s unwrapping) LoadVersion(ctx context.Context, key string, minVersion int64) (engine.Record, error) {
+	s.Loads.Add(1)
+	if err := s.refuse(ctx, false); err != nil {
+		return engine.Record{}, err
+	}
+	if v, ok := s.Store.(engine.VersionLoader); ok {
+		return v.LoadVersion(ctx, key, minVersion)
+	}
+	return s.Store.Load(ctx, key)
+}
 
 // awaitWatching waits until store's ChangeFeed reports every change, and with it to
 // the cache of the middleware that watches the same store: the feed's reports go to

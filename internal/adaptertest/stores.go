@@ -27,9 +27,10 @@ type Variant struct {
 	Name     string
 	NewStore StoreFactory
 	Cached   bool // put a MemoryStore cache in front of the store
-	// Coherent lets the middleware see the store's ChangeFeed through the suite's
-	// CountingStore, so that the cache is kept coherent by the store's reports and
-	// the cookie carries the session's version.
+	// Coherent lets the middleware see the store's ChangeFeed or VersionLoader
+	// through the suite's CountingStore, so that a cache is kept coherent by the
+	// store's reports, or the store loads at the version the client saw, and the
+	// cookie carries the session's version.
 	Coherent bool
 }
 

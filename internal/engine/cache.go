@@ -366,9 +366,24 @@ func loadLent(ctx context.Context, from interface {
 		return l.loadLent(ctx, key)
 	case *cachedStore:
 		return l.load(ctx, key, true, minVersion)
+	case boundedStore:
+		rec, err = l.LoadVersion(ctx, key, minVersion)
+		return rec, false, err
+	case Store:
+		rec, err = loadVersion(ctx, l, key, minVersion)
+		return rec, false, err
 	}
 	rec, err = from.Load(ctx, key)
 	return rec, false, err
+}
+
+// loadVersion loads the record under key from store, with its LoadVersion when it is
+// a VersionLoader and minVersion is known (see Manager.versioned).
+func loadVersion(ctx context.Context, store Store, key string, minVersion int64) (Record, error) {
+	if v, ok := store.(VersionLoader); ok && minVersion > 0 {
+		return v.LoadVersion(ctx, key, minVersion)
+	}
+	return store.Load(ctx, key)
 }
 
 // saveGiven saves rec to store, giving it rec.Data when store is one of this

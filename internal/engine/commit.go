@@ -258,11 +258,13 @@ func (m *Manager) cas(ctx context.Context, base Record, reread bool, write func(
 // record is gone, it returns ErrSessionEnded.
 func casLoop(ctx context.Context, store Store, base Record, reread bool, write func(base Record) (lost bool, err error)) error {
 	for attempt := 1; ; attempt++ {
+		var newer int64 // the version the store must have passed, once a write lost
 		if !reread {
 			lost, err := write(base)
 			if !lost || attempt == maxSaveAttempts {
 				return err
 			}
+			newer = base.Version + 1
 		}
 		reread = false
 		if attempt > 2 {
@@ -274,7 +276,7 @@ func casLoop(ctx context.Context, store Store, base Record, reread bool, write f
 			}
 		}
 		var err error
-		base, _, err = loadLent(ctx, store, base.Key, 0)
+		base, _, err = loadLent(ctx, store, base.Key, newer)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return ErrSessionEnded

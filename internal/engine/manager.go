@@ -23,8 +23,8 @@ type Manager struct {
 	cookieAttrs string // the cookie's attributes after its value and Max-Age
 	seed        maphash.Seed
 	locks       [commitLocks]sync.Mutex
-	// versioned is set when store is a cache kept coherent by the store's changes:
-	// the cookie then carries the session's version after each change, so that an
+	// versioned is set when store is a cache kept coherent by the store's changes,
+	// or a VersionLoader, which caches by itself: the cookie then carries the session's version after each change, so that an
 	// instance whose cache has not yet heard of the client's last change reads the
 	// store instead; the client always reads its own writes. An idle slide alone
 	// changes no data and sends no cookie for it.
@@ -115,6 +115,8 @@ func NewManager[C any](cfg *Config[C], defaults Config[C]) (*Manager, error) {
 		}
 		cached := newCachedStore(m.store, cache, cfg.Logger, cfg.Now)
 		m.store, m.inMemory, m.versioned = cached, false, cached.coherent
+	} else if _, ok := find[VersionLoader](cfg.Store); ok {
+		m.versioned = true
 	}
 	return m, nil
 }

@@ -16,6 +16,7 @@ type (
 	Cache         = sessionstore.Cache
 	ChangeFeed    = sessionstore.ChangeFeed
 	CacheRefuser  = sessionstore.CacheRefuser
+	VersionLoader = sessionstore.VersionLoader
 	ChangeWatcher = sessionstore.ChangeWatcher
 	SessionInfo   = sessionstore.SessionInfo
 )

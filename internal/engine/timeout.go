@@ -22,6 +22,14 @@ func (s boundedStore) Load(ctx context.Context, key string) (Record, error) {
 	return s.Store.Load(ctx, key)
 }
 
+// LoadVersion loads the record under key within the timeout, with the inner store's
+// LoadVersion when it is a VersionLoader, else its Load.
+func (s boundedStore) LoadVersion(ctx context.Context, key string, minVersion int64) (Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return loadVersion(ctx, s.Store, key, minVersion)
+}
+
 func (s boundedStore) Save(ctx context.Context, rec Record) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
