@@ -140,13 +140,13 @@ func (s *Store) load(ctx context.Context, key string, minVersion int64) (session
 	}
 	var res rueidis.RedisResult
 	if s.cacheTTL > 0 {
-		res = s.doCache(ctx, s.client.B().Hgetall().Key(s.recordKey(key)).Cache(), s.cacheTTL)
-		if isRedisErr(res.Error(), "OOM") {
-			// rueidis fills its cache in a transaction, and Redis 7.0 and 7.2
-			// refuse every command of a transaction while over maxmemory
-			// (redis/redis#9926); a plain read they serve.
-			res = read()
-		}
+		// A static TTL spares the PTTL that rueidis would otherwise send with
+		// each miss, in a transaction, to cache no longer than the key lives:
+		// Redis invalidates a key as it expires, and the record's expiry is
+		// checked below anyway.
+		// Without the transaction, reads also go on when Redis is over maxmemory,
+		// where Redis 7.0 and 7.2 refuse every command of one (redis/redis#9926).
+		res = s.doCache(ctx, s.client.B().Hgetall().Key(s.recordKey(key)).Cache().ToStaticTTL(), s.cacheTTL)
 	} else {
 		res = read()
 	}
