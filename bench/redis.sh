@@ -5,7 +5,9 @@
 #     COUNT runs of the suite (default 6), interleaved as run.sh does, with
 #     benchstat and ratio tables;
 #   - two app processes per library behind one client, 90% reads of n and 10%
-#     writes, then read-only, with stale reads counted (bench/load -instances 2);
+#     writes, then read-only, with stale reads counted (bench/load -instances 2),
+#     beside the baseline app without sessions, whose rate is the most that any
+#     library could reach on this machine;
 #   - the same with the client on a core of its own (pinned.sh);
 #   - one instance in process, for comparison.
 # Every command line goes to commands.txt before its output, and the load average
@@ -44,8 +46,8 @@ measure() {
 pinned() {
 	local file=$1
 	shift
-	echo "STORE=redis bash pinned.sh $file $*" >> "$out/commands.txt"
-	STORE=redis bash pinned.sh "$out/$file" "$@"
+	echo "STORE=redis LIBS=$libs bash pinned.sh $file $*" >> "$out/commands.txt"
+	STORE=redis LIBS=$libs bash pinned.sh "$out/$file" "$@"
 	cat "$out/$file"
 }
 
@@ -68,7 +70,8 @@ rm "$out/bench.test"
 go run ./ratios < "$out/bench.txt" > "$out/ratios.md"
 cat "$out/ratios.md"
 
-flags=(-store redis -redis "$addr" -c 8 -fail-on-error)
+libs=baseline,echosess,scs,gorilla
+flags=(-store redis -redis "$addr" -libs "$libs" -c 8 -fail-on-error)
 measure load-instances.txt "${flags[@]}" -instances 2 -d "$d" -rounds "$rounds" -stale-elsewhere-ok
 measure load-instances-readonly.txt "${flags[@]}" -instances 2 -writes 0 -d "$rd" -rounds "$rrounds"
 pinned load-instances-pinned.txt -d "$d" -rounds "$rounds"
