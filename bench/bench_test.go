@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,12 +27,13 @@ var (
 	caseUntouched = benchCase{http.MethodGet, PathNone, true, "ok"}
 )
 
-// memoryLibs, sqliteLibs and postgresLibs are the libraries compared on each store,
-// the baseline first: benchstat -col /lib lists columns in this order.
+// memoryLibs, sqliteLibs, postgresLibs and redisLibs are the libraries compared on
+// each store, the baseline first: benchstat -col /lib lists columns in this order.
 var (
 	memoryLibs   = []string{LibBaseline, LibEchosess, LibSCS, LibGorilla, LibBaselineV5, LibEchosessV5, LibGorillaV5}
 	sqliteLibs   = []string{LibEchosess, LibEchosessCache}
 	postgresLibs = []string{LibEchosess, LibEchosessCache, LibSCS}
+	redisLibs    = []string{LibEchosess, LibSCS, LibGorilla}
 )
 
 // BenchmarkRead reads a value from an existing session.
@@ -47,8 +49,8 @@ func BenchmarkCreate(b *testing.B) { runCase(b, caseCreate) }
 // never touches the session.
 func BenchmarkUntouched(b *testing.B) { runCase(b, caseUntouched) }
 
-// runCase times k on every library, on memory stores, on SQLite files and, when the
-// DSN is set, on Postgres.
+// runCase times k on every library, on memory stores, on SQLite files, on Redis
+// and, when the DSN is set, on Postgres.
 func runCase(b *testing.B, k benchCase) {
 	for _, lib := range memoryLibs {
 		b.Run("lib="+lib+"/store=memory", func(b *testing.B) {
@@ -66,6 +68,12 @@ func runCase(b *testing.B, k benchCase) {
 			runApp(b, k, func(bool) (*App, error) { return NewApp(lib, pg, true) }, true)
 		})
 	}
+	for _, lib := range redisLibs {
+		b.Run("lib="+lib+"/store=redis", func(b *testing.B) {
+			r := sharedRedis(b)
+			runApp(b, k, func(bool) (*App, error) { return NewRedisApp(lib, r) }, true)
+		})
+	}
 }
 
 // countRequests is how many requests of a case a counted app serves to measure its
@@ -74,13 +82,13 @@ const countRequests = 100
 
 // runApp times k on the app that newApp builds, serving each request in-process, and
 // reports the store round trips per request alongside time and allocations. With
-// traced set, the timed app counts its own round trips (a pgx tracer on Postgres);
-// otherwise they are counted on a second, counted app, so that the timed one runs on
-// the bare store.
+// traced set, the timed app counts its own round trips (a pgx tracer on Postgres,
+// its connections on Redis); otherwise they are counted on a second, counted app,
+// so that the timed one runs on the bare store.
 func runApp(b *testing.B, k benchCase, newApp func(count bool) (*App, error), traced bool) {
 	d := newDriver(b, k, newApp, false)
 	defer d.app.Close()
-	d.serve(b) // one request before timing warms the cache of echosess-cache
+	d.serve(b) // one request before timing warms the cache of echosess-cache and of rueidis
 	counter := d.app.Count
 	start, starts := counter.Snapshot(), d.n
 	cpu := CPUTime()
@@ -110,6 +118,11 @@ func runApp(b *testing.B, k benchCase, newApp func(count bool) (*App, error), tr
 	b.ReportMetric(float64(got.Reads)/ops, "reads/op")
 	b.ReportMetric(float64(got.Writes)/ops, "writes/op")
 	b.ReportMetric(float64(got.Total())/ops, "roundtrips/op")
+	if counter.Batched() {
+		// On Redis a round trip may carry several commands: a transaction's MULTI
+		// and EXEC, or the CLIENT CACHING and PTTL of a client-side cache's miss.
+		b.ReportMetric(float64(got.Cmds)/ops, "cmds/op")
+	}
 }
 
 // A driver serves one case's requests to one app in-process.
@@ -241,10 +254,35 @@ func sharedPostgres(b *testing.B) *Postgres {
 	return pgEnv
 }
 
+// The Redis prefix is made once per test binary, and its keys deleted by TestMain.
+var (
+	redisOnce sync.Once
+	redisEnv  *Redis
+	redisErr  error
+)
+
+// sharedRedis returns the run's prefix on the Redis at RedisAddr. Without that
+// Redis it fails b under CI=true, and skips it otherwise.
+func sharedRedis(b *testing.B) *Redis {
+	redisOnce.Do(func() { redisEnv, redisErr = OpenRedis(context.Background(), RedisAddr()) })
+	if redisErr != nil {
+		if os.Getenv("CI") == "true" {
+			b.Fatal(redisErr)
+		}
+		b.Skip(redisErr)
+	}
+	return redisEnv
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if pgEnv != nil {
 		pgEnv.Close()
+	}
+	if redisEnv != nil {
+		if err := redisEnv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: deleting the Redis keys:", err)
+		}
 	}
 	os.Exit(code)
 }

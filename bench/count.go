@@ -11,30 +11,40 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Counter counts the round trips an app makes to its session store, by kind. The
-// zero Counter is ready to use; a nil *Counter counts nothing.
+// Counter counts what an app asks of its session store, by kind, and the round
+// trips that takes. Every call to a store and every SQL statement is one round trip
+// of its own; on Redis, where a client sends several commands in one round trip,
+// redisCounter counts the round trips apart. The zero Counter is ready to use; a
+// nil *Counter counts nothing.
 type Counter struct {
-	reads, writes, other atomic.Int64
+	reads, writes, other, trips, cmds atomic.Int64
+	// batched is set when a round trip may carry several commands: the counter
+	// counts them at the connection (redisConn).
+	batched bool
 }
 
 // Counts is a snapshot of a Counter.
 type Counts struct {
-	Reads  int64 // loads: SELECT, Find, Load
-	Writes int64 // saves and deletes: INSERT, UPDATE, DELETE, Commit, Save
-	Other  int64 // anything else that crossed to the store, such as BEGIN or COMMIT
+	Reads  int64 // loads: SELECT, Find, Load; on Redis GET or HGETALL
+	Writes int64 // saves and deletes: INSERT, UPDATE, DELETE, Commit, Save; on Redis a write command or a transaction that writes
+	Other  int64 // anything else that crossed to the store, such as BEGIN or COMMIT, or Redis's PING
+	Trips  int64 // round trips that carried them
+	Cmds   int64 // commands sent: statements, calls, or Redis commands (MULTI and EXEC included)
 }
 
 // Total is the number of round trips.
-func (c Counts) Total() int64 { return c.Reads + c.Writes + c.Other }
+func (c Counts) Total() int64 { return c.Trips }
 
-// Sub returns the round trips made between snapshot o and c.
+// Sub returns what was counted between snapshot o and c.
 func (c Counts) Sub(o Counts) Counts {
-	return Counts{Reads: c.Reads - o.Reads, Writes: c.Writes - o.Writes, Other: c.Other - o.Other}
+	return Counts{Reads: c.Reads - o.Reads, Writes: c.Writes - o.Writes, Other: c.Other - o.Other,
+		Trips: c.Trips - o.Trips, Cmds: c.Cmds - o.Cmds}
 }
 
 // Add returns the sum of c and o.
 func (c Counts) Add(o Counts) Counts {
-	return Counts{Reads: c.Reads + o.Reads, Writes: c.Writes + o.Writes, Other: c.Other + o.Other}
+	return Counts{Reads: c.Reads + o.Reads, Writes: c.Writes + o.Writes, Other: c.Other + o.Other,
+		Trips: c.Trips + o.Trips, Cmds: c.Cmds + o.Cmds}
 }
 
 // Snapshot returns the counts so far.
@@ -42,18 +52,31 @@ func (c *Counter) Snapshot() Counts {
 	if c == nil {
 		return Counts{}
 	}
-	return Counts{Reads: c.reads.Load(), Writes: c.writes.Load(), Other: c.other.Load()}
+	return Counts{Reads: c.reads.Load(), Writes: c.writes.Load(), Other: c.other.Load(),
+		Trips: c.trips.Load(), Cmds: c.cmds.Load()}
+}
+
+// Batched reports whether a round trip may carry several commands, so that the
+// commands are worth reporting apart.
+func (c *Counter) Batched() bool { return c != nil && c.batched }
+
+// one counts a call or statement of the given kind, which is a command and a round
+// trip of its own.
+func (c *Counter) one(kind *atomic.Int64) {
+	kind.Add(1)
+	c.cmds.Add(1)
+	c.trips.Add(1)
 }
 
 func (c *Counter) read() {
 	if c != nil {
-		c.reads.Add(1)
+		c.one(&c.reads)
 	}
 }
 
 func (c *Counter) write() {
 	if c != nil {
-		c.writes.Add(1)
+		c.one(&c.writes)
 	}
 }
 
@@ -71,11 +94,11 @@ func (c *Counter) sql(stmt string) {
 	word, _, _ := strings.Cut(s, " ")
 	switch strings.ToLower(word) {
 	case "select":
-		c.reads.Add(1)
+		c.one(&c.reads)
 	case "insert", "update", "delete", "merge", "with":
-		c.writes.Add(1)
+		c.one(&c.writes)
 	default:
-		c.other.Add(1)
+		c.one(&c.other)
 	}
 }
 
@@ -135,8 +158,8 @@ func (queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndD
 func (t queryCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
 	if d.Batch != nil && len(d.Batch.QueuedQueries) > 0 {
 		t.n.sql(d.Batch.QueuedQueries[0].SQL)
-	} else {
-		t.n.other.Add(1)
+	} else if t.n != nil {
+		t.n.one(&t.n.other)
 	}
 	return ctx
 }

@@ -21,11 +21,12 @@ import (
 
 // serveFlag, first on the command line, runs the command as one instance of a
 // library's app (serveMain) rather than as the load's client. The parent passes it
-// with the schemas to serve on; it is not in the usage.
+// with the schemas or the Redis key prefix to serve on; it is not in the usage.
 const serveFlag = "-serve"
 
 // pathCounts is the route, outside the app, on which an instance replies with its
-// store round trips and failed commits so far: "reads writes other failures".
+// store round trips and failed commits so far: "reads writes other trips commands
+// failures cpu".
 const pathCounts = "/_load/counts"
 
 // How long an instance may take to start, and to stop before it is killed.
@@ -36,26 +37,26 @@ const (
 
 // serveMain is an instance's main: it opens pools on the schemas that its parent
 // made (the DSN is in bench.DSNVar, so that no password shows in the process
-// list), builds the library's app on them, listens on a free loopback port, prints
-// the address on stdout, and serves until its stdin closes, which it does when the
-// parent exits however it exits, or until SIGTERM or SIGINT.
+// list), or clients of the Redis at -redis under the parent's key prefix, builds
+// the library's app on them, listens on a free loopback port, prints the address
+// on stdout, and serves until its stdin closes, which it does when the parent
+// exits however it exits, or until SIGTERM or SIGINT.
 //
 //	load -serve <lib> -schemas <echosess>,<scs> [-cpuprofile file]
+//	load -serve <lib> -redis <addr> -prefix <prefix> [-cpuprofile file]
 func serveMain(args []string) error {
 	fs := flag.NewFlagSet("load "+serveFlag, flag.ContinueOnError)
 	lib := fs.String(serveFlag[1:], "", "the library whose app to serve")
 	schemaList := fs.String("schemas", "", "the Postgres schemas to serve on: echosess,scs")
+	redisAddr := fs.String("redis", "", "the Redis to serve on, instead of Postgres")
+	prefix := fs.String("prefix", "", "with -redis, the run's key prefix")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the instance to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	schemas, err := bench.ParsePostgresSchemas(*schemaList)
-	if err != nil {
-		return err
-	}
-	dsn := os.Getenv(bench.DSNVar)
-	if dsn == "" {
-		return errors.New(serveFlag + " needs " + bench.DSNVar)
+	var st stores
+	if *redisAddr != "" {
+		st.redis = bench.OpenRedisPrefix(*redisAddr, *prefix)
 	}
 	stopProfile, err := startCPUProfile(*cpuprofile)
 	if err != nil {
@@ -69,12 +70,21 @@ func serveMain(args []string) error {
 		io.Copy(io.Discard, os.Stdin)
 		stop()
 	}()
-	pg, err := bench.OpenPostgresSchemas(ctx, dsn, schemas)
-	if err != nil {
-		return err
+	if st.redis == nil {
+		schemas, err := bench.ParsePostgresSchemas(*schemaList)
+		if err != nil {
+			return err
+		}
+		dsn := os.Getenv(bench.DSNVar)
+		if dsn == "" {
+			return errors.New(serveFlag + " needs " + bench.DSNVar)
+		}
+		if st.pg, err = bench.OpenPostgresSchemas(ctx, dsn, schemas); err != nil {
+			return err
+		}
+		defer st.pg.Close()
 	}
-	defer pg.Close()
-	app, err := bench.NewApp(*lib, pg, true)
+	app, err := st.newApp(*lib)
 	if err != nil {
 		return err
 	}
@@ -105,7 +115,7 @@ func withCounts(app *bench.App) http.Handler {
 			return
 		}
 		c := app.Count.Snapshot()
-		fmt.Fprintf(w, "%d %d %d %d %d", c.Reads, c.Writes, c.Other, app.Failures.Load(), bench.CPUTime())
+		fmt.Fprintf(w, "%d %d %d %d %d %d %d", c.Reads, c.Writes, c.Other, c.Trips, c.Cmds, app.Failures.Load(), bench.CPUTime())
 	})
 }
 
@@ -120,8 +130,8 @@ type instance struct {
 }
 
 // startInstances starts o.instances processes of this command that serve t's app on
-// pg's schemas, and sets t's bases, counts and stop.
-func (t *target) startInstances(o options, pg *bench.Postgres) error {
+// st's schemas or Redis prefix, and sets t's bases, counts and stop.
+func (t *target) startInstances(o options, st stores) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -138,7 +148,7 @@ func (t *target) startInstances(o options, pg *bench.Postgres) error {
 		}
 	}
 	for i := range o.instances {
-		in, err := startInstance(exe, o, t.lib, i, pg.Schemas())
+		in, err := startInstance(exe, o, t.lib, i, st)
 		if err != nil {
 			t.stop()
 			return err
@@ -161,11 +171,15 @@ func (t *target) startInstances(o options, pg *bench.Postgres) error {
 	return nil
 }
 
-// startInstance starts instance i of lib's app on schemas, and waits until it
-// listens.
-func startInstance(exe string, o options, lib string, i int, schemas bench.PostgresSchemas) (*instance, error) {
+// startInstance starts instance i of lib's app on st, and waits until it listens.
+func startInstance(exe string, o options, lib string, i int, st stores) (*instance, error) {
 	in := &instance{name: fmt.Sprintf("%s instance %d", lib, i), exited: make(chan struct{})}
-	args := []string{serveFlag, lib, "-schemas", schemas.String()}
+	args := []string{serveFlag, lib}
+	if st.redis != nil {
+		args = append(args, "-redis", st.redis.Addr, "-prefix", st.redis.Prefix)
+	} else {
+		args = append(args, "-schemas", st.pg.Schemas().String())
+	}
 	if o.cpuprofile != "" {
 		args = append(args, "-cpuprofile", fmt.Sprintf("%s.%s.%d", o.cpuprofile, lib, i))
 	}
@@ -234,7 +248,7 @@ func (in *instance) counts(client *http.Client) (usage, error) {
 		err = fmt.Errorf("status %s", res.Status)
 	}
 	if err == nil {
-		_, err = fmt.Sscan(string(body), &u.store.Reads, &u.store.Writes, &u.store.Other, &u.failures, &u.cpu)
+		_, err = fmt.Sscan(string(body), &u.store.Reads, &u.store.Writes, &u.store.Other, &u.store.Trips, &u.store.Cmds, &u.failures, &u.cpu)
 	}
 	if err != nil {
 		return u, fmt.Errorf("%s: counts: %w", in.name, err)

@@ -3,15 +3,17 @@
 // the command prints requests per second, latency percentiles, errors and store round
 // trips per request for each library (and each table size) in turn.
 //
-// With -instances N on Postgres, each library's app runs in N processes of this
-// command on the same schemas, each client sends each request to one of them at
-// random, and reads ask for the session's n: a read older than the client's last
-// acknowledged write counts as stale.
+// With -instances N on Postgres or Redis, each library's app runs in N processes of
+// this command on the same schemas or key prefix, each client sends each request to
+// one of them at random, and reads ask for the session's n: a read older than the
+// client's last acknowledged write counts as stale, and in the next column too when
+// the instance that acknowledged that write served it.
 //
 // The last three columns are CPU time per request: the client's (this process,
-// which in process also serves the app), the instances', and, on Postgres, that of
-// every postgres process on the machine. The CPU is shared, so they tell where the
-// time goes when requests per second stop growing.
+// which in process also serves the app), the instances', and that of the database:
+// on Postgres every postgres process on the machine, on Redis the redis-server that
+// listens on -redis's port. The CPU is shared, so they tell where the time goes
+// when requests per second stop growing.
 //
 // Run it from the bench module:
 //
@@ -21,6 +23,7 @@
 //	go run ./load -store postgres -rows 1000,1000000 -rounds 10   # table sizes, interleaved
 //	go run ./load -store postgres -instances 2 -rounds 3   # two app processes per library
 //	go run ./load -store postgres -libs echosess,echosess-nonotify -writes 1   # the trigger's cost
+//	go run ./load -store redis -instances 2 -rounds 3   # on the Redis at 127.0.0.1:6379
 package main
 
 import (
@@ -35,6 +38,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,10 +55,12 @@ type options struct {
 	libs        []string
 	store       string
 	dsn         string
+	redisAddr   string
 	rows        []int
 	rounds      int
 	writes      float64
 	failOnError bool
+	staleOK     bool
 	soak        bool
 	report      time.Duration
 	instances   int
@@ -73,15 +79,17 @@ func main() {
 	flag.IntVar(&o.clients, "c", 8, "concurrent clients, each with its own session")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "how long to load each library (with each -rows)")
 	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, echosess-nonotify (postgres: echosess on a schema without the change triggers), scs, gorilla, baseline-v5, echosess-v5, gorilla-v5 (default: all that run on -store, but echosess-nonotify; with -soak, echosess-cache on postgres and echosess on memory)")
-	flag.StringVar(&o.store, "store", "memory", "session store: memory or postgres")
+	flag.StringVar(&o.store, "store", "memory", "session store: memory, postgres or redis")
 	flag.StringVar(&o.dsn, "dsn", os.Getenv(bench.DSNVar), "Postgres DSN for -store postgres; fresh schemas are made and dropped in it")
+	flag.StringVar(&o.redisAddr, "redis", bench.RedisAddr(), "Redis address for -store redis; the run's keys get a fresh prefix and are deleted at the end")
 	flag.StringVar(&rows, "rows", "0", "seed the store with this many other sessions first (e.g. 1000, 100000, 1000000); a comma-separated list compares table sizes, each in a store of its own")
 	flag.IntVar(&o.rounds, "rounds", 1, "split -d into this many rounds that take turns across -rows and -libs, so that a change in the machine's load falls on all of them alike")
 	flag.Float64Var(&o.writes, "writes", 0.1, "fraction of requests that write the session; the rest read it")
-	flag.BoolVar(&o.failOnError, "fail-on-error", false, "exit 1 if any request fails")
+	flag.BoolVar(&o.failOnError, "fail-on-error", false, "exit 1 if any request fails or any read is stale")
+	flag.BoolVar(&o.staleOK, "stale-elsewhere-ok", false, "with -fail-on-error, pass stale reads that an instance other than the writer's served (a client-side cache, such as rueidis's behind echosess's Redis store, may serve one until Redis's invalidation of the write reaches it)")
 	flag.BoolVar(&o.soak, "soak", false, "print heap and RSS at the start and end (and every -report); implies -fail-on-error")
 	flag.DurationVar(&o.report, "report", 0, "with -soak, also print heap and RSS at this interval (default: a tenth of -d)")
-	flag.IntVar(&o.instances, "instances", 1, "with -store postgres, serve each library's app from this many processes on the same schemas, send each request to one at random, and check that no read is older than the client's last write")
+	flag.IntVar(&o.instances, "instances", 1, "with -store postgres or redis, serve each library's app from this many processes on the same schemas or key prefix, send each request to one at random, and check that no read is older than the client's last write")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (with -instances, each instance's to this file with .<lib>.<i> appended)")
 	flag.Parse()
 
@@ -99,8 +107,8 @@ func main() {
 	if o.rounds < 1 {
 		fatal(errors.New("-rounds must be at least 1"))
 	}
-	if o.instances < 1 || o.instances > 1 && o.store != "postgres" {
-		fatal(errors.New("-instances must be 1, or more with -store postgres"))
+	if o.instances < 1 || o.instances > 1 && o.store == "memory" {
+		fatal(errors.New("-instances must be 1, or more with -store postgres or redis"))
 	}
 	if o.soak && o.instances > 1 {
 		fatal(errors.New("-soak reports this process's memory: it does not combine with -instances"))
@@ -120,13 +128,14 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	var errs, stale int64
+	var errs, stale, atWriter int64
 	for _, r := range results {
 		errs += r.errors
 		stale += max(r.stale, 0)
+		atWriter += max(r.staleAtWriter, 0)
 	}
-	if (errs > 0 || stale > 0) && o.failOnError {
-		fmt.Fprintf(os.Stderr, "load: %d requests failed, %d reads were stale\n", errs, stale)
+	if (errs > 0 || atWriter > 0 || stale > 0 && !o.staleOK) && o.failOnError {
+		fmt.Fprintf(os.Stderr, "load: %d requests failed, %d reads were stale (%d of them at the writer)\n", errs, stale, atWriter)
 		os.Exit(1)
 	}
 }
@@ -164,6 +173,8 @@ func defaultLibs(store string, soak bool) []string {
 		return []string{bench.LibEchosess}
 	case store == "postgres":
 		return []string{bench.LibEchosess, bench.LibEchosessCache, bench.LibSCS}
+	case store == "redis":
+		return []string{bench.LibEchosess, bench.LibSCS, bench.LibGorilla}
 	}
 	return []string{bench.LibBaseline, bench.LibEchosess, bench.LibSCS, bench.LibGorilla,
 		bench.LibBaselineV5, bench.LibEchosessV5, bench.LibGorillaV5}
@@ -186,15 +197,16 @@ type target struct {
 	counts func() (usage, error)
 	stop   func() // stops the app's servers
 
-	requests  int64
-	errors    int64
-	stale     int64
-	elapsed   time.Duration
-	latencies histogram // of every request
-	writes    histogram // of the writes alone
-	store     bench.Counts
-	cpu       cpuUse
-	firstErr  error
+	requests      int64
+	errors        int64
+	stale         int64
+	staleAtWriter int64 // stale reads that the writer's instance served
+	elapsed       time.Duration
+	latencies     histogram // of every request
+	writes        histogram // of the writes alone
+	store         bench.Counts
+	cpu           cpuUse
+	firstErr      error
 }
 
 // usage is what an app has used so far: its store round trips, its failed commits
@@ -211,11 +223,12 @@ type usage struct {
 type cpuUse struct{ client, app, db time.Duration }
 
 // A session is one client's session: the Cookie header that names it, as the latest
-// response that set the session cookie left it, and the n of its last acknowledged
-// write (0 when it was created).
+// response that set the session cookie left it, the n of its last acknowledged
+// write (0 when it was created), and the index of the base that acknowledged it.
 type session struct {
 	cookie string
 	acked  int
+	writer int
 }
 
 // A result is what run measured of one library and table size.
@@ -224,17 +237,21 @@ type result struct {
 	rows   int
 	errors int64
 	stale  int64 // -1 when not checked
+	// staleAtWriter counts the stale reads that the instance which acknowledged the
+	// client's last write served; -1 when not checked.
+	staleAtWriter int64
 }
 
 // run loads each library with each table size for o.duration, in o.rounds turns,
 // prints a line for each, and returns what it measured.
 func run(o options) ([]result, error) {
 	ctx := context.Background()
-	if o.store != "memory" && o.store != "postgres" {
+	if o.store != "memory" && o.store != "postgres" && o.store != "redis" {
 		return nil, fmt.Errorf("unknown -store %q", o.store)
 	}
 	var targets []*target
 	var pgs []*bench.Postgres
+	var rd *bench.Redis // the run's key prefix on -store redis
 	defer func() {
 		for _, t := range targets {
 			t.stop()
@@ -242,7 +259,21 @@ func run(o options) ([]result, error) {
 		for _, pg := range pgs {
 			pg.Close() // drops the schemas, once no instance uses them
 		}
+		if rd != nil {
+			if err := rd.Close(); err != nil { // deletes the keys
+				fmt.Fprintln(os.Stderr, "load: deleting the Redis keys:", err)
+			}
+		}
 	}()
+	if o.store == "redis" {
+		if slices.ContainsFunc(o.rows, func(n int) bool { return n > 0 }) {
+			return nil, errors.New("-rows: Redis is not seeded here")
+		}
+		var err error
+		if rd, err = bench.OpenRedis(ctx, o.redisAddr); err != nil {
+			return nil, err
+		}
+	}
 	for _, rows := range o.rows {
 		var shared *bench.Postgres // one pair of schemas for the libraries that can share one
 		for _, lib := range o.libs {
@@ -268,7 +299,7 @@ func run(o options) ([]result, error) {
 					pg = shared
 				}
 			}
-			t, err := newTarget(ctx, o, lib, rows, pg)
+			t, err := newTarget(ctx, o, lib, rows, stores{pg, rd})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", lib, err)
 			}
@@ -293,22 +324,22 @@ func run(o options) ([]result, error) {
 			printMemory(t.lib, "end")
 		}
 	}
-	const row = "%-17s %9v %9v %9v %9v %9v %9v %9v %7v %7v %10v %10v %14v %11v %8v %8v\n"
-	fmt.Printf(row, "lib", "rows", "requests", "req/s", "p50", "p99", "write p50", "write p99", "errors", "stale", "reads/req", "writes/req", "roundtrips/req",
+	const row = "%-17s %9v %9v %9v %9v %9v %9v %9v %7v %7v %9v %10v %10v %14v %11v %8v %8v\n"
+	fmt.Printf(row, "lib", "rows", "requests", "req/s", "p50", "p99", "write p50", "write p99", "errors", "stale", "at writer", "reads/req", "writes/req", "roundtrips/req",
 		"client µs/req", "app µs/req", "db µs/req")
 	var results []result
 	for _, t := range targets {
-		r := result{lib: t.lib, rows: t.rows, errors: t.errors, stale: -1}
-		stale := "-"
+		r := result{lib: t.lib, rows: t.rows, errors: t.errors, stale: -1, staleAtWriter: -1}
+		stale, atWriter := "-", "-"
 		if t.checkN {
-			r.stale = t.stale
-			stale = strconv.FormatInt(t.stale, 10)
+			r.stale, r.staleAtWriter = t.stale, t.staleAtWriter
+			stale, atWriter = strconv.FormatInt(t.stale, 10), strconv.FormatInt(t.staleAtWriter, 10)
 		}
 		results = append(results, r)
 		n := float64(max(t.requests, 1))
 		fmt.Printf(row, t.lib, t.rows, t.requests, fmt.Sprintf("%.0f", float64(t.requests)/t.elapsed.Seconds()),
 			roundLatency(t.latencies.quantile(0.50)), roundLatency(t.latencies.quantile(0.99)),
-			roundLatency(t.writes.quantile(0.50)), roundLatency(t.writes.quantile(0.99)), t.errors, stale,
+			roundLatency(t.writes.quantile(0.50)), roundLatency(t.writes.quantile(0.99)), t.errors, stale, atWriter,
 			fmt.Sprintf("%.2f", float64(t.store.Reads)/n), fmt.Sprintf("%.2f", float64(t.store.Writes)/n),
 			fmt.Sprintf("%.2f", float64(t.store.Total())/n),
 			perRequest(t.cpu.client, n), perRequest(t.cpu.app, n), perRequest(t.cpu.db, n))
@@ -366,16 +397,31 @@ func roundLatency(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
+// stores are where an app keeps its sessions: in Postgres schemas, under a Redis
+// key prefix, or, when both are nil, in memory.
+type stores struct {
+	pg    *bench.Postgres
+	redis *bench.Redis
+}
+
+// newApp builds lib's app on st.
+func (st stores) newApp(lib string) (*bench.App, error) {
+	if st.redis != nil {
+		return bench.NewRedisApp(lib, st.redis)
+	}
+	return bench.NewApp(lib, st.pg, true)
+}
+
 // newTarget builds lib's app, seeds a memory store, serves the app on loopback (in
-// this process, or in o.instances processes on pg's schemas) and gives each client a
-// session.
-func newTarget(ctx context.Context, o options, lib string, rows int, pg *bench.Postgres) (*target, error) {
-	t := &target{lib: lib, rows: rows, checkN: o.instances > 1}
+// this process, or in o.instances processes on st) and gives each client a session.
+func newTarget(ctx context.Context, o options, lib string, rows int, st stores) (*target, error) {
+	// The baseline keeps a count per process, not per session: nothing to check.
+	t := &target{lib: lib, rows: rows, checkN: o.instances > 1 && lib != bench.LibBaseline}
 	var err error
 	if o.instances > 1 {
-		err = t.startInstances(o, pg)
+		err = t.startInstances(o, st)
 	} else {
-		err = t.serveHere(ctx, pg)
+		err = t.serveHere(ctx, st)
 	}
 	if err != nil {
 		return nil, err
@@ -389,7 +435,8 @@ func newTarget(ctx context.Context, o options, lib string, rows int, pg *bench.P
 	}
 	t.sessions = make([]session, o.clients)
 	for i := range t.sessions {
-		if t.sessions[i].cookie, err = newSession(t.client, t.bases[i%len(t.bases)]); err != nil {
+		t.sessions[i].writer = i % len(t.bases)
+		if t.sessions[i].cookie, err = newSession(t.client, t.bases[t.sessions[i].writer]); err != nil {
 			t.stop()
 			return nil, err
 		}
@@ -399,12 +446,12 @@ func newTarget(ctx context.Context, o options, lib string, rows int, pg *bench.P
 
 // serveHere builds t's app in this process, seeds a memory store, and serves it on
 // loopback.
-func (t *target) serveHere(ctx context.Context, pg *bench.Postgres) error {
-	app, err := bench.NewApp(t.lib, pg, true)
+func (t *target) serveHere(ctx context.Context, st stores) error {
+	app, err := st.newApp(t.lib)
 	if err != nil {
 		return err
 	}
-	if pg == nil {
+	if st.pg == nil {
 		if err := app.Seed(ctx, t.rows); err != nil {
 			app.Close()
 			return err
@@ -436,12 +483,10 @@ func (t *target) load(o options, d time.Duration) {
 		requests atomic.Int64
 		errs     atomic.Int64
 		stale    atomic.Int64
+		atWriter atomic.Int64
 	)
 	before, countErr := t.counts()
-	clientBefore, dbBefore := bench.CPUTime(), postgresCPU()
-	if o.store != "postgres" {
-		dbBefore = -1
-	}
+	clientBefore, dbBefore := bench.CPUTime(), dbCPU(o)
 	start := time.Now()
 	deadline := start.Add(d)
 	for i := range t.sessions {
@@ -457,12 +502,13 @@ func (t *target) load(o options, d time.Duration) {
 				if write {
 					owed--
 				}
-				base := t.bases[0]
+				b := 0
 				if len(t.bases) > 1 {
-					base = t.bases[rand.IntN(len(t.bases))]
+					b = rand.IntN(len(t.bases))
 				}
+				writer := s.writer
 				t0 := time.Now()
-				old, err := do(t.client, base, s, write, t.checkN)
+				old, err := do(t.client, t.bases[b], s, write, t.checkN)
 				took := time.Since(t0)
 				h.add(took)
 				if write {
@@ -471,6 +517,12 @@ func (t *target) load(o options, d time.Duration) {
 				requests.Add(1)
 				if old {
 					stale.Add(1)
+					if b == writer {
+						atWriter.Add(1)
+					}
+				}
+				if write && err == nil {
+					s.writer = b
 				}
 				if err != nil {
 					errs.Add(1)
@@ -492,8 +544,9 @@ func (t *target) load(o options, d time.Duration) {
 	t.elapsed += time.Since(start)
 	t.requests += requests.Load()
 	t.stale += stale.Load()
+	t.staleAtWriter += atWriter.Load()
 	t.errors += errs.Load()
-	clientAfter, dbAfter := bench.CPUTime(), postgresCPU()
+	clientAfter, dbAfter := bench.CPUTime(), dbCPU(o)
 	after, err := t.counts()
 	if err = errors.Join(countErr, err); err != nil {
 		t.errors++ // the round trips of this round go uncounted
@@ -511,6 +564,23 @@ func (t *target) load(o options, d time.Duration) {
 	} else {
 		t.cpu.db += dbAfter - dbBefore
 	}
+}
+
+// dbCPU returns the CPU time that the database of -store has used so far, or -1
+// where it is not measured (the memory store, or no /proc).
+func dbCPU(o options) time.Duration {
+	switch o.store {
+	case "postgres":
+		return processCPU(func(name, _ string) bool { return name == "postgres" })
+	case "redis":
+		// Other Redis servers may run beside it, such as a Cluster's nodes: only the
+		// one whose title (redis-server 127.0.0.1:6379) names the port counts.
+		_, port, _ := net.SplitHostPort(o.redisAddr)
+		return processCPU(func(name, cmdline string) bool {
+			return name == "redis-server" && strings.HasSuffix(strings.TrimRight(cmdline, "\x00 "), ":"+port)
+		})
+	}
+	return -1
 }
 
 // newSession creates a session and returns the Cookie header that names it.

@@ -139,3 +139,32 @@ func TestRunInstancesNoStaleReads(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRedisInstances runs two instances of each library's Redis app behind two
+// clients for a second and asks for no errors, and no stale reads at the instance
+// that acknowledged the client's last write. echosess's store reads its own writes
+// at once; another instance's rueidis cache may serve the older copy until Redis's
+// invalidation reaches it, which the load counts apart. scs and gorilla read Redis
+// on every request: nothing of theirs is stale.
+func TestRunRedisInstances(t *testing.T) {
+	if _, err := bench.OpenRedis(t.Context(), bench.RedisAddr()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	o := options{clients: 2, duration: 1e9, store: "redis", redisAddr: bench.RedisAddr(), rows: []int{0}, rounds: 1, writes: 0.3, instances: 2,
+		libs: []string{bench.LibEchosess, bench.LibSCS, bench.LibGorilla}}
+	results, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(o.libs) {
+		t.Fatalf("got %d results, want %d", len(results), len(o.libs))
+	}
+	for _, r := range results {
+		if r.errors != 0 || r.staleAtWriter != 0 || r.lib != bench.LibEchosess && r.stale != 0 {
+			t.Errorf("%s: %d errors, %d stale reads, %d of them at the writer", r.lib, r.errors, r.stale, r.staleAtWriter)
+		}
+	}
+}

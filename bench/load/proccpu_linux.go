@@ -12,11 +12,13 @@ import (
 // 100 on every Linux that Go runs on.
 const clockTick = 10 * time.Millisecond
 
-// postgresCPU returns the CPU time that the processes named postgres on this
-// machine have used so far (the server's backends, the listeners' included, and
-// its background processes), or -1 when /proc cannot tell. A backend that exits
-// takes its time with it; the apps' pools keep theirs for the whole run.
-func postgresCPU() time.Duration {
+// processCPU returns the CPU time that the processes on this machine that match
+// have used so far, or -1 when /proc cannot tell. match gets a process's name (as
+// in /proc/<pid>/stat: postgres, redis-server) and its command line, whose
+// arguments are separated by NULs (a server may have rewritten it as its title). A
+// process that exits takes its time with it; the databases' servers and the apps'
+// connections to them last the whole run.
+func processCPU(match func(name, cmdline string) bool) time.Duration {
 	stats, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil || len(stats) == 0 {
 		return -1
@@ -28,7 +30,11 @@ func postgresCPU() time.Duration {
 			continue // exited meanwhile
 		}
 		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || end < open || string(b[open+1:end]) != "postgres" {
+		if open < 0 || end < open {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join(filepath.Dir(file), "cmdline"))
+		if err != nil || !match(string(b[open+1:end]), string(cmdline)) {
 			continue
 		}
 		// After the name: state, then 10 fields, then utime and stime.

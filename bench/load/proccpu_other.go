@@ -4,5 +4,5 @@ package main
 
 import "time"
 
-// postgresCPU returns -1: it reads /proc, which only Linux has.
-func postgresCPU() time.Duration { return -1 }
+// processCPU returns -1: it reads /proc, which only Linux has.
+func processCPU(func(name, cmdline string) bool) time.Duration { return -1 }

@@ -36,13 +36,17 @@ func main() {
 		}
 		return median(s), true
 	}
-	for _, store := range []string{"memory", "postgres"} {
+	for _, store := range []string{"memory", "postgres", "redis"} {
 		var peers, libs []string
+		units := []string{"sec/op", "cpu-ns/op", "instructions/op", "allocs/op"}
 		switch store {
 		case "memory":
 			libs, peers = []string{"baseline", "echosess", "scs", "gorilla"}, []string{"scs", "gorilla"}
 		case "postgres":
 			libs, peers = []string{"echosess", "echosess-cache", "scs"}, []string{"scs"}
+		case "redis":
+			libs, peers = []string{"echosess", "scs", "gorilla"}, []string{"scs", "gorilla"}
+			units = append(units, "B/op", "roundtrips/op", "cmds/op")
 		}
 		header := "| case |"
 		rule := "|---|"
@@ -69,7 +73,7 @@ func main() {
 			if _, ok := results[key{name, "echosess", store}]; !ok {
 				continue
 			}
-			for _, unit := range []string{"sec/op", "cpu-ns/op", "instructions/op", "allocs/op"} {
+			for _, unit := range units {
 				if _, ok := med(key{name, "echosess", store}, unit); !ok {
 					continue
 				}
@@ -208,8 +212,10 @@ func format(v float64, ok bool, unit string) string {
 	switch {
 	case !ok:
 		return "–"
-	case unit == "allocs/op":
+	case unit == "allocs/op" || unit == "B/op":
 		return strconv.FormatFloat(v, 'f', -1, 64)
+	case unit == "roundtrips/op" || unit == "cmds/op":
+		return fmt.Sprintf("%.2f", v)
 	case unit == "instructions/op":
 		return fmt.Sprintf("%.0f", v)
 	case v >= 1e-3:
