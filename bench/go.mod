@@ -14,7 +14,7 @@ require (
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/boj/redistore v1.4.1
 	github.com/echosess/echosess v0.1.0
-	github.com/echosess/echosess/echov5 v0.0.0-00010101000000-000000000000
+	github.com/echosess/echosess/echov5 v0.1.0
 	github.com/echosess/echosess/redisstore v0.0.0-00010101000000-000000000000
 	github.com/gomodule/redigo v1.9.2
 	github.com/gorilla/sessions v1.4.0
