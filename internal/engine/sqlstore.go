@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// SQLStore is a Store kept in an SQL database: SQLite (NewSQLiteStore) or PostgreSQL
-// (NewPostgresStore). The table comes from Migrate. Every statement passes the store's
+// SQLStore is a Store kept in an SQL database: SQLite (sqlitestore), PostgreSQL
+// (pgstore) or MySQL and MariaDB (mysqlstore). The table comes from Migrate. Every statement passes the store's
 // clock as "now", so expired rows are filtered in SQL and never returned. An SQLStore
 // is safe for concurrent use. It does not own the database handle; Close releases
 // the statements it prepared there.
@@ -38,6 +38,7 @@ type Dialect string
 const (
 	DialectSQLite   Dialect = "sqlite"
 	DialectPostgres Dialect = "postgres"
+	DialectMySQL    Dialect = "mysql" // MySQL 8 and MariaDB 10.11
 )
 
 // SQLRow is a session row, in the Go types the store logic works with.
