@@ -1,0 +1,147 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/sqlstore"
+
+	"github.com/echosess/echosess/internal/db/mysql"
+)
+
+// New returns a store on the table that Migrate creates. Open db with DSN: the
+// store needs its settings.
+//
+// Times are kept to the microsecond, cut rather than rounded (MySQL would round
+// where MariaDB cuts), in DATETIME(6) columns, which hold years up to 9999.
+func New(db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
+	return engine.PublicSQLStore(open(db, opts...)).(*sqlstore.Store)
+}
+
+// open returns the engine's store on db, which New hands out as a sqlstore.Store.
+func open(db *sql.DB, opts ...sqlstore.Option) *engine.SQLStore {
+	return engine.NewSQLStore(mysqlQueries{db: db, q: mysql.New(db)}, engine.DialectMySQL, opts)
+}
+
+// mysqlQueries adapts the generated MySQL queries to engine.SQLQueries.
+type mysqlQueries struct {
+	db *sql.DB // for the transaction of EndListed
+	q  *mysql.Queries
+}
+
+// micro is t cut to the microsecond, as a DATETIME(6) keeps it.
+func micro(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+
+func (a mysqlQueries) Load(ctx context.Context, key string, now time.Time) (engine.SQLRow, bool, error) {
+	r, err := a.q.LoadSession(ctx, mysql.LoadSessionParams{SessionKey: key, Now: micro(now)})
+	if errors.Is(err, sql.ErrNoRows) {
+		return engine.SQLRow{}, false, nil
+	}
+	if err != nil {
+		return engine.SQLRow{}, false, err
+	}
+	return engine.SQLRow{
+		Data: r.Data, Expiry: r.ExpiresAt, Deadline: r.Deadline, Persistent: r.Persistent, Version: r.Version,
+		UserID: r.UserID, Created: r.CreatedAt, LastActive: r.UpdatedAt,
+		Device: engine.Device{UserAgent: r.FirstUserAgent, IP: r.FirstIp, LastUserAgent: r.LastUserAgent, LastIP: r.LastIp},
+	}, true, nil
+}
+
+func (a mysqlQueries) Insert(ctx context.Context, key string, row engine.SQLRow, now time.Time) (int64, error) {
+	return a.q.InsertSession(ctx, mysql.InsertSessionParams{
+		SessionKey:     key,
+		Data:           row.Data,
+		ExpiresAt:      micro(row.Expiry),
+		Deadline:       micro(row.Deadline),
+		Persistent:     row.Persistent,
+		Now:            micro(now),
+		UserID:         row.UserID,
+		FirstUserAgent: row.Device.UserAgent,
+		FirstIp:        row.Device.IP,
+		LastUserAgent:  row.Device.LastUserAgent,
+		LastIp:         row.Device.LastIP,
+	})
+}
+
+func (a mysqlQueries) Update(ctx context.Context, key string, row engine.SQLRow, now time.Time) (int64, error) {
+	return a.q.UpdateSession(ctx, mysql.UpdateSessionParams{
+		SessionKey:     key,
+		Data:           row.Data,
+		ExpiresAt:      micro(row.Expiry),
+		Deadline:       micro(row.Deadline),
+		Persistent:     row.Persistent,
+		Now:            micro(now),
+		UserID:         row.UserID,
+		FirstUserAgent: row.Device.UserAgent,
+		FirstIp:        row.Device.IP,
+		LastUserAgent:  row.Device.LastUserAgent,
+		LastIp:         row.Device.LastIP,
+		Version:        row.Version,
+	})
+}
+
+func (a mysqlQueries) Touch(ctx context.Context, key string, row engine.SQLRow, now time.Time) (int64, error) {
+	return a.q.TouchSession(ctx, mysql.TouchSessionParams{
+		SessionKey:     key,
+		ExpiresAt:      micro(row.Expiry),
+		Deadline:       micro(row.Deadline),
+		Now:            micro(now),
+		Version:        row.Version,
+		FirstUserAgent: row.Device.UserAgent,
+		FirstIp:        row.Device.IP,
+		LastUserAgent:  row.Device.LastUserAgent,
+		LastIp:         row.Device.LastIP,
+	})
+}
+
+func (a mysqlQueries) Delete(ctx context.Context, key string) error {
+	return a.q.DeleteSession(ctx, key)
+}
+
+func (a mysqlQueries) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
+	return a.q.DeleteExpiredSessions(ctx, mysql.DeleteExpiredSessionsParams{Now: micro(now), Limit: int32(min(limit, 1<<31-1))})
+}
+
+func (a mysqlQueries) ListUser(ctx context.Context, userID string, now time.Time) ([]engine.SQLRow, error) {
+	rs, err := a.q.ListUserSessions(ctx, mysql.ListUserSessionsParams{UserID: userID, Now: micro(now)})
+	rows := make([]engine.SQLRow, len(rs))
+	for i, r := range rs {
+		rows[i] = engine.SQLRow{
+			Key: r.Key, Data: r.Data, Expiry: r.ExpiresAt, Deadline: r.Deadline, Persistent: r.Persistent, Version: r.Version,
+			Created: r.CreatedAt, LastActive: r.UpdatedAt,
+			Device: engine.Device{UserAgent: r.FirstUserAgent, IP: r.FirstIp, LastUserAgent: r.LastUserAgent, LastIP: r.LastIp},
+		}
+	}
+	return rows, err
+}
+
+// EndListed ends the listed rows in one transaction of two statements, since
+// neither server returns the rows that an UPDATE changed: the first locks the rows
+// that are live at their listed versions and returns their keys, the second ends
+// exactly those.
+func (a mysqlQueries) EndListed(ctx context.Context, keys, keyed []string, now time.Time) ([]string, error) {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	q := a.q.WithTx(tx)
+	locked, err := q.LockListedSessions(ctx, mysql.LockListedSessionsParams{
+		SessionKeys: keys, KeyedVersions: strings.Join(keyed, ","), Now: micro(now),
+	})
+	if err != nil || len(locked) == 0 {
+		return nil, err
+	}
+	_, err = q.EndSessions(ctx, mysql.EndSessionsParams{EndedAt: engine.EndedAt, Now: micro(now), SessionKeys: locked})
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return locked, nil
+}
