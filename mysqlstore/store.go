@@ -30,10 +30,11 @@ import (
 // Running it again when nothing is pending changes nothing.
 //
 // Several instances of an app that start at once may all call it: goose takes no
-// lock on MySQL, so Migrate holds a named lock (GET_LOCK) of the database while it
-// runs, and exactly one instance migrates while the others wait for it, logging with
-// slog.Default that they wait and which connection holds the lock, for up to 10
-// minutes or until ctx ends: pass a ctx with a deadline. MySQL commits each DDL
+// lock on MySQL, so Migrate holds a named lock (GET_LOCK) of the database, on a
+// connection of its own, while goose runs on another (db must allow two). Exactly
+// one instance migrates while the others wait for it, logging with slog.Default
+// that they wait and which connection holds the lock, for up to 10 minutes or until
+// ctx ends: pass a ctx with a deadline. MySQL commits each DDL
 // statement on its own, so a migration cut short stays half done; each of these
 // migrations is therefore one statement.
 func Migrate(ctx context.Context, db *sql.DB) error {

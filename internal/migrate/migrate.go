@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -46,6 +47,13 @@ const maxMigrateAttempts = 10
 // mysqlstore.Migrate say how it behaves on each.
 func Run(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	logger := slog.Default()
+	if dialect == DialectMySQL {
+		release, err := holdLock(ctx, db, mysqlLock(logger, migrationLockWait))
+		if err != nil {
+			return fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+		}
+		defer release()
+	}
 	for attempt := 1; ; attempt++ {
 		p, err := migrationProvider(db, dialect, logger)
 		if err != nil {
@@ -87,11 +95,9 @@ func migrationProvider(db *sql.DB, dialect Dialect, logger *slog.Logger) (*goose
 		opts = append(opts,
 			goose.WithTableName(MigrationTable),
 			goose.WithSessionLocker(postgresLock(logger, migrationLockWait)))
-	case DialectMySQL:
+	case DialectMySQL: // locked by Run, around all that goose does
 		gooseDialect = goose.DialectMySQL
-		opts = append(opts,
-			goose.WithTableName(MigrationTable),
-			goose.WithSessionLocker(mysqlLock(logger, migrationLockWait)))
+		opts = append(opts, goose.WithTableName(MigrationTable))
 	default:
 		return nil, fmt.Errorf("echosess: migrate: unknown dialect %q", dialect)
 	}
@@ -315,6 +321,34 @@ func postgresLock(logger *slog.Logger, limit time.Duration) sessionLock {
 			return unlocked, err
 		},
 	}
+}
+
+// holdLock takes lock on a connection of db of its own and returns the function
+// that releases it. Migrate on MySQL holds its lock so, around all that goose does,
+// rather than through goose's SessionLocker: goose creates its version table before
+// it takes that lock (Provider.HasPending), and MySQL commits the CREATE TABLE
+// before the row that goose then inserts, so an instance starting meanwhile found
+// the table without that row, and failed with "missing zero version migration".
+func holdLock(ctx context.Context, db *sql.DB, lock sessionLock) (release func(), err error) {
+	if db.Stats().MaxOpenConnections == 1 {
+		return nil, errors.New("the migration lock takes a connection of its own while goose migrates on another, " +
+			"and db allows only one (SetMaxOpenConns(1))")
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lock.SessionLock(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		if lock.SessionUnlock(context.WithoutCancel(ctx), conn) != nil {
+			// Closing the connection releases its lock; back in the pool it would not.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}, nil
 }
 
 // mysqlLockName is the SQL expression of the name of the migration lock on MySQL
