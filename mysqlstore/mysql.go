@@ -17,7 +17,9 @@ import (
 // store needs its settings.
 //
 // Times are kept to the microsecond, cut rather than rounded (MySQL would round
-// where MariaDB cuts), in DATETIME(6) columns, which hold years up to 9999.
+// where MariaDB cuts), in DATETIME(6) columns, which hold years up to 9999: a later
+// time, such as a deadline of a session that never ends, is kept as the last
+// microsecond of 9999.
 func New(db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
 	return engine.PublicSQLStore(open(db, opts...)).(*sqlstore.Store)
 }
@@ -33,8 +35,17 @@ type mysqlQueries struct {
 	q  *mysql.Queries
 }
 
-// micro is t cut to the microsecond, as a DATETIME(6) keeps it.
-func micro(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+// lastDatetime is the latest time a DATETIME(6) holds.
+var lastDatetime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_000, time.UTC)
+
+// micro is t as a DATETIME(6) keeps it: cut to the microsecond, and no later than
+// lastDatetime, since the driver refuses a later one.
+func micro(t time.Time) time.Time {
+	if t.After(lastDatetime) {
+		return lastDatetime
+	}
+	return t.Truncate(time.Microsecond)
+}
 
 func (a mysqlQueries) Load(ctx context.Context, key string, now time.Time) (engine.SQLRow, bool, error) {
 	r, err := a.q.LoadSession(ctx, mysql.LoadSessionParams{SessionKey: key, Now: micro(now)})
