@@ -1,7 +1,7 @@
 // Package sqlstore is the session store of echosess in an SQL database: the Store
-// that sqlitestore.New and pgstore.New return, and the options they share. Those
-// packages hold what differs between the databases (the driver, the queries, the
-// migrations); this one imports no driver.
+// that sqlitestore.New, pgstore.New and mysqlstore.New return, and the options they
+// share. Those packages hold what differs between the databases (the driver, the
+// queries, the migrations); this one imports no driver.
 package sqlstore
 
 import (
@@ -73,9 +73,9 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessionstore
 // the store reads every pgstore.WithPollInterval (10 ms), on one connection of its
 // own, opened with the pool's configuration but outside the pool, from the first
 // watcher until the last one stops or the store is closed; it reconnects with
-// backoff when the connection is lost. A SQLite store reports no changes: SQLite
-// notifies no other process, so WatchChanges fails with an error wrapping
-// errors.ErrUnsupported.
+// backoff when the connection is lost. A SQLite store reports no changes, since
+// SQLite notifies no other process, and nor does a MySQL store yet: WatchChanges
+// fails with an error wrapping errors.ErrUnsupported.
 func (s *Store) WatchChanges(w sessionstore.ChangeWatcher) (stop func(), err error) {
 	return s.sqlStore.WatchChanges(w)
 }

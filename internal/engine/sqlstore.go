@@ -248,8 +248,8 @@ func (s *SQLStore) write(ctx context.Context, fn func() error) error {
 // the store reads every WithPollInterval (10 ms), on one connection of its own,
 // opened with the pool's configuration but outside the pool, from the first watcher
 // until the last one stops or the store is closed; it reconnects with backoff when
-// the connection is lost. A SQLite store reports no changes: it fails with an error
-// wrapping errors.ErrUnsupported.
+// the connection is lost. A SQLite or MySQL store reports no changes: it fails with
+// an error wrapping errors.ErrUnsupported.
 func (s *SQLStore) WatchChanges(w ChangeWatcher) (stop func(), err error) {
 	if s.Changes == nil {
 		return nil, fmt.Errorf("%s: %w", s.dialect, errUnsupportedFeed)
