@@ -197,5 +197,6 @@ echosess_sql_check_goose_doc
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	cd "$echosess_sql_root"
-	go test -race -count=1 -run 'SQL|SQLite|Postgres|MySQL|Migrate|Goose' . ./mysqlstore
+	go test -race -count=1 -run 'SQL|SQLite|Postgres|MySQL|Migrate|Goose' .
+	go test -race -count=1 ./sqlitestore ./pgstore ./mysqlstore ./internal/migrate
 fi
