@@ -128,6 +128,18 @@ func TestPostgresChangeFeed(t *testing.T) {
 	})
 }
 
+// TestMySQLChangeFeed checks that a MySQL store reports the changes that another
+// store on the same table, as another app instance's, makes.
+func TestMySQLChangeFeed(t *testing.T) {
+	adaptertest.MySQLDSN(t)
+	storetest.ChangeFeed(t, func(t *testing.T) (echosess.ChangeFeed, echosess.Store) {
+		dbs := adaptertest.NewMySQLDBs(t, 2)
+		feed, writer := mysqlstore.New(dbs[0]), mysqlstore.New(dbs[1])
+		t.Cleanup(func() { feed.Close() })
+		return feed, writer
+	})
+}
+
 // manualClock is a clock that moves only when told to.
 type manualClock struct{ unixMilli atomic.Int64 }
 

@@ -1,6 +1,7 @@
 package mysqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -14,7 +15,11 @@ import (
 )
 
 // New returns a store on the table that Migrate creates. Open db with DSN: the
-// store needs its settings.
+// store needs its settings. The store reports every change to the table
+// (WatchChanges), so that a cache in front of it stays coherent across app
+// instances, reading them on a connection of db's pool that it holds from the first
+// watcher until the last one stops or the store is closed; WithPollInterval sets
+// how often it reads them.
 //
 // Times are kept to the microsecond, cut rather than rounded (MySQL would round
 // where MariaDB cuts), in DATETIME(6) columns, which hold years up to 9999: a later
@@ -26,7 +31,11 @@ func New(db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
 
 // open returns the engine's store on db, which New hands out as a sqlstore.Store.
 func open(db *sql.DB, opts ...sqlstore.Option) *engine.SQLStore {
-	return engine.NewSQLStore(mysqlQueries{db: db, q: mysql.New(db)}, engine.DialectMySQL, opts)
+	s := engine.NewSQLStore(mysqlQueries{db: db, q: mysql.New(db)}, engine.DialectMySQL, opts)
+	every := cmp.Or(engine.BuildStoreOptions(opts).PollInterval, defaultPollInterval)
+	l := mysqlListener{db: db, every: every, maxBatch: maxChangesPerRead, lateCommits: lateCommitBound}
+	s.Changes = engine.NewChangeHub(l.run)
+	return s
 }
 
 // mysqlQueries adapts the generated MySQL queries to engine.SQLQueries.

@@ -12,8 +12,9 @@
 // The store is a *sqlstore.Store, whose methods and options (sqlstore.WithClock,
 // sqlstore.WithDeleteBatch) are those of every SQL database. The table comes from
 // Migrate, or from the goose command on the module's migrations/mysql folder. The
-// store does not yet report changes to a cache in front of it (Config.Cache), which
-// then trusts what it holds for its age.
+// store reports every change to its table, made by any instance of the app, so
+// that a cache in front of it (Config.Cache) stays coherent across instances: see
+// sqlstore.Store.WatchChanges; WithPollInterval is this package's option.
 package mysqlstore
 
 import (
@@ -34,9 +35,10 @@ import (
 // connection of its own, while goose runs on another (db must allow two). Exactly
 // one instance migrates while the others wait for it, logging with slog.Default
 // that they wait and which connection holds the lock, for up to 10 minutes or until
-// ctx ends: pass a ctx with a deadline. MySQL commits each DDL
-// statement on its own, so a migration cut short stays half done; each of these
-// migrations is therefore one statement.
+// ctx ends: pass a ctx with a deadline. MySQL commits each DDL statement on its
+// own, so a migration cut short stays half done; each of these migrations is
+// therefore one statement, or statements that can run again, which a second run
+// completes.
 func Migrate(ctx context.Context, db *sql.DB) error {
 	return migrate.Run(ctx, db, engine.DialectMySQL)
 }

@@ -47,6 +47,7 @@ var Variants = []Variant{
 	{Name: "postgres+coherent", NewStore: NewPostgresStore, Cached: true, Coherent: true},
 	{Name: "mysql", NewStore: NewMySQLStore},
 	{Name: "mysql+cache", NewStore: NewMySQLStore, Cached: true},
+	{Name: "mysql+coherent", NewStore: NewMySQLStore, Cached: true, Coherent: true},
 }
 
 // NewMemoryStore is the StoreFactory of a MemoryStore.
@@ -68,9 +69,11 @@ func NewPostgresStore(t *testing.T, now func() time.Time) engine.Store {
 }
 
 // NewMySQLStore is the StoreFactory of a MySQL sqlstore.Store on a new MySQL or
-// MariaDB database (see NewMySQLDB).
+// MariaDB database (see NewMySQLDB), closed when the test ends.
 func NewMySQLStore(t *testing.T, now func() time.Time) engine.Store {
-	return mysqlstore.New(NewMySQLDB(t), sqlstore.WithClock(now))
+	s := mysqlstore.New(NewMySQLDB(t), sqlstore.WithClock(now))
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // NewSQLiteDB returns a migrated SQLite database in a new temporary file, opened the

@@ -242,14 +242,9 @@ func (s *SQLStore) write(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// WatchChanges reports the changes to a PostgreSQL store's table, made by any
-// process, to w; see ChangeFeed. The trigger of migrations 00006 and 00007 records
-// each change, whatever the writer's isolation level and snapshot, in a table that
-// the store reads every WithPollInterval (10 ms), on one connection of its own,
-// opened with the pool's configuration but outside the pool, from the first watcher
-// until the last one stops or the store is closed; it reconnects with backoff when
-// the connection is lost. A SQLite or MySQL store reports no changes: it fails with
-// an error wrapping errors.ErrUnsupported.
+// WatchChanges reports the changes to a PostgreSQL or MySQL store's table, made by
+// any process, to w; see ChangeFeed and sqlstore.Store.WatchChanges. A SQLite store
+// reports no changes: it fails with an error wrapping errors.ErrUnsupported.
 func (s *SQLStore) WatchChanges(w ChangeWatcher) (stop func(), err error) {
 	if s.Changes == nil {
 		return nil, fmt.Errorf("%s: %w", s.dialect, errUnsupportedFeed)
@@ -257,10 +252,10 @@ func (s *SQLStore) WatchChanges(w ChangeWatcher) (stop func(), err error) {
 	return s.Changes.watch(w)
 }
 
-// Close stops a PostgreSQL store's listening for changes (WatchChanges), and closes
-// the statements that a SQLite store prepared on its database, so that an
-// application that drops the store but keeps the database leaks none; closing the
-// database closes them too. Close does not close the database or pool, which the
+// Close stops a PostgreSQL or MySQL store's listening for changes (WatchChanges),
+// and closes the statements that a SQLite store prepared on its database, so that
+// an application that drops the store but keeps the database leaks none; closing
+// the database closes them too. Close does not close the database or pool, which the
 // application owns, and a store used after Close runs its statements unprepared.
 // pgx prepares and caches a Postgres store's statements per connection of its pool.
 func (s *SQLStore) Close() error {
