@@ -64,6 +64,10 @@ const (
 	earlierWritersGrace = time.Second
 )
 
+// trxListAge is how old what information_schema.INNODB_TRX shows may be, with a
+// margin: InnoDB refreshes it when it is read and more than 0.1 seconds old.
+const trxListAge = 150 * time.Millisecond
+
 // cleanupBatch bounds the changes that one heartbeat deletes.
 const cleanupBatch = 10000
 
@@ -294,26 +298,40 @@ func (r *changeReader) heartbeat(ctx context.Context) error {
 	return nil
 }
 
-// awaitEarlierWriters waits until every transaction that had changed a row of any
-// table when conn's registration took effect has ended. Such a transaction may
-// have changed a session without recording it, having found no listener; once it
-// has ended, the cache, which starts empty at Watching, reads its change from the
-// store. A later write finds the registration, whatever its transaction's snapshot
-// (echosess_listeners is a MEMORY table), and records its change. InnoDB shows its
-// open transactions to a user with the PROCESS privilege (information_schema
-// .INNODB_TRX); for one without, the listener waits earlierWritersGrace instead,
-// which a single statement, as the store writes, takes far less than.
+// awaitEarlierWriters waits until every transaction that had changed a row when
+// conn's registration took effect has ended. Such a transaction may have changed a
+// session without recording it, having found no listener; once it has ended, the
+// cache, which starts empty at Watching, reads its change from the store. A later
+// write finds the registration, whatever its transaction's snapshot
+// (echosess_listeners is a MEMORY table), and records its change.
+//
+// InnoDB lists its open transactions (information_schema.INNODB_TRX) to a user with
+// the PROCESS privilege, but not the tables they changed: the listener waits for
+// those of the connections whose default database is the store's, or none, and so
+// not for another application's on the same server. For a user without the
+// privilege it waits earlierWritersGrace instead, which a single statement, as the
+// store writes, takes far less than. InnoDB refreshes what the table shows at most
+// every 0.1 seconds, so the listener reads it trxListAge after registering: a
+// transaction that had begun a moment before might be missing from an older list.
 func awaitEarlierWriters(ctx context.Context, conn *sql.Conn) error {
 	var registered time.Time // the server's clock, in the connection's zone, to the second as INNODB_TRX
 	if err := conn.QueryRowContext(ctx, "SELECT NOW()").Scan(&registered); err != nil {
 		return err
 	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(trxListAge):
+	}
 	wait, cancel := context.WithTimeout(ctx, writersTimeout)
 	defer cancel()
 	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
-		var open int
-		err := conn.QueryRowContext(wait, `SELECT COUNT(*) FROM information_schema.INNODB_TRX
-			WHERE trx_started <= ? AND trx_rows_modified > 0 AND trx_mysql_thread_id <> CONNECTION_ID()`, registered).Scan(&open)
+		var open sql.NullString // the open transactions, described
+		err := conn.QueryRowContext(wait, `SELECT GROUP_CONCAT(CONCAT('connection ', p.ID, ' (', p.USER, '@', p.HOST,
+			', started ', t.trx_started, ')') SEPARATOR ', ')
+			FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+			WHERE t.trx_started <= ? AND t.trx_rows_modified > 0 AND p.ID <> CONNECTION_ID()
+			AND (p.DB = DATABASE() OR p.DB IS NULL)`, registered).Scan(&open)
 		switch {
 		case err != nil && wait.Err() != nil && ctx.Err() == nil:
 			return fmt.Errorf("a transaction that wrote before the listener registered is still open after %v", writersTimeout)
@@ -326,11 +344,14 @@ func awaitEarlierWriters(ctx context.Context, conn *sql.Conn) error {
 			}
 		case err != nil:
 			return err
-		case open == 0:
+		case !open.Valid:
 			return nil
 		}
 		select {
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-wait.Done():
+			return fmt.Errorf("transactions that wrote before the listener registered are still open after %v: %s", writersTimeout, open.String)
 		case <-time.After(pause):
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/internal/stmtcache"
 	"github.com/echosess/echosess/sqlstore"
 
 	"github.com/echosess/echosess/internal/db/mysql"
@@ -21,6 +22,12 @@ import (
 // watcher until the last one stops or the store is closed; WithPollInterval sets
 // how often it reads them.
 //
+// The store prepares each of its statements on db the first time it runs, and
+// keeps them until Close: each call is then one request to the server, where the
+// driver would prepare, run and close a statement with arguments, unless the DSN
+// sets interpolateParams. A call's context ends its statement, as the driver ends
+// one, by closing its connection.
+//
 // Times are kept to the microsecond, cut rather than rounded (MySQL would round
 // where MariaDB cuts), in DATETIME(6) columns, which hold years up to 9999: a later
 // time, such as a deadline of a session that never ends, is kept as the last
@@ -31,7 +38,9 @@ func New(db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
 
 // open returns the engine's store on db, which New hands out as a sqlstore.Store.
 func open(db *sql.DB, opts ...sqlstore.Option) *engine.SQLStore {
-	s := engine.NewSQLStore(mysqlQueries{db: db, q: mysql.New(db)}, engine.DialectMySQL, opts)
+	stmts := stmtcache.New(db)
+	s := engine.NewSQLStore(mysqlQueries{db: db, q: mysql.New(stmts)}, engine.DialectMySQL, opts)
+	s.Statements = stmts
 	every := cmp.Or(engine.BuildStoreOptions(opts).PollInterval, defaultPollInterval)
 	l := mysqlListener{db: db, every: every, maxBatch: maxChangesPerRead, lateCommits: lateCommitBound}
 	s.Changes = engine.NewChangeHub(l.run)
