@@ -1,11 +1,12 @@
 package echosess_test
 
-// Two app instances on one PostgreSQL database, each with its own pool, store,
-// MemoryStore cache and middleware, as behind a load balancer without sticky
+// Two app instances on one PostgreSQL or MySQL database, each with its own pool,
+// store, MemoryStore cache and middleware, as behind a load balancer without sticky
 // sessions: what one instance changes, the other's cache must not serve.
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,6 +27,7 @@ import (
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
 	"github.com/echosess/echosess/internal/tcpproxy"
+	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlstore"
 )
@@ -34,7 +37,7 @@ import (
 // interval (TestCoherentCachePropagation); the bound is for a loaded CI box.
 const propagationBound = 5 * time.Second
 
-// feedStore is an instance's PostgreSQL store that counts the loads reaching it,
+// feedStore is an instance's SQL store that counts the loads reaching it,
 // and can hold back the changes it reports to the cache, as a slow change feed
 // would be held. Embedding the store keeps its ChangeFeed and Toucher.
 type feedStore struct {
@@ -93,9 +96,9 @@ type instance struct {
 	logs  *syncBuffer
 }
 
-func newInstance(t *testing.T, pool *pgxpool.Pool) *instance {
+func newInstance(t *testing.T, s *sqlstore.Store) *instance {
 	t.Helper()
-	store := &feedStore{Store: pgstore.New(pool)}
+	store := &feedStore{Store: s}
 	t.Cleanup(func() { store.Close() })
 	logs := &syncBuffer{}
 	app := newOutageApp(t, echosess.Config{
@@ -151,15 +154,38 @@ func (in *instance) waitCached(t *testing.T, cookie string) {
 	waitFor(t, propagationBound, "the instance serves the session from its cache", func() bool { return in.cached(t, cookie) })
 }
 
-// twoInstances returns two app instances on one new schema.
-func twoInstances(t *testing.T) (a, b *instance) {
+// postgresInstances returns two app instances on one new schema.
+func postgresInstances(t *testing.T) (a, b *instance) {
 	pools := adaptertest.NewPostgresPools(t, 2)
-	return newInstance(t, pools[0]), newInstance(t, pools[1])
+	return newInstance(t, pgstore.New(pools[0])), newInstance(t, pgstore.New(pools[1]))
+}
+
+// mysqlInstances returns two app instances on one new MySQL database.
+func mysqlInstances(t *testing.T) (a, b *instance) {
+	dbs := adaptertest.NewMySQLDBs(t, 2)
+	return newInstance(t, mysqlstore.New(dbs[0])), newInstance(t, mysqlstore.New(dbs[1]))
 }
 
 func TestCoherentCache(t *testing.T) {
 	adaptertest.PostgresDSN(t)
+	testCoherentCache(t, postgresInstances)
+	t.Run("ChangesInSQL", testPostgresChangesInSQL)
+	t.Run("ChangesFromOlderSnapshots", testPostgresOlderSnapshots)
+	t.Run("ListenerOutage", testListenerOutage)
+}
 
+// TestMySQLCoherentCache is TestCoherentCache on MySQL or MariaDB.
+func TestMySQLCoherentCache(t *testing.T) {
+	adaptertest.MySQLDSN(t)
+	testCoherentCache(t, mysqlInstances)
+	t.Run("ChangesInSQL", testMySQLChangesInSQL)
+	t.Run("ChangesFromOlderSnapshots", testMySQLOlderSnapshots)
+	t.Run("ListenerOutage", testMySQLListenerOutage)
+}
+
+// testCoherentCache runs the tests of two instances that need no SQL of their own
+// on the instances that twoInstances returns.
+func testCoherentCache(t *testing.T, twoInstances func(t *testing.T) (a, b *instance)) {
 	// A logout on A ends the session for every holder of its token on B, whose
 	// cache held it.
 	t.Run("LogoutOnOtherInstance", func(t *testing.T) {
@@ -273,62 +299,62 @@ func TestCoherentCache(t *testing.T) {
 		}
 	})
 
-	// Changes made in SQL, outside the library, reach B's cache too: an UPDATE that
-	// keeps the version, and a TRUNCATE.
-	t.Run("ChangesInSQL", func(t *testing.T) {
-		pools := adaptertest.NewPostgresPools(t, 2)
-		a, b := newInstance(t, pools[0]), newInstance(t, pools[1])
-		var cookie string
-		a.write(t, "k", "v", &cookie)
-		b.waitCached(t, cookie)
-		if _, err := pools[0].Exec(context.Background(), `UPDATE echosess_sessions SET data = convert_to('{"k":"edited"}', 'UTF8')`); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, propagationBound, "B reads the edited row", func() bool { return b.read(t, "k", cookie) == "edited" })
-		b.waitCached(t, cookie)
-		if _, err := pools[0].Exec(context.Background(), `TRUNCATE echosess_sessions`); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, propagationBound, "B finds the truncated session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
-	})
+}
 
-	// A REPEATABLE READ transaction whose snapshot predates every listener, and so
-	// sees none, deletes a session after B has begun to listen and to serve it from
-	// its cache: B hears of it all the same, and finds the session gone.
-	t.Run("ChangesFromOlderSnapshots", func(t *testing.T) {
-		ctx := context.Background()
-		pools := adaptertest.NewPostgresPools(t, 2)
-		store := pgstore.New(pools[0])
-		t.Cleanup(func() { store.Close() })
-		a := &instance{outageApp: newOutageApp(t, echosess.Config{Store: store})} // no cache: nothing listens
-		var cookie string
-		a.write(t, "k", "v", &cookie)
-		conn, err := pools[0].Acquire(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Release()
-		old, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer old.Rollback(ctx)
-		if _, err := old.Exec(ctx, "SELECT 1 FROM echosess_sessions"); err != nil { // takes the snapshot
-			t.Fatal(err)
-		}
-		b := newInstance(t, pools[1])
-		b.waitCached(t, cookie)
-		if tag, err := old.Exec(ctx, "DELETE FROM echosess_sessions"); err != nil || tag.RowsAffected() != 1 {
-			t.Fatalf("delete in the old snapshot: %v, %d rows", err, tag.RowsAffected())
-		}
-		if err := old.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		d := waitFor(t, propagationBound, "B finds the deleted session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
-		t.Logf("B found the session gone %v after the old transaction's commit", d)
-	})
+// testPostgresChangesInSQL: changes made in SQL, outside the library, reach B's
+// cache too: an UPDATE that keeps the version, and a TRUNCATE.
+func testPostgresChangesInSQL(t *testing.T) {
+	pools := adaptertest.NewPostgresPools(t, 2)
+	a, b := newInstance(t, pgstore.New(pools[0])), newInstance(t, pgstore.New(pools[1]))
+	var cookie string
+	a.write(t, "k", "v", &cookie)
+	b.waitCached(t, cookie)
+	if _, err := pools[0].Exec(context.Background(), `UPDATE echosess_sessions SET data = convert_to('{"k":"edited"}', 'UTF8')`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, propagationBound, "B reads the edited row", func() bool { return b.read(t, "k", cookie) == "edited" })
+	b.waitCached(t, cookie)
+	if _, err := pools[0].Exec(context.Background(), `TRUNCATE echosess_sessions`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, propagationBound, "B finds the truncated session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
+}
 
-	t.Run("ListenerOutage", testListenerOutage)
+// testPostgresOlderSnapshots: a REPEATABLE READ transaction whose snapshot
+// predates every listener, and so sees none, deletes a session after B has begun
+// to listen and to serve it from its cache: B hears of it all the same, and finds
+// the session gone.
+func testPostgresOlderSnapshots(t *testing.T) {
+	ctx := context.Background()
+	pools := adaptertest.NewPostgresPools(t, 2)
+	store := pgstore.New(pools[0])
+	t.Cleanup(func() { store.Close() })
+	a := &instance{outageApp: newOutageApp(t, echosess.Config{Store: store})} // no cache: nothing listens
+	var cookie string
+	a.write(t, "k", "v", &cookie)
+	conn, err := pools[0].Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	old, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Rollback(ctx)
+	if _, err := old.Exec(ctx, "SELECT 1 FROM echosess_sessions"); err != nil { // takes the snapshot
+		t.Fatal(err)
+	}
+	b := newInstance(t, pgstore.New(pools[1]))
+	b.waitCached(t, cookie)
+	if tag, err := old.Exec(ctx, "DELETE FROM echosess_sessions"); err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("delete in the old snapshot: %v, %d rows", err, tag.RowsAffected())
+	}
+	if err := old.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := waitFor(t, propagationBound, "B finds the deleted session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
+	t.Logf("B found the session gone %v after the old transaction's commit", d)
 }
 
 // testListenerOutage cuts B's listening connection, and only it, with the TCP proxy
@@ -337,7 +363,7 @@ func TestCoherentCache(t *testing.T) {
 // empty cache, and uses it again.
 func testListenerOutage(t *testing.T) {
 	pools := adaptertest.NewPostgresPools(t, 2)
-	a := newInstance(t, pools[0])
+	a := newInstance(t, pgstore.New(pools[0]))
 
 	// B's pool connects directly, except that while throughProxy is set new
 	// connections go through the proxy: only the listener's, which B opens when its
@@ -371,7 +397,7 @@ func testListenerOutage(t *testing.T) {
 		c.Release()
 	}
 	throughProxy.Store(true)
-	b := newInstance(t, pool)
+	b := newInstance(t, pgstore.New(pool))
 
 	var cookie string
 	a.write(t, "k", "v1", &cookie)
@@ -404,16 +430,149 @@ func testListenerOutage(t *testing.T) {
 	waitFor(t, propagationBound, "B reads the change after the outage", func() bool { return b.read(t, "k", other) == "v4" })
 }
 
+// testMySQLChangesInSQL: changes made in SQL, outside the library, reach B's cache
+// too: an UPDATE that keeps the version, and a DELETE. (A TRUNCATE fires no
+// trigger on MySQL, and goes unreported.)
+func testMySQLChangesInSQL(t *testing.T) {
+	dbs := adaptertest.NewMySQLDBs(t, 2)
+	a, b := newInstance(t, mysqlstore.New(dbs[0])), newInstance(t, mysqlstore.New(dbs[1]))
+	var cookie string
+	a.write(t, "k", "v", &cookie)
+	b.waitCached(t, cookie)
+	if _, err := dbs[0].Exec(`UPDATE echosess_sessions SET data = '{"k":"edited"}'`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, propagationBound, "B reads the edited row", func() bool { return b.read(t, "k", cookie) == "edited" })
+	b.waitCached(t, cookie)
+	if _, err := dbs[0].Exec(`DELETE FROM echosess_sessions`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, propagationBound, "B finds the deleted session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
+}
+
+// testMySQLOlderSnapshots: a REPEATABLE READ transaction whose snapshot predates
+// every listener deletes a session after B has begun to listen and to serve it
+// from its cache: the trigger finds B's registration all the same (a MEMORY table,
+// which no snapshot holds), and B finds the session gone.
+func testMySQLOlderSnapshots(t *testing.T) {
+	ctx := context.Background()
+	dbs := adaptertest.NewMySQLDBs(t, 2)
+	a := &instance{outageApp: newOutageApp(t, echosess.Config{Store: mysqlstore.New(dbs[0])})} // no cache: nothing listens
+	var cookie string
+	a.write(t, "k", "v", &cookie)
+	old, err := dbs[0].BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Rollback()
+	var n int
+	if err := old.QueryRowContext(ctx, "SELECT COUNT(*) FROM echosess_listeners").Scan(&n); err != nil || n != 0 { // takes the snapshot
+		t.Fatalf("listeners before B: %d, %v", n, err)
+	}
+	if err := old.QueryRowContext(ctx, "SELECT COUNT(*) FROM echosess_sessions").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	b := newInstance(t, mysqlstore.New(dbs[1]))
+	b.waitCached(t, cookie)
+	res, err := old.ExecContext(ctx, "DELETE FROM echosess_sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("delete in the old snapshot: %d rows", n)
+	}
+	if err := old.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	d := waitFor(t, propagationBound, "B finds the deleted session gone", func() bool { return b.read(t, "k", cookie) == "absent" })
+	t.Logf("B found the session gone %v after the old transaction's commit", d)
+}
+
+// testMySQLListenerOutage cuts B's connections to the server, its listener's among
+// them, with the TCP proxy of the outage tests: B's listener holds a connection of
+// B's pool, so the listener's alone cannot be cut. While B cannot hear changes it
+// serves no read from its cache: a read fails, and never returns what the session
+// held before a change on A. Once the connections are back, B starts with an empty
+// cache, reads the change, and uses its cache again.
+func testMySQLListenerOutage(t *testing.T) {
+	dsn := mysqlstore.DSN(adaptertest.NewMySQLDatabase(t))
+	direct := adaptertest.OpenMySQL(t, dsn)
+	if err := mysqlstore.Migrate(context.Background(), direct); err != nil {
+		t.Fatal(err)
+	}
+	a := newInstance(t, mysqlstore.New(direct))
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := tcpproxy.New(t, cfg.Net, cfg.Addr)
+	cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", proxy.Addr())
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied := sql.OpenDB(connector)
+	t.Cleanup(func() { proxied.Close() })
+	b := newInstance(t, mysqlstore.New(proxied))
+
+	var cookie string
+	a.write(t, "k", "v1", &cookie)
+	b.waitCached(t, cookie)
+	other := cookie
+
+	proxy.Cut()
+	waitFor(t, propagationBound, "B logs that it lost the listener", func() bool {
+		return strings.Contains(b.logs.String(), "reading from the store until they resume")
+	})
+	a.write(t, "k", "v2", &cookie)
+	if status, body := b.do(t, http.MethodGet, "/read?k=k", &other); status < 500 {
+		t.Fatalf("during the outage B answers %d %q, want a 5xx", status, body)
+	}
+
+	proxy.Restore()
+	waitFor(t, 3*propagationBound, "B reads again", func() bool {
+		status, body := b.do(t, http.MethodGet, "/read?k=k", &other)
+		if status == http.StatusOK && body != "v2" {
+			t.Fatalf("after the outage B reads %q, want %q", body, "v2")
+		}
+		return status == http.StatusOK
+	})
+	d := waitFor(t, 3*propagationBound, "B serves from its cache again", func() bool { return b.cached(t, other) })
+	t.Logf("B used its cache again %v after the restore", d)
+	if logs := b.logs.String(); !strings.Contains(logs, "reconnecting in") || !strings.Contains(logs, "change reports resumed") {
+		t.Errorf("B's log does not show the reconnection:\n%s", logs)
+	}
+	a.write(t, "k", "v3", &cookie)
+	waitFor(t, propagationBound, "B reads the change after the outage", func() bool { return b.read(t, "k", other) == "v3" })
+}
+
 // TestCoherentCachePropagation measures the delay from a write's Save returning on
 // one instance to the other instance's cache hearing of it, under load: 4 clients
 // writing as fast as they can through instance A for a second.
 func TestCoherentCachePropagation(t *testing.T) {
 	adaptertest.PostgresDSN(t)
 	pools := adaptertest.NewPostgresPools(t, 2)
-	writer := &timedStore{Store: pgstore.New(pools[0]), saved: map[string]time.Time{}}
+	testPropagation(t, pgstore.New(pools[0]), pgstore.New(pools[1]))
+}
+
+// TestMySQLCoherentCachePropagation is TestCoherentCachePropagation on MySQL or
+// MariaDB.
+func TestMySQLCoherentCachePropagation(t *testing.T) {
+	adaptertest.MySQLDSN(t)
+	dbs := adaptertest.NewMySQLDBs(t, 2)
+	testPropagation(t, mysqlstore.New(dbs[0]), mysqlstore.New(dbs[1]))
+}
+
+// testPropagation measures the delay from a Save's return on an instance whose
+// store is written to the report of its change by listener, another instance's
+// store on the same table.
+func testPropagation(t *testing.T, written, listener *sqlstore.Store) {
+	writer := &timedStore{Store: written, saved: map[string]time.Time{}}
 	t.Cleanup(func() { writer.Close() })
 	a := newOutageApp(t, echosess.Config{Store: writer, Cache: echosess.NewMemoryStore()})
-	listener := pgstore.New(pools[1])
 	t.Cleanup(func() { listener.Close() })
 	heard := &timedWatcher{watching: make(chan struct{}), heard: map[string]time.Time{}}
 	stop, err := listener.WatchChanges(heard)

@@ -18,6 +18,7 @@ import (
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
 	"github.com/echosess/echosess/memstore"
+	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
 )
@@ -63,6 +64,19 @@ func TestCorruptedPostgresRow(t *testing.T) {
 		if err != nil || tag.RowsAffected() != 1 {
 			t.Fatalf("corrupting the row: %v, %d rows", err, tag.RowsAffected())
 		}
+	})
+}
+
+func TestCorruptedMySQLRow(t *testing.T) {
+	adaptertest.MySQLDSN(t)
+	var db *sql.DB
+	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
+		db = adaptertest.NewMySQLDB(t)
+		return mysqlstore.New(db, memstore.WithClock(now))
+	}
+	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
+		res, err := db.ExecContext(context.Background(), "UPDATE echosess_sessions SET data = ? WHERE `key` = ?", data, key)
+		checkOneRow(t, res, err)
 	})
 }
 
@@ -113,6 +127,17 @@ func TestOutOfRangeRow(t *testing.T) {
 				}
 				testLostRow(t, newStore, func(t *testing.T, key string) {
 					res, err := db.ExecContext(context.Background(), "UPDATE echosess_sessions SET "+c.set+" WHERE key = ?", key)
+					checkOneRow(t, res, err)
+				}, c.warning)
+			})
+			t.Run("mysql/"+c.name, func(t *testing.T) {
+				var db *sql.DB
+				newStore := func(t *testing.T, now func() time.Time) echosess.Store {
+					db = adaptertest.NewMySQLDB(t)
+					return mysqlstore.New(db, memstore.WithClock(now))
+				}
+				testLostRow(t, newStore, func(t *testing.T, key string) {
+					res, err := db.ExecContext(context.Background(), "UPDATE echosess_sessions SET "+c.set+" WHERE `key` = ?", key)
 					checkOneRow(t, res, err)
 				}, c.warning)
 			})

@@ -7,9 +7,9 @@
 // Save.
 //
 // The stores live in packages of their own, which know no Echo version: memstore
-// (NewMemoryStore here), sqlitestore and pgstore, on the contract of package
-// sessionstore, whose names this package spells again (Store, Record, ErrNotFound,
-// ...). The Echo v5 adapter, github.com/echosess/echosess/echov5, has the same API.
+// (NewMemoryStore here), sqlitestore, pgstore and mysqlstore, on the contract of
+// package sessionstore, whose names this package spells again (Store, Record,
+// ErrNotFound, ...). The Echo v5 adapter, github.com/echosess/echosess/echov5, has the same API.
 package echosess
 
 import (

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,7 @@ import (
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
 	"github.com/echosess/echosess/migrations"
+	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
 )
@@ -53,6 +55,10 @@ var migrationBackends = []migrationBackend{
 		t.Cleanup(func() { db.Close() })
 		return db, pgstore.New(pool)
 	}},
+	{"mysql", goose.DialectMySQL, mysqlstore.Migrate, func(t *testing.T) (*sql.DB, echosess.Store) {
+		db := adaptertest.OpenMySQL(t, mysqlstore.DSN(adaptertest.NewMySQLDatabase(t)))
+		return db, mysqlstore.New(db)
+	}},
 }
 
 // shippedVersions lists the versions of the migrations in migrations/ of db's
@@ -60,8 +66,11 @@ var migrationBackends = []migrationBackend{
 func shippedVersions(t *testing.T, db *sql.DB) []int64 {
 	t.Helper()
 	dialect := "sqlite"
-	if _, ok := db.Driver().(*stdlib.Driver); ok {
+	switch db.Driver().(type) {
+	case *stdlib.Driver:
 		dialect = "postgres"
+	case *mysql.MySQLDriver:
+		dialect = "mysql"
 	}
 	dir := filepath.Join("migrations", dialect)
 	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
@@ -202,6 +211,34 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 	wantAllApplied(t, dbs[0], "")
 }
 
+// TestMySQLMigrateConcurrently starts several app instances at once on one empty
+// database: the named lock lets exactly one of them apply the migrations, where
+// goose alone, which takes no lock on MySQL, would have several create the table.
+func TestMySQLMigrateConcurrently(t *testing.T) {
+	ctx := context.Background()
+	dsn := mysqlstore.DSN(adaptertest.NewMySQLDatabase(t))
+	const instances = 4
+	dbs := make([]*sql.DB, instances)
+	for i := range dbs {
+		dbs[i] = adaptertest.OpenMySQL(t, dsn)
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, db := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := mysqlstore.Migrate(ctx, db); err != nil {
+				t.Errorf("Migrate: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wantAllApplied(t, dbs[0], "")
+}
+
 // gooseCLI returns the goose command: the binary that ECHOSESS_GOOSE names (.ci/sql.sh
 // installs it with the line of gooseDoc), or else the version pinned in tools/go.mod,
 // built for this test.
@@ -223,7 +260,7 @@ func gooseCLI(t *testing.T) string {
 
 // gooseBuildTags leaves out the goose drivers that echosess has no use for; the
 // install line of gooseDoc uses the same list (TestGooseInstallLine).
-const gooseBuildTags = "no_clickhouse,no_libsql,no_mssql,no_mysql,no_vertica,no_ydb"
+const gooseBuildTags = "no_clickhouse,no_libsql,no_mssql,no_vertica,no_ydb"
 
 func runGoose(t *testing.T, bin string, args ...string) string {
 	t.Helper()
@@ -314,6 +351,17 @@ func TestGooseCLI(t *testing.T) {
 		}
 		wantAllApplied(t, db, "")
 		wantWorkingStore(t, pgstore.New(pool))
+	})
+	t.Run("mysql", func(t *testing.T) {
+		dsn := adaptertest.NewMySQLDatabase(t)
+		docGoose(t, bin, "mysql", dsn)
+
+		db := adaptertest.OpenMySQL(t, mysqlstore.DSN(dsn))
+		if err := mysqlstore.Migrate(context.Background(), db); err != nil {
+			t.Fatalf("Migrate after goose up: %v", err)
+		}
+		wantAllApplied(t, db, "")
+		wantWorkingStore(t, mysqlstore.New(db))
 	})
 }
 
@@ -478,8 +526,13 @@ func TestMigrateAfterGooseWithoutTable(t *testing.T) {
 			if !ok {
 				t.Fatalf("the error gives no SQL to run:\n%s", msg)
 			}
-			if _, err := db.ExecContext(ctx, fix); err != nil {
-				t.Fatalf("the SQL that the error gives: %v\n%s", err, fix)
+			for _, stmt := range strings.Split(fix, ";") { // one at a time, as database/sql runs them
+				if strings.TrimSpace(stmt) == "" {
+					continue
+				}
+				if _, err := db.ExecContext(ctx, stmt); err != nil {
+					t.Fatalf("the SQL that the error gives: %v\n%s", err, fix)
+				}
 			}
 			if err := b.migrate(ctx, db); err != nil {
 				t.Fatalf("Migrate after the fix: %v", err)
@@ -555,6 +608,79 @@ func TestPostgresMigrateWaitsForLock(t *testing.T) {
 	wantAllApplied(t, db, "")
 }
 
+// TestMySQLMigrateWaitsForLock: while another connection holds the migration lock
+// of the database, Migrate logs that it waits and which connection holds it, does
+// nothing to the database, and goes on once the lock is free; a Migrate whose
+// context ends while it waits fails with an error naming the holder. The lock of
+// another database does not hold it up.
+func TestMySQLMigrateWaitsForLock(t *testing.T) {
+	ctx := context.Background()
+	dsn := mysqlstore.DSN(adaptertest.NewMySQLDatabase(t))
+	elsewhere := adaptertest.OpenMySQL(t, mysqlstore.DSN(adaptertest.NewMySQLDatabase(t)))
+	lock := func(db *sql.DB) (*sql.Conn, int64) {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		var locked, id int64
+		err = conn.QueryRowContext(ctx, "SELECT GET_LOCK(CONCAT('echosess migrate ', MD5(DATABASE())), 0), CONNECTION_ID()").Scan(&locked, &id)
+		if err != nil || locked != 1 {
+			t.Fatalf("take the migration lock: %d, %v", locked, err)
+		}
+		return conn, id
+	}
+	lock(elsewhere)
+	holder, holderID := lock(adaptertest.OpenMySQL(t, dsn))
+	db := adaptertest.OpenMySQL(t, dsn)
+	logs := recordDefaultLog(t)
+	wantHolder := func(r slog.Record) {
+		t.Helper()
+		var who string
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "holder" {
+				who = a.Value.String()
+			}
+			return true
+		})
+		if !strings.Contains(who, fmt.Sprintf("ID %d ", holderID)) || !strings.Contains(who, "user root") {
+			t.Errorf("the log names the holder as %q, want its ID %d and user", who, holderID)
+		}
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mysqlstore.Migrate(cancelled, db) }()
+	wantHolder(logs.await(t, "waiting for the migration lock"))
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), fmt.Sprintf("ID %d ", holderID)) {
+		t.Fatalf("Migrate cancelled while it waited: %v, want context.Canceled and the holder's ID", err)
+	}
+
+	go func() { done <- mysqlstore.Migrate(ctx, db) }()
+	wantHolder(logs.await(t, "waiting for the migration lock"))
+	select {
+	case err := <-done:
+		t.Fatalf("Migrate returned while another connection held the lock: %v", err)
+	default:
+	}
+	// Nothing before the lock: goose creates its version table before it takes a
+	// lock of its own, and an instance that started meanwhile found it empty.
+	var tables int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()").Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("while Migrate waited for the lock, the database held %d tables (%v), want none", tables, err)
+	}
+	var released int64
+	if err := holder.QueryRowContext(ctx, "SELECT RELEASE_LOCK(CONCAT('echosess migrate ', MD5(DATABASE())))").Scan(&released); err != nil || released != 1 {
+		t.Fatalf("release the lock: %d, %v", released, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Migrate once the lock was free: %v", err)
+	}
+	logs.await(t, "took the migration lock")
+	wantAllApplied(t, db, "")
+}
+
 // TestMigrateUpgradesFirstSchema (issue 14): a database of the first version, with
 // a live session in its table, upgrades in place. The session keeps working,
 // unbound, and can then be bound and listed like a new one.
@@ -576,9 +702,13 @@ func TestMigrateUpgradesFirstSchema(t *testing.T) {
 			now, expiry := time.Now(), time.Now().Add(time.Hour)
 			insert := `INSERT INTO echosess_sessions (key, data, expires_at, deadline, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)`
 			args := []any{key, []byte(`{"name":"ada"}`), expiry, expiry, now}
-			if b.dialect == "sqlite" {
+			switch b.dialect {
+			case "sqlite":
 				insert = strings.NewReplacer("$1", "?", "$2", "?", "$3", "?", "$4", "?", "$5", "?").Replace(insert)
 				args = []any{key, []byte(`{"name":"ada"}`), expiry.UnixMilli(), expiry.UnixMilli(), now.UnixMilli(), now.UnixMilli()}
+			case "mysql": // its first schema is the whole table
+				insert = quoteKey(strings.NewReplacer("$1", "?", "$2", "?", "$3", "?", "$4", "?", "$5", "?").Replace(insert))
+				args = []any{key, []byte(`{"name":"ada"}`), expiry, expiry, now, now}
 			}
 			if _, err := db.ExecContext(ctx, insert, args...); err != nil {
 				t.Fatalf("insert a first-version row: %v", err)

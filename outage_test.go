@@ -1,10 +1,11 @@
 package echosess_test
 
-// Store outages: the PostgreSQL connection cut or stalled under load by a TCP proxy
-// the test controls, a store that hangs, and a client that gives up.
+// Store outages: the PostgreSQL or MySQL connection cut or stalled under load by a
+// TCP proxy the test controls, a store that hangs, and a client that gives up.
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -26,6 +28,7 @@ import (
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
 	"github.com/echosess/echosess/internal/tcpproxy"
+	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
 )
 
@@ -57,6 +60,34 @@ func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpproxy.Proxy, di
 	}
 	t.Cleanup(proxied.Close)
 	return proxied, p, direct
+}
+
+// proxiedMySQL returns a store on a migrated database of its own that reaches the
+// server through a new tcpproxy.Proxy, and a store that reaches it directly.
+func proxiedMySQL(t *testing.T) (proxied echosess.Store, p *tcpproxy.Proxy, direct echosess.Store) {
+	t.Helper()
+	dsn := mysqlstore.DSN(adaptertest.NewMySQLDatabase(t))
+	db := adaptertest.OpenMySQL(t, dsn)
+	if err := mysqlstore.Migrate(context.Background(), db); err != nil {
+		t.Fatalf("migrate mysql: %v", err)
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = tcpproxy.New(t, cfg.Net, cfg.Addr)
+	cfg.Timeout = 2 * time.Second
+	cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", p.Addr())
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaProxy := sql.OpenDB(connector)
+	t.Cleanup(func() { viaProxy.Close() })
+	return mysqlstore.New(viaProxy), p, mysqlstore.New(db)
 }
 
 // outageApp is an app whose handlers return the handler API's errors, as real apps
@@ -245,22 +276,39 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) t
 // While it is down, requests that need the store get 5xx; after it is restored, the
 // same app serves them again; every write answered 200 is in the database.
 func TestPostgresOutage(t *testing.T) {
+	testOutages(t, func(t *testing.T) (echosess.Store, *tcpproxy.Proxy, echosess.Store) {
+		pool, proxy, direct := proxiedPostgres(t)
+		return pgstore.New(pool), proxy, pgstore.New(direct)
+	})
+}
+
+// TestMySQLOutage is TestPostgresOutage on MySQL or MariaDB.
+func TestMySQLOutage(t *testing.T) {
+	adaptertest.MySQLDSN(t)
+	testOutages(t, proxiedMySQL)
+}
+
+// testOutages runs testOutage with the connection cut and stalled, with and without
+// a cache, on the stores that open returns: one through a proxy, and one direct.
+func testOutages(t *testing.T, open func(t *testing.T) (proxied echosess.Store, p *tcpproxy.Proxy, direct echosess.Store)) {
 	for _, mode := range []string{"cut", "stall"} {
 		for _, cached := range []bool{false, true} {
 			name := mode
 			if cached {
 				name += "+cache"
 			}
-			t.Run(name, func(t *testing.T) { testPostgresOutage(t, mode, cached) })
+			t.Run(name, func(t *testing.T) {
+				proxied, proxy, direct := open(t)
+				testOutage(t, mode, cached, proxied, proxy, direct)
+			})
 		}
 	}
 }
 
-func testPostgresOutage(t *testing.T, mode string, cached bool) {
+func testOutage(t *testing.T, mode string, cached bool, store echosess.Store, proxy *tcpproxy.Proxy, direct echosess.Store) {
 	const clients = 6
 	const storeTimeout = 500 * time.Millisecond
-	pool, proxy, direct := proxiedPostgres(t)
-	cfg := echosess.Config{Store: pgstore.New(pool), StoreTimeout: storeTimeout}
+	cfg := echosess.Config{Store: store, StoreTimeout: storeTimeout}
 	if cached {
 		cfg.Cache = echosess.NewMemoryStore()
 	}
@@ -348,7 +396,7 @@ func testPostgresOutage(t *testing.T, mode string, cached bool) {
 
 	// Every acknowledged write is in the database: read each through an app with a
 	// direct pool and no cache.
-	check := newOutageApp(t, echosess.Config{Store: pgstore.New(direct)})
+	check := newOutageApp(t, echosess.Config{Store: direct})
 	acked := 0
 	for _, c := range cs {
 		for k, v := range c.ackedKeys() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
 	"github.com/echosess/echosess/sqlstore"
@@ -47,7 +49,21 @@ var sqlBackends = []sqlBackend{
 			}
 		}
 	}},
+	{"MySQL", func(t *testing.T, opts ...sqlstore.Option) (*sqlstore.Store, func(string, ...any)) {
+		db := adaptertest.NewMySQLDB(t)
+		return mysqlstore.New(db, opts...), func(query string, args ...any) {
+			t.Helper()
+			if _, err := db.ExecContext(context.Background(), quoteKey(query), args...); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+		}
+	}},
 }
+
+// quoteKey quotes the column key, a reserved word in MySQL, as `key`.
+func quoteKey(query string) string { return keyColumn.ReplaceAllString(query, "`key`") }
+
+var keyColumn = regexp.MustCompile(`\bkey\b`)
 
 // numberPlaceholders turns ? placeholders into PostgreSQL's $1, $2, ...
 func numberPlaceholders(query string) string {
@@ -88,6 +104,18 @@ func TestPostgresStoreBehindCache(t *testing.T) {
 	})
 }
 
+func TestMySQLStore(t *testing.T) {
+	adaptertest.MySQLDSN(t)
+	storetest.Run(t, func(t *testing.T) echosess.Store { return mysqlstore.New(adaptertest.NewMySQLDB(t)) })
+}
+
+func TestMySQLStoreBehindCache(t *testing.T) {
+	adaptertest.MySQLDSN(t)
+	storetest.Run(t, func(t *testing.T) echosess.Store {
+		return echosess.WithCache(mysqlstore.New(adaptertest.NewMySQLDB(t)), echosess.NewMemoryStore(), nil)
+	})
+}
+
 // TestPostgresChangeFeed checks that a PostgreSQL store reports the changes that
 // another store on the same table, as another app instance's, makes.
 func TestPostgresChangeFeed(t *testing.T) {
@@ -95,6 +123,18 @@ func TestPostgresChangeFeed(t *testing.T) {
 	storetest.ChangeFeed(t, func(t *testing.T) (echosess.ChangeFeed, echosess.Store) {
 		pools := adaptertest.NewPostgresPools(t, 2)
 		feed, writer := pgstore.New(pools[0]), pgstore.New(pools[1])
+		t.Cleanup(func() { feed.Close() })
+		return feed, writer
+	})
+}
+
+// TestMySQLChangeFeed checks that a MySQL store reports the changes that another
+// store on the same table, as another app instance's, makes.
+func TestMySQLChangeFeed(t *testing.T) {
+	adaptertest.MySQLDSN(t)
+	storetest.ChangeFeed(t, func(t *testing.T) (echosess.ChangeFeed, echosess.Store) {
+		dbs := adaptertest.NewMySQLDBs(t, 2)
+		feed, writer := mysqlstore.New(dbs[0]), mysqlstore.New(dbs[1])
 		t.Cleanup(func() { feed.Close() })
 		return feed, writer
 	})

@@ -14,7 +14,8 @@ import (
 // middleware and its stores) and of the engine that both Echo adapters share,
 // spelled here so that an application needs no other import for them. The stores
 // live in packages of their own, so that an application compiles only the database
-// driver it uses: memstore (NewMemoryStore here), sqlitestore and pgstore.
+// driver it uses: memstore (NewMemoryStore here), sqlitestore, pgstore and
+// mysqlstore.
 
 // Errors of the middleware, the handler API and the stores, for errors.Is.
 var (

@@ -405,15 +405,16 @@ FROM generate_series(1, $1::int)`, n, now.Add(scaleLifetime), now, user)
 	return err
 }
 
-// TestUserSessionQueryPlans checks that both SQL stores list a user's sessions
+// TestUserSessionQueryPlans checks that the SQL stores list a user's sessions
 // through the user_id index in a large table: the statement is the one
 // sqlc generated (internal/db/*/sessions.sql.go), explained with the target
 // user's ID. On PostgreSQL, in a table of 1e5 rows, both the custom plan (the
 // parameters' values known) and the generic plan (which a prepared statement may
 // switch to) are checked. On SQLite the plan is checked before and after ANALYZE, in
 // a table of 1e4 rows: without statistics SQLite plans the same whatever the size,
-// and the modernc.org driver, compiled Go, seeds ten times slower under -race.
-// ECHOSESS_USERS_PLAN_ROWS sets the size of both tables.
+// and the modernc.org driver, compiled Go, seeds ten times slower under -race. On
+// MySQL or MariaDB the plan is checked after ANALYZE TABLE, in a table of 1e5 rows,
+// as on PostgreSQL. ECHOSESS_USERS_PLAN_ROWS sets the size of every table.
 //
 // It also logs the buffers that PostgreSQL's listing reads (EXPLAIN ANALYZE), which
 // BENCHMARKS.md compares by size.
@@ -440,6 +441,15 @@ func TestUserSessionQueryPlans(t *testing.T) {
 		}
 		t.Logf("after ANALYZE:\n%s", checkSQLitePlans(t, ctx, db))
 	})
+	t.Run("mysql", func(t *testing.T) {
+		db := adaptertest.NewMySQLDB(t)
+		start := time.Now()
+		if err := seedMySQLScale(ctx, db, postgresRows); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("seeded %d rows in %v", postgresRows, time.Since(start).Round(time.Millisecond))
+		t.Logf("after ANALYZE TABLE:\n%s", checkMySQLPlans(t, ctx, db))
+	})
 	t.Run("postgres", func(t *testing.T) {
 		pool := adaptertest.NewPostgresPool(t)
 		start := time.Now()
@@ -450,6 +460,68 @@ func TestUserSessionQueryPlans(t *testing.T) {
 		t.Logf("after VACUUM ANALYZE:\n%s", checkPostgresPlans(t, ctx, pool))
 		t.Logf("executed:\n%s", postgresBuffers(t, ctx, pool))
 	})
+}
+
+// seedMySQLScale fills the empty MySQL table with rows sessions (scaleUserID), at
+// most 1e6, in one statement, and analyzes it. The row numbers come from a cross
+// join of digits, which both MySQL and MariaDB run (MySQL's recursive CTE stops at
+// 1000 rows by default).
+func seedMySQLScale(ctx context.Context, db *sql.DB, rows int) error {
+	digits := "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4" +
+		" UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+	now := time.Now().UTC()
+	_, err := db.ExecContext(ctx, `
+INSERT INTO echosess_sessions (`+"`key`"+`, data, expires_at, deadline, version, created_at, updated_at, user_id)
+SELECT SUBSTRING(TO_BASE64(UNHEX(SHA2(CONCAT('users seed ', i), 256))), 1, 43), '{}', ?, ?, 1,
+       ? - INTERVAL (i % 86400) SECOND, ? - INTERVAL (i % 86400) SECOND,
+       CASE WHEN (i - 1) % (? DIV ?) = 0 THEN ? WHEN i % 5 = 0 THEN '' ELSE CONCAT('user-', i DIV 5) END
+FROM (SELECT d0.d + 10 * d1.d + 100 * d2.d + 1000 * d3.d + 10000 * d4.d + 100000 * d5.d + 1 AS i
+      FROM `+digits+` d0, `+digits+` d1, `+digits+` d2, `+digits+` d3, `+digits+` d4, `+digits+` d5) AS seq
+WHERE i <= ?`, now.Add(scaleLifetime), now.Add(scaleLifetime), now, now, rows, scaleSessions, scaleTarget, rows)
+	if err != nil {
+		return fmt.Errorf("seed mysql: %w", err)
+	}
+	_, err = db.ExecContext(ctx, "ANALYZE TABLE echosess_sessions")
+	return err
+}
+
+// checkMySQLPlans fails t unless EXPLAIN of the listing reads the user_id index and
+// scans no table, and returns the plan.
+func checkMySQLPlans(t testing.TB, ctx context.Context, db *sql.DB) string {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, "EXPLAIN "+generatedList(t, "mysql"), scaleTarget, time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report strings.Builder
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		plan := map[string]string{}
+		for i, c := range cols {
+			plan[c] = vals[i].String
+			fmt.Fprintf(&report, "%s=%s ", c, vals[i].String)
+		}
+		report.WriteString("\n")
+		if plan["key"] != "echosess_sessions_user_id_idx" || plan["type"] == "ALL" {
+			t.Errorf("mysql ListUserSessions plan: type %s, key %q; want the user_id index", plan["type"], plan["key"])
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return report.String()
 }
 
 // generatedList returns the text of the sqlc-generated constant listUserSessions of
@@ -470,10 +542,8 @@ func generatedList(t testing.TB, dialect string) string {
 		for _, spec := range gen.Specs {
 			vs := spec.(*ast.ValueSpec)
 			for i, name := range vs.Names {
-				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					if consts[name.Name], err = strconv.Unquote(lit.Value); err != nil {
-						t.Fatal(err)
-					}
+				if text, ok := stringConst(vs.Values[i]); ok {
+					consts[name.Name] = text
 				}
 			}
 		}
@@ -483,6 +553,21 @@ func generatedList(t testing.TB, dialect string) string {
 		t.Fatalf("%s: no listUserSessions query", path)
 	}
 	return list
+}
+
+// stringConst returns the value of expr, a string literal or a sum of them (sqlc
+// spells a backquote inside a raw string as ` + "`" + `), and whether it is one.
+func stringConst(expr ast.Expr) (string, bool) {
+	switch e := expr.(type) {
+	case *ast.BasicLit:
+		text, err := strconv.Unquote(e.Value)
+		return text, e.Kind == token.STRING && err == nil
+	case *ast.BinaryExpr:
+		x, okX := stringConst(e.X)
+		y, okY := stringConst(e.Y)
+		return x + y, e.Op == token.ADD && okX && okY
+	}
+	return "", false
 }
 
 // checkSQLitePlans fails t unless EXPLAIN QUERY PLAN of the listing searches the

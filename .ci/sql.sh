@@ -5,17 +5,20 @@
 #
 # It starts the local PostgreSQL when it is not running, creates a fresh database for
 # this run and exports its DSN as ECHOSESS_POSTGRES_DSN (dropped again when the
-# shell exits), proves that the sqlc-generated code in internal/db is current, and
-# installs the goose command with the line of docs/migrations.md into an empty module
-# cache and runs that page's goose commands with it on a fresh SQLite file and a fresh
-# database.
+# shell exits); starts the local MariaDB when it does not answer and exports
+# ECHOSESS_MYSQL_DSN, on which each test creates and drops a database of its own;
+# proves that the sqlc-generated code in internal/db is current; and installs the
+# goose command with the line of docs/migrations.md into an empty module cache and
+# runs that page's goose commands with it on a fresh SQLite file, a fresh PostgreSQL
+# database and a fresh MariaDB database.
 # It exports that command's path as ECHOSESS_GOOSE, so TestGooseCLI needs no build of
 # its own.
 #
 # Run directly (`bash .ci/sql.sh`), it does the same and then runs the SQL tests.
 #
 # Environment: ECHOSESS_POSTGRES_ADMIN_DSN, a database to connect to for CREATE and
-# DROP DATABASE (default: user postgres on 127.0.0.1:5432, trust auth).
+# DROP DATABASE (default: user postgres on 127.0.0.1:5432, trust auth). MariaDB is
+# the local one, user root without a password on 127.0.0.1:3306.
 set -euo pipefail
 
 echosess_sql_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,11 +37,14 @@ echosess_sql_dsn() {
 
 echosess_sql_psql() { psql "$echosess_sql_admin_dsn" -v ON_ERROR_STOP=1 -qAtX "$@"; }
 
+echosess_sql_mysql() { mysql -h 127.0.0.1 -P 3306 -u root --batch --skip-column-names "$@"; }
+
 # echosess_sql_cleanup drops this run's databases and scratch files. It runs on exit;
 # a caller with an EXIT trap of its own calls it from there.
 echosess_sql_cleanup() {
 	echosess_sql_psql -c "DROP DATABASE IF EXISTS $echosess_sql_db WITH (FORCE)" >/dev/null 2>&1 || true
 	echosess_sql_psql -c "DROP DATABASE IF EXISTS ${echosess_sql_db}_goose WITH (FORCE)" >/dev/null 2>&1 || true
+	echosess_sql_mysql -e "DROP DATABASE IF EXISTS ${echosess_sql_db}_goose" >/dev/null 2>&1 || true
 	rm -rf "$echosess_sql_tmp"
 }
 
@@ -53,6 +59,23 @@ echosess_sql_start_postgres() {
 		sleep 1
 	done
 	echo "sql: PostgreSQL is not ready on 127.0.0.1 after 60s" >&2
+	return 1
+}
+
+# echosess_sql_start_mysql starts the local MariaDB when it does not answer on
+# 127.0.0.1:3306, and waits for it. It leaves running a server it did not start.
+echosess_sql_start_mysql() {
+	if ! mysqladmin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; then
+		echosess_sql_log "starting MariaDB"
+		install -d -o mysql -g mysql /run/mysqld
+		start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+	fi
+	local i
+	for i in $(seq 60); do
+		[ -S /run/mysqld/mysqld.sock ] && mysqladmin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	echo "sql: MariaDB is not ready on 127.0.0.1:3306 after 60s" >&2
 	return 1
 }
 
@@ -115,9 +138,10 @@ echosess_sql_goose_status() {
 # echosess_sql_check_goose_doc installs the goose command with the line of
 # docs/migrations.md, into a GOBIN and a module cache that start empty, then runs the
 # page's goose commands in a folder that holds a copy of migrations/, as a clone's
-# root does: on a new SQLite file there and, as $DATABASE_URL, a new PostgreSQL
-# database. Then goose status must show every migration applied on both. The command
-# stays for the tests, as ECHOSESS_GOOSE.
+# root does: on a new SQLite file there, as $DATABASE_URL on a new PostgreSQL
+# database and as $MYSQL_DSN on a new MariaDB database. Then goose status must show
+# every migration applied on each. The command stays for the tests, as
+# ECHOSESS_GOOSE.
 echosess_sql_check_goose_doc() {
 	local install commands work=$echosess_sql_tmp/goose-doc
 	install=$(echosess_sql_doc_block goose-install)
@@ -125,11 +149,13 @@ echosess_sql_check_goose_doc() {
 	mkdir -p "$work/bin" "$work/modcache" "$work/clone"
 	cp -R "$echosess_sql_root/migrations" "$work/clone/"
 	echosess_sql_psql -c "CREATE DATABASE ${echosess_sql_db}_goose"
+	echosess_sql_mysql -e "CREATE DATABASE ${echosess_sql_db}_goose"
 	(
 		cd "$work/clone"
 		export GOBIN=$work/bin GOMODCACHE=$work/modcache GOFLAGS=-modcacherw PATH=$work/bin:$PATH
 		DATABASE_URL=$(echosess_sql_dsn "${echosess_sql_db}_goose")
-		export DATABASE_URL
+		MYSQL_DSN="root@tcp(127.0.0.1:3306)/${echosess_sql_db}_goose"
+		export DATABASE_URL MYSQL_DSN
 		echosess_sql_log "goose: installing with the line of docs/migrations.md: $install"
 		bash -euo pipefail -c "$install"
 		if [ "$(command -v goose)" != "$work/bin/goose" ]; then
@@ -140,8 +166,10 @@ echosess_sql_check_goose_doc() {
 		bash -euxo pipefail -c "$commands"
 		echosess_sql_goose_status sqlite sqlite3 ./sessions.db
 		echosess_sql_goose_status postgres postgres "$DATABASE_URL"
+		echosess_sql_goose_status mysql mysql "$MYSQL_DSN"
 	)
 	echosess_sql_psql -c "DROP DATABASE ${echosess_sql_db}_goose WITH (FORCE)"
+	echosess_sql_mysql -e "DROP DATABASE ${echosess_sql_db}_goose"
 	ECHOSESS_GOOSE=$work/bin/goose
 	export ECHOSESS_GOOSE
 }
@@ -159,10 +187,16 @@ ECHOSESS_POSTGRES_DSN=$(echosess_sql_dsn "$echosess_sql_db")
 export ECHOSESS_POSTGRES_DSN
 echosess_sql_log "ECHOSESS_POSTGRES_DSN=$ECHOSESS_POSTGRES_DSN"
 
+echosess_sql_start_mysql
+ECHOSESS_MYSQL_DSN=${ECHOSESS_MYSQL_DSN:-root@tcp(127.0.0.1:3306)/}
+export ECHOSESS_MYSQL_DSN
+echosess_sql_log "ECHOSESS_MYSQL_DSN=$ECHOSESS_MYSQL_DSN"
+
 echosess_sql_check_generated
 echosess_sql_check_goose_doc
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	cd "$echosess_sql_root"
-	go test -race -count=1 -run 'SQL|SQLite|Postgres|Migrate|Goose' .
+	go test -race -count=1 -run 'SQL|SQLite|Postgres|MySQL|Migrate|Goose' .
+	go test -race -count=1 ./sqlitestore ./pgstore ./mysqlstore ./internal/migrate
 fi

@@ -46,13 +46,6 @@ const (
 // bulk UPDATE or DELETE by hand), it empties the cache instead of evicting one by one.
 const maxChangesPerRead = 10000
 
-// The backoff of the listener's reconnection: it doubles from the first delay up
-// to the last.
-const (
-	reconnectFirst = 100 * time.Millisecond
-	reconnectMax   = 5 * time.Second
-)
-
 // pgListener is the source of a PostgreSQL store's changeHub: one connection of
 // its own, outside the pool, that reads what the trigger of migration 00006 records
 // in echosess_changes.
@@ -65,30 +58,7 @@ type pgListener struct {
 // run listens, and reconnects with backoff when the connection is lost, until
 // stop is closed.
 func (l pgListener) run(h *engine.ChangeHub, stop <-chan struct{}) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-stop
-		cancel()
-	}()
-	delay := reconnectFirst
-	for {
-		start := time.Now()
-		err := l.listen(ctx, h, stop)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(start) > reconnectMax {
-			delay = reconnectFirst // it was up for a while: this is a new outage
-		}
-		h.ReportLost(stop, fmt.Errorf("postgres: listening for session changes: %w; reconnecting in %v", err, delay))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, reconnectMax)
-	}
+	engine.RunListener(h, stop, engine.DialectPostgres, func(ctx context.Context) error { return l.listen(ctx, h, stop) })
 }
 
 // listen connects, registers, reports Watching, and then reads and reports the

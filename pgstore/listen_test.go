@@ -125,7 +125,7 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"lost: ", "watching"} {
-			if r := nextReport(t, w, 2*reconnectMax); !strings.HasPrefix(r, want) {
+			if r := nextReport(t, w, 2*engine.ReconnectMax); !strings.HasPrefix(r, want) {
 				t.Fatalf("after %s the listener reported %q, want %q", edit, r, want)
 			}
 		}
@@ -517,7 +517,7 @@ func TestListenerHearsOlderSnapshots(t *testing.T) {
 	old = oldSnapshot()
 	shut = false
 	gate.Unlock()
-	if r := nextReport(t, w, 2*reconnectMax+writersTimeout); r != "watching" {
+	if r := nextReport(t, w, 2*engine.ReconnectMax+writersTimeout); r != "watching" {
 		t.Fatalf("after the loss the listener reported %q, want watching", r)
 	}
 	changeAndCommit(w, old, "again")

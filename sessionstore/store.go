@@ -2,10 +2,10 @@
 // its sessions: a Store of Records, the optional interfaces a store may add (Toucher,
 // UserIndex, ChangeFeed) and the errors a store returns. It imports no web framework
 // and no database driver. An application picks a store from the packages that
-// implement it, memstore, sqlitestore and pgstore, and hands it to the middleware of
-// github.com/echosess/echosess (Echo v4) or github.com/echosess/echosess/echov5; a
-// store of another database implements Store and checks itself with package
-// storetest.
+// implement it, memstore, sqlitestore, pgstore and mysqlstore, and hands it to the
+// middleware of github.com/echosess/echosess (Echo v4) or
+// github.com/echosess/echosess/echov5; a store of another database implements Store
+// and checks itself with package storetest.
 package sessionstore
 
 import (

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/internal/stmtcache"
 	"github.com/echosess/echosess/sqlstore"
 
 	"github.com/echosess/echosess/internal/db/sqlite"
@@ -129,8 +130,13 @@ func New(db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
 }
 
 // open returns the engine's store on db, which New hands out as a sqlstore.Store.
+// Its statements run without the cancellation of the call's context
+// (stmtcache.NewUncancelled): a primary-key read takes a third longer with a
+// context that can be cancelled, and SQLite's interrupt ends neither a wait for a
+// lock (busy_timeout) nor an I/O wait, while every statement of the store is short:
+// one row, or one bounded batch of DeleteExpired.
 func open(db *sql.DB, opts ...sqlstore.Option) *engine.SQLStore {
-	stmts := newStmtCache(db)
+	stmts := stmtcache.NewUncancelled(db)
 	s := engine.NewSQLStore(sqliteQueries{sqlite.New(stmts)}, engine.DialectSQLite, opts)
 	s.Writers = make(chan struct{}, 1)
 	s.Statements = stmts

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/internal/stmtcache"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -62,8 +63,7 @@ func TestSQLiteStatementsPreparedOnce(t *testing.T) {
 	cache := stmtCacheOf(s)
 	rec := testRecord(0)
 	roundTrip(t, s, &rec)
-	first := map[any]any{}
-	cache.stmts.Range(func(q, st any) bool { first[q] = st; return true })
+	first := cache.Prepared()
 	if len(first) != 2 { // the INSERT and the SELECT
 		t.Fatalf("%d statements prepared after one save and one load, want 2", len(first))
 	}
@@ -71,15 +71,13 @@ func TestSQLiteStatementsPreparedOnce(t *testing.T) {
 		rec.Data["n"] = jsonInt(i)
 		roundTrip(t, s, &rec)
 	}
-	n := 0
-	cache.stmts.Range(func(q, st any) bool {
-		n++
+	prepared := cache.Prepared()
+	for q, st := range prepared {
 		if old, ok := first[q]; ok && old != st {
 			t.Errorf("statement prepared again:\n%s", q)
 		}
-		return true
-	})
-	if n != 3 { // and the UPDATE
+	}
+	if n := len(prepared); n != 3 { // and the UPDATE
 		t.Fatalf("%d statements prepared, want 3", n)
 	}
 }
@@ -98,9 +96,7 @@ func TestSQLiteStatementsPreparedConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	n := 0
-	stmtCacheOf(s).stmts.Range(func(any, any) bool { n++; return true })
-	if n != 1 {
+	if n := len(stmtCacheOf(s).Prepared()); n != 1 {
 		t.Fatalf("%d statements kept after concurrent loads, want 1", n)
 	}
 }
@@ -169,9 +165,7 @@ func TestSQLiteStoreClose(t *testing.T) {
 		t.Fatalf("the database after Close: %v", err)
 	}
 	roundTrip(t, s, &rec)
-	n := 0
-	stmtCacheOf(s).stmts.Range(func(any, any) bool { n++; return true })
-	if n != 0 {
+	if n := len(stmtCacheOf(s).Prepared()); n != 0 {
 		t.Fatalf("%d statements prepared after Close", n)
 	}
 	if err := (&engine.SQLStore{}).Close(); err != nil {
@@ -214,6 +208,6 @@ func TestSQLiteStatementContext(t *testing.T) {
 }
 
 // stmtCacheOf returns the statement cache of a SQLite store.
-func stmtCacheOf(s *engine.SQLStore) *stmtCache {
-	return s.Statements.(*stmtCache)
+func stmtCacheOf(s *engine.SQLStore) *stmtcache.Cache {
+	return s.Statements.(*stmtcache.Cache)
 }

@@ -1,7 +1,7 @@
 // Package sqlstore is the session store of echosess in an SQL database: the Store
-// that sqlitestore.New and pgstore.New return, and the options they share. Those
-// packages hold what differs between the databases (the driver, the queries, the
-// migrations); this one imports no driver.
+// that sqlitestore.New, pgstore.New and mysqlstore.New return, and the options they
+// share. Those packages hold what differs between the databases (the driver, the
+// queries, the migrations); this one imports no driver.
 package sqlstore
 
 import (
@@ -67,23 +67,24 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessionstore
 	return s.sqlStore.UserSessions(ctx, userID)
 }
 
-// WatchChanges reports the changes to a PostgreSQL store's table, made by any
-// process, to w; see sessionstore.ChangeFeed. The trigger of the migrations records
-// each change, whatever the writer's isolation level and snapshot, in a table that
-// the store reads every pgstore.WithPollInterval (10 ms), on one connection of its
-// own, opened with the pool's configuration but outside the pool, from the first
-// watcher until the last one stops or the store is closed; it reconnects with
-// backoff when the connection is lost. A SQLite store reports no changes: SQLite
-// notifies no other process, so WatchChanges fails with an error wrapping
-// errors.ErrUnsupported.
+// WatchChanges reports the changes to a PostgreSQL or MySQL store's table, made by
+// any process, to w; see sessionstore.ChangeFeed. The triggers of the migrations
+// record each change, whatever the writer's isolation level and snapshot, in a
+// table that the store reads every pgstore.WithPollInterval or
+// mysqlstore.WithPollInterval (10 ms), on one connection of its own (on PostgreSQL
+// opened with the pool's configuration outside the pool, on MySQL held from the
+// pool), from the first watcher until the last one stops or the store is closed;
+// it reconnects with backoff when the connection is lost. A SQLite store reports no
+// changes, since SQLite notifies no other process: WatchChanges fails with an
+// error wrapping errors.ErrUnsupported.
 func (s *Store) WatchChanges(w sessionstore.ChangeWatcher) (stop func(), err error) {
 	return s.sqlStore.WatchChanges(w)
 }
 
-// Close stops a PostgreSQL store's listening for changes (WatchChanges), and closes
-// the statements that a SQLite store prepared on its database, so that an
-// application that drops the store but keeps the database leaks none; closing the
-// database closes them too. It does not close the database or pool; a SQLite store
+// Close stops a PostgreSQL or MySQL store's listening for changes (WatchChanges),
+// and closes the statements that a SQLite store prepared on its database, so that
+// an application that drops the store but keeps the database leaks none; closing
+// the database closes them too. It does not close the database or pool; a SQLite store
 // used after Close runs its statements unprepared.
 func (s *Store) Close() error { return s.sqlStore.Close() }
 

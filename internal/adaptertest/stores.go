@@ -7,13 +7,16 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
 	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/internal/mysqltest"
 	"github.com/echosess/echosess/internal/pgtest"
 	"github.com/echosess/echosess/memstore"
+	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
 	"github.com/echosess/echosess/sqlstore"
@@ -43,6 +46,9 @@ var Variants = []Variant{
 	{Name: "postgres", NewStore: NewPostgresStore},
 	{Name: "postgres+cache", NewStore: NewPostgresStore, Cached: true},
 	{Name: "postgres+coherent", NewStore: NewPostgresStore, Cached: true, Coherent: true},
+	{Name: "mysql", NewStore: NewMySQLStore},
+	{Name: "mysql+cache", NewStore: NewMySQLStore, Cached: true},
+	{Name: "mysql+coherent", NewStore: NewMySQLStore, Cached: true, Coherent: true},
 }
 
 // NewMemoryStore is the StoreFactory of a MemoryStore.
@@ -59,6 +65,14 @@ func NewSQLiteStore(t *testing.T, now func() time.Time) engine.Store {
 // (see NewPostgresPool), closed when the test ends.
 func NewPostgresStore(t *testing.T, now func() time.Time) engine.Store {
 	s := pgstore.New(NewPostgresPool(t), sqlstore.WithClock(now))
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// NewMySQLStore is the StoreFactory of a MySQL sqlstore.Store on a new MySQL or
+// MariaDB database (see NewMySQLDB), closed when the test ends.
+func NewMySQLStore(t *testing.T, now func() time.Time) engine.Store {
+	s := mysqlstore.New(NewMySQLDB(t), sqlstore.WithClock(now))
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -113,6 +127,37 @@ func NewPostgresPools(t testing.TB, n int) []*pgxpool.Pool {
 	}
 	return pools
 }
+
+// NewMySQLDB returns a handle on a new, migrated database of the MySQL or MariaDB
+// server that ECHOSESS_MYSQL_DSN names, opened with mysqlstore.DSN; the database is
+// dropped when the test ends. Without the variable the test is skipped, or fails
+// when CI=true.
+func NewMySQLDB(t testing.TB) *sql.DB {
+	t.Helper()
+	return NewMySQLDBs(t, 1)[0]
+}
+
+// NewMySQLDBs returns n handles on one new, migrated database, as n app instances
+// would have.
+func NewMySQLDBs(t testing.TB, n int) []*sql.DB {
+	t.Helper()
+	dsn := mysqlstore.DSN(mysqltest.NewDatabase(t))
+	dbs := make([]*sql.DB, n)
+	for i := range dbs {
+		dbs[i] = mysqltest.Open(t, dsn)
+	}
+	if err := mysqlstore.Migrate(context.Background(), dbs[0]); err != nil {
+		t.Fatalf("migrate mysql: %v", err)
+	}
+	return dbs
+}
+
+// The MySQL helpers of package mysqltest, under the names the suite's tests use.
+var (
+	MySQLDSN         = mysqltest.DSN
+	NewMySQLDatabase = mysqltest.NewDatabase
+	OpenMySQL        = mysqltest.Open
+)
 
 // The PostgreSQL helpers of package pgtest, under the names the suite's tests use.
 var (

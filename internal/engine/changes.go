@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // errStoreClosed is the Lost of the watchers that a store's Close leaves.
@@ -130,6 +132,46 @@ func (h *ChangeHub) ReportLost(stop <-chan struct{}, err error) {
 		for hw := range h.watchers {
 			hw.w.Lost(err)
 		}
+	}
+}
+
+// The backoff of a listener's reconnection (RunListener): it doubles from the first
+// delay up to the last.
+const (
+	ReconnectFirst = 100 * time.Millisecond
+	ReconnectMax   = 5 * time.Second
+)
+
+// RunListener is the source of a hub whose store listens on a connection of its
+// own: it runs listen, which reports Watching and the changes through h, until stop
+// is closed, which ends listen's ctx. When listen fails, it reports the failure as
+// Lost and runs listen again after a delay that doubles from ReconnectFirst up to
+// ReconnectMax, and starts from ReconnectFirst again after a listen that ran longer
+// than ReconnectMax.
+func RunListener(h *ChangeHub, stop <-chan struct{}, dialect Dialect, listen func(ctx context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
+	delay := ReconnectFirst
+	for {
+		start := time.Now()
+		err := listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > ReconnectMax {
+			delay = ReconnectFirst // it was up for a while: this is a new outage
+		}
+		h.ReportLost(stop, fmt.Errorf("%s: listening for session changes: %w; reconnecting in %v", dialect, err, delay))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, ReconnectMax)
 	}
 }
 

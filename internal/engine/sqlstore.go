@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// SQLStore is a Store kept in an SQL database: SQLite (NewSQLiteStore) or PostgreSQL
-// (NewPostgresStore). The table comes from Migrate. Every statement passes the store's
+// SQLStore is a Store kept in an SQL database: SQLite (sqlitestore), PostgreSQL
+// (pgstore) or MySQL and MariaDB (mysqlstore). The table comes from Migrate. Every statement passes the store's
 // clock as "now", so expired rows are filtered in SQL and never returned. An SQLStore
 // is safe for concurrent use. It does not own the database handle; Close releases
 // the statements it prepared there.
@@ -38,6 +38,7 @@ type Dialect string
 const (
 	DialectSQLite   Dialect = "sqlite"
 	DialectPostgres Dialect = "postgres"
+	DialectMySQL    Dialect = "mysql" // MySQL 8 and MariaDB 10.11
 )
 
 // SQLRow is a session row, in the Go types the store logic works with.
@@ -241,14 +242,9 @@ func (s *SQLStore) write(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// WatchChanges reports the changes to a PostgreSQL store's table, made by any
-// process, to w; see ChangeFeed. The trigger of migrations 00006 and 00007 records
-// each change, whatever the writer's isolation level and snapshot, in a table that
-// the store reads every WithPollInterval (10 ms), on one connection of its own,
-// opened with the pool's configuration but outside the pool, from the first watcher
-// until the last one stops or the store is closed; it reconnects with backoff when
-// the connection is lost. A SQLite store reports no changes: it fails with an error
-// wrapping errors.ErrUnsupported.
+// WatchChanges reports the changes to a PostgreSQL or MySQL store's table, made by
+// any process, to w; see ChangeFeed and sqlstore.Store.WatchChanges. A SQLite store
+// reports no changes: it fails with an error wrapping errors.ErrUnsupported.
 func (s *SQLStore) WatchChanges(w ChangeWatcher) (stop func(), err error) {
 	if s.Changes == nil {
 		return nil, fmt.Errorf("%s: %w", s.dialect, errUnsupportedFeed)
@@ -256,10 +252,10 @@ func (s *SQLStore) WatchChanges(w ChangeWatcher) (stop func(), err error) {
 	return s.Changes.watch(w)
 }
 
-// Close stops a PostgreSQL store's listening for changes (WatchChanges), and closes
-// the statements that a SQLite store prepared on its database, so that an
-// application that drops the store but keeps the database leaks none; closing the
-// database closes them too. Close does not close the database or pool, which the
+// Close stops a PostgreSQL or MySQL store's listening for changes (WatchChanges),
+// and closes the statements that a SQLite store prepared on its database, so that
+// an application that drops the store but keeps the database leaks none; closing
+// the database closes them too. Close does not close the database or pool, which the
 // application owns, and a store used after Close runs its statements unprepared.
 // pgx prepares and caches a Postgres store's statements per connection of its pool.
 func (s *SQLStore) Close() error {

@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ type Dialect = engine.Dialect
 const (
 	DialectSQLite   = engine.DialectSQLite
 	DialectPostgres = engine.DialectPostgres
+	DialectMySQL    = engine.DialectMySQL
 )
 
 // MigrationTable is goose's version table of the echosess migrations.
@@ -33,7 +35,7 @@ const MigrationTable = migrations.Table
 const migrationLockID int64 = 0x6563686f73657373
 
 // migrationLockWait bounds how long Migrate waits for another session's migration
-// lock on PostgreSQL, when ctx does not end the wait first.
+// lock on PostgreSQL, MySQL or MariaDB, when ctx does not end the wait first.
 const migrationLockWait = 10 * time.Minute
 
 // maxMigrateAttempts bounds how often Migrate on SQLite starts over after it found
@@ -41,10 +43,17 @@ const migrationLockWait = 10 * time.Minute
 const maxMigrateAttempts = 10
 
 // Run brings the session table of db up to date with the goose migrations of
-// dialect that package migrations embeds; sqlitestore.Migrate and pgstore.Migrate
-// say how it behaves on each.
+// dialect that package migrations embeds; sqlitestore.Migrate, pgstore.Migrate and
+// mysqlstore.Migrate say how it behaves on each.
 func Run(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	logger := slog.Default()
+	if dialect == DialectMySQL {
+		release, err := holdLock(ctx, db, mysqlLock(logger, migrationLockWait))
+		if err != nil {
+			return fmt.Errorf("echosess: migrate %s: %w", dialect, err)
+		}
+		defer release()
+	}
 	for attempt := 1; ; attempt++ {
 		p, err := migrationProvider(db, dialect, logger)
 		if err != nil {
@@ -85,7 +94,10 @@ func migrationProvider(db *sql.DB, dialect Dialect, logger *slog.Logger) (*goose
 		gooseDialect = goose.DialectPostgres
 		opts = append(opts,
 			goose.WithTableName(MigrationTable),
-			goose.WithSessionLocker(postgresLock{logger: logger, limit: migrationLockWait}))
+			goose.WithSessionLocker(postgresLock(logger, migrationLockWait)))
+	case DialectMySQL: // locked by Run, around all that goose does
+		gooseDialect = goose.DialectMySQL
+		opts = append(opts, goose.WithTableName(MigrationTable))
 	default:
 		return nil, fmt.Errorf("echosess: migrate: unknown dialect %q", dialect)
 	}
@@ -179,7 +191,9 @@ func explainFailure(ctx context.Context, db *sql.DB, dialect Dialect, p *goose.P
 	if !errors.As(err, &partial) {
 		return fmt.Errorf("echosess: migrate %s: %w", dialect, err)
 	}
-	gooseDialect := map[Dialect]goose.Dialect{DialectSQLite: goose.DialectSQLite3, DialectPostgres: goose.DialectPostgres}[dialect]
+	gooseDialect := map[Dialect]goose.Dialect{
+		DialectSQLite: goose.DialectSQLite3, DialectPostgres: goose.DialectPostgres, DialectMySQL: goose.DialectMySQL,
+	}[dialect]
 	ours, oerr := database.NewStore(gooseDialect, MigrationTable)
 	theirs, terr := database.NewStore(gooseDialect, goose.DefaultTablename)
 	if oerr != nil || terr != nil {
@@ -219,45 +233,56 @@ func explainFailure(ctx context.Context, db *sql.DB, dialect Dialect, p *goose.P
 // unqualified names find it.
 func tableExists(ctx context.Context, db *sql.DB, dialect Dialect, name string) (bool, error) {
 	q := "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)"
-	if dialect == DialectPostgres {
+	switch dialect {
+	case DialectPostgres:
 		q = "SELECT to_regclass($1) IS NOT NULL"
+	case DialectMySQL:
+		q = "SELECT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?)"
 	}
 	var exists bool
 	err := db.QueryRowContext(ctx, q, name).Scan(&exists)
 	return exists, err
 }
 
-// postgresLock is the goose SessionLocker of Migrate on PostgreSQL: the session-level
-// advisory lock migrationLockID. While another session holds it, SessionLock tries
+// sessionLock is the goose SessionLocker of Migrate on a database server: a lock
+// that one session (connection) holds, which the dialect's functions take, name
+// the holder of, and release. While another session holds it, SessionLock tries
 // again with a growing pause, at most a second, and logs that it waits and which
 // session holds the lock, for up to limit or until ctx ends.
-type postgresLock struct {
-	logger *slog.Logger
-	limit  time.Duration
+type sessionLock struct {
+	dialect Dialect
+	logger  *slog.Logger
+	limit   time.Duration
+	// try takes the lock on conn if it is free, and reports whether it did.
+	try func(ctx context.Context, conn *sql.Conn) (bool, error)
+	// holder describes the session that holds the lock, as far as conn may see it.
+	holder func(ctx context.Context, conn *sql.Conn) string
+	// release releases the lock on conn, and reports whether conn held it.
+	release func(ctx context.Context, conn *sql.Conn) (bool, error)
 }
 
 // SessionLock takes the migration lock on conn.
-func (l postgresLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
+func (l sessionLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
 	start := time.Now()
 	pause, lastLog := 100*time.Millisecond, time.Time{}
 	for {
-		var locked bool
-		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", migrationLockID).Scan(&locked); err != nil {
+		locked, err := l.try(ctx, conn)
+		if err != nil {
 			return fmt.Errorf("take the migration lock: %w", err)
 		}
 		if locked {
 			if !lastLog.IsZero() {
-				l.logger.InfoContext(ctx, "echosess: migrate postgres: took the migration lock", "waited", time.Since(start).Round(time.Millisecond))
+				l.logger.InfoContext(ctx, "echosess: migrate "+string(l.dialect)+": took the migration lock", "waited", time.Since(start).Round(time.Millisecond))
 			}
 			return nil
 		}
-		holder := lockHolder(ctx, conn)
+		holder := l.holder(ctx, conn)
 		if waited := time.Since(start); waited >= l.limit {
 			return fmt.Errorf("the migration lock is still held by %s after %v", holder, l.limit)
 		}
 		if time.Since(lastLog) >= 30*time.Second {
 			lastLog = time.Now()
-			l.logger.InfoContext(ctx, "echosess: migrate postgres: waiting for the migration lock, which another session holds",
+			l.logger.InfoContext(ctx, "echosess: migrate "+string(l.dialect)+": waiting for the migration lock, which another session holds",
 				"holder", holder, "waited", time.Since(start).Round(time.Millisecond))
 		}
 		select {
@@ -270,9 +295,9 @@ func (l postgresLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
 }
 
 // SessionUnlock releases the migration lock on conn.
-func (postgresLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
-	var unlocked bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", migrationLockID).Scan(&unlocked); err != nil {
+func (l sessionLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	unlocked, err := l.release(ctx, conn)
+	if err != nil {
 		return fmt.Errorf("release the migration lock: %w", err)
 	}
 	if !unlocked {
@@ -281,11 +306,103 @@ func (postgresLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// lockHolder describes the session that holds the migration lock in conn's database
+// postgresLock is the migration lock on PostgreSQL: the session-level advisory lock
+// migrationLockID, which belongs to one database.
+func postgresLock(logger *slog.Logger, limit time.Duration) sessionLock {
+	return sessionLock{
+		dialect: DialectPostgres, logger: logger, limit: limit,
+		try: func(ctx context.Context, conn *sql.Conn) (locked bool, err error) {
+			err = conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", migrationLockID).Scan(&locked)
+			return locked, err
+		},
+		holder: postgresLockHolder,
+		release: func(ctx context.Context, conn *sql.Conn) (unlocked bool, err error) {
+			err = conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", migrationLockID).Scan(&unlocked)
+			return unlocked, err
+		},
+	}
+}
+
+// holdLock takes lock on a connection of db of its own and returns the function
+// that releases it. Migrate on MySQL holds its lock so, around all that goose does,
+// rather than through goose's SessionLocker: goose creates its version table before
+// it takes that lock (Provider.HasPending), and MySQL commits the CREATE TABLE
+// before the row that goose then inserts, so an instance starting meanwhile found
+// the table without that row, and failed with "missing zero version migration".
+func holdLock(ctx context.Context, db *sql.DB, lock sessionLock) (release func(), err error) {
+	if db.Stats().MaxOpenConnections == 1 {
+		return nil, errors.New("the migration lock takes a connection of its own while goose migrates on another, " +
+			"and db allows only one (SetMaxOpenConns(1))")
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := lock.SessionLock(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		if lock.SessionUnlock(context.WithoutCancel(ctx), conn) != nil {
+			// Closing the connection releases its lock; back in the pool it would not.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}, nil
+}
+
+// mysqlLockName is the SQL expression of the name of the migration lock on MySQL
+// and MariaDB. Their named locks (GET_LOCK) belong to the server, not to a
+// database, so the name holds the database's, hashed, since MySQL takes names of at
+// most 64 characters: instances of apps in other databases migrate without waiting.
+const mysqlLockName = "CONCAT('echosess migrate ', MD5(DATABASE()))"
+
+// mysqlLock is the migration lock on MySQL and MariaDB, whose goose takes none: a
+// named lock (GET_LOCK), which belongs to the connection that took it.
+func mysqlLock(logger *slog.Logger, limit time.Duration) sessionLock {
+	return sessionLock{
+		dialect: DialectMySQL, logger: logger, limit: limit,
+		try: func(ctx context.Context, conn *sql.Conn) (bool, error) {
+			var locked sql.NullInt64 // NULL: an error, such as no database selected
+			if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+mysqlLockName+", 0)").Scan(&locked); err != nil {
+				return false, err
+			}
+			if !locked.Valid {
+				return false, errors.New("GET_LOCK failed; is a database selected?")
+			}
+			return locked.Int64 == 1, nil
+		},
+		holder: mysqlLockHolder,
+		release: func(ctx context.Context, conn *sql.Conn) (bool, error) {
+			var released sql.NullInt64 // 0: another connection's; NULL: nobody's
+			err := conn.QueryRowContext(ctx, "SELECT RELEASE_LOCK("+mysqlLockName+")").Scan(&released)
+			return released.Int64 == 1, err
+		},
+	}
+}
+
+// mysqlLockHolder describes the connection that holds the migration lock on MySQL
+// or MariaDB: its ID and, where this one may see them (the PROCESS privilege, or
+// the same user), its user and client host.
+func mysqlLockHolder(ctx context.Context, conn *sql.Conn) string {
+	var id sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK("+mysqlLockName+")").Scan(&id); err != nil || !id.Valid {
+		return "another session"
+	}
+	desc := fmt.Sprintf("the connection with ID %d", id.Int64)
+	var user, host string
+	err := conn.QueryRowContext(ctx, "SELECT USER, HOST FROM information_schema.PROCESSLIST WHERE ID = ?", id.Int64).Scan(&user, &host)
+	if err == nil {
+		desc += fmt.Sprintf(" (user %s, client %s)", user, host)
+	}
+	return desc
+}
+
+// postgresLockHolder describes the session that holds the migration lock in conn's database
 // (an advisory lock belongs to one database), as far as pg_stat_activity shows it to
 // this one: its backend's pid, and for a role allowed to see them, its application
 // name, user, client address and start.
-func lockHolder(ctx context.Context, conn *sql.Conn) string {
+func postgresLockHolder(ctx context.Context, conn *sql.Conn) string {
 	var (
 		pid                     int64
 		application, user, addr sql.NullString

@@ -113,14 +113,14 @@ func TestLockHolderOfThisDatabase(t *testing.T) {
 	}
 	defer conn.Close()
 
-	if got := lockHolder(ctx, conn); !strings.Contains(got, fmt.Sprintf("pid %d", ours.PgConn().PID())) {
-		t.Errorf("lockHolder = %q, want the pid %d of the holder in this database", got, ours.PgConn().PID())
+	if got := postgresLockHolder(ctx, conn); !strings.Contains(got, fmt.Sprintf("pid %d", ours.PgConn().PID())) {
+		t.Errorf("postgresLockHolder = %q, want the pid %d of the holder in this database", got, ours.PgConn().PID())
 	}
 	if _, err := ours.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrationLockID); err != nil {
 		t.Fatal(err)
 	}
-	if got := lockHolder(ctx, conn); got != "another session" {
-		t.Errorf("with the lock free in this database, lockHolder = %q, want %q (pid %d holds it in another database)",
+	if got := postgresLockHolder(ctx, conn); got != "another session" {
+		t.Errorf("with the lock free in this database, postgresLockHolder = %q, want %q (pid %d holds it in another database)",
 			got, "another session", elsewhere.PgConn().PID())
 	}
 }

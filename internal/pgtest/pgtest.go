@@ -1,64 +1,29 @@
 // Package pgtest gives tests a PostgreSQL schema of their own in the database that
-// ECHOSESS_POSTGRES_DSN names. It imports nothing of echosess, so that the stores'
-// own tests can use it too.
+// ECHOSESS_POSTGRES_DSN names. It imports nothing of echosess but servicetest, so
+// that the stores' own tests can use it too.
 package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
-	"os"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/echosess/echosess/internal/servicetest"
 )
 
 // DSN returns ECHOSESS_POSTGRES_DSN, skipping the test when it is not set
-// (failing it under CI, which must run the PostgreSQL tests). The first skip in a
-// test binary also says so in one line: see skipNotice.
+// (failing it under CI, which must run the PostgreSQL tests).
 func DSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv("ECHOSESS_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ECHOSESS_POSTGRES_DSN is not set; CI must run the PostgreSQL tests")
-		}
-		noticeOnce.Do(skipNotice)
-		t.Skip("ECHOSESS_POSTGRES_DSN is not set; to run the PostgreSQL tests, " + howToRun)
-	}
-	return dsn
+	return servicetest.DSN(t, "ECHOSESS_POSTGRES_DSN", "PostgreSQL", howToRun)
 }
 
 const howToRun = "set ECHOSESS_POSTGRES_DSN to a database they may create schemas in, such as postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-var noticeOnce sync.Once
-
-// skipNotice prints, once per test binary, that the package skips its PostgreSQL
-// tests and how to run them. Without -v, go test ./... shows nothing that a passing
-// package prints, so the line goes to the terminal when there is one (/dev/tty);
-// with -v, each skipped test says it already.
-func skipNotice() {
-	if testing.Verbose() {
-		return
-	}
-	pkg := "this package"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		pkg = strings.TrimSuffix(bi.Path, ".test")
-	}
-	line := pkg + ": PostgreSQL tests skipped; to run them, " + howToRun + "\n"
-	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		defer tty.Close()
-		tty.WriteString(line)
-		return
-	}
-	os.Stderr.WriteString(line)
-}
 
 // NewSchema creates an empty schema with a random name, to be dropped when the
 // test ends, and returns a DSN whose search_path is that schema.
@@ -118,10 +83,4 @@ func WithParam(dsn, key, value string) string {
 }
 
 // RandomHex returns 12 random hex digits, for names that no other test uses.
-func RandomHex(t testing.TB) string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
+var RandomHex = servicetest.RandomHex
