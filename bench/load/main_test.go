@@ -141,11 +141,10 @@ func TestRunInstancesNoStaleReads(t *testing.T) {
 }
 
 // TestRunRedisInstances runs two instances of each library's Redis app behind two
-// clients for a second and asks for no errors, and no stale reads at the instance
-// that acknowledged the client's last write. echosess's store reads its own writes
-// at once; another instance's rueidis cache may serve the older copy until Redis's
-// invalidation reaches it, which the load counts apart. scs and gorilla read Redis
-// on every request: nothing of theirs is stale.
+// clients for a second and asks for no errors and no stale reads on either
+// instance. echosess's cookie carries the session's version, and an instance whose
+// rueidis cache holds an older copy reads Redis; scs and gorilla read Redis on every
+// request.
 func TestRunRedisInstances(t *testing.T) {
 	if _, err := bench.OpenRedis(t.Context(), bench.RedisAddr()); err != nil {
 		if os.Getenv("CI") == "true" {
