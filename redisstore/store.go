@@ -136,7 +136,7 @@ func (s *Store) LoadVersion(ctx context.Context, key string, minVersion int64) (
 
 func (s *Store) load(ctx context.Context, key string, minVersion int64) (sessionstore.Record, error) {
 	read := func() rueidis.RedisResult { // a command is spent once sent
-		return s.client.Do(ctx, s.client.B().Hgetall().Key(s.recordKey(key)).Build())
+		return s.client.Do(ctx, s.readRecord(key))
 	}
 	var res rueidis.RedisResult
 	if s.cacheTTL > 0 {
@@ -146,7 +146,7 @@ func (s *Store) load(ctx context.Context, key string, minVersion int64) (session
 		// checked below anyway.
 		// Without the transaction, reads also go on when Redis is over maxmemory,
 		// where Redis 7.0 and 7.2 refuse every command of one (redis/redis#9926).
-		res = s.doCache(ctx, s.client.B().Hgetall().Key(s.recordKey(key)).Cache().ToStaticTTL(), s.cacheTTL)
+		res = s.doCache(ctx, s.client.B().Hmget().Key(s.recordKey(key)).Field(recordFields...).Cache().ToStaticTTL(), s.cacheTTL)
 	} else {
 		res = read()
 	}
@@ -169,49 +169,69 @@ func (s *Store) load(ctx context.Context, key string, minVersion int64) (session
 	return rec, nil
 }
 
-// decode turns the reply of HGETALL into a record; found is false for an empty
-// reply (no key).
+// recordFields are the fields of a record's hash that a load reads, by HMGET, whose
+// reply is an array in this order (a map of HGETALL's would cost an allocation).
+var recordFields = []string{"v", "e", "dl", "p", "u", "d", "c", "a", "ua", "ip", "lua", "lip"}
+
+// readRecord is the command that reads the record under key.
+func (s *Store) readRecord(key string) rueidis.Completed {
+	return s.client.B().Hmget().Key(s.recordKey(key)).Field(recordFields...).Build()
+}
+
+// decode turns the reply of readRecord into a record; found is false when the
+// key holds none of the record's fields (no key).
 func (s *Store) decode(key string, res rueidis.RedisResult) (rec sessionstore.Record, found bool, err error) {
-	m, err := res.AsStrMap()
+	vals, err := res.ToArray()
 	if err != nil {
 		if isRedisErr(err, "WRONGTYPE") {
 			return rec, false, fmt.Errorf("%w: the value under %q is no session record: %v", sessionstore.ErrDecode, key, err)
 		}
 		return rec, false, err
 	}
-	if len(m) == 0 {
+	if len(vals) != len(recordFields) {
+		return rec, false, fmt.Errorf("%w: HMGET of the session record under %q answered %d fields", sessionstore.ErrDecode, key, len(vals))
+	}
+	f := make([]string, 0, 16)[:len(vals)] // on the stack
+	for i := range vals {
+		if !vals[i].IsNil() {
+			f[i], _ = vals[i].ToString()
+			found = true
+		}
+	}
+	if !found {
 		return rec, false, nil
 	}
-	rec, err = decodeRecord(key, m)
+	rec, err = decodeRecord(key, f)
 	return rec, err == nil, err
 }
 
-func decodeRecord(key string, m map[string]string) (sessionstore.Record, error) {
+// decodeRecord makes the record under key of its fields f, in recordFields' order.
+func decodeRecord(key string, f []string) (sessionstore.Record, error) {
 	bad := func(field string) error {
 		return fmt.Errorf("%w: the session record under %q has no valid %s", sessionstore.ErrDecode, key, field)
 	}
-	rec := sessionstore.Record{Key: key, UserID: m["u"], Persistent: m["p"] == "1"}
+	rec := sessionstore.Record{Key: key, UserID: f[4], Persistent: f[3] == "1"}
 	var err error
-	if rec.Version, err = strconv.ParseInt(m["v"], 10, 64); err != nil || rec.Version < 1 {
+	if rec.Version, err = strconv.ParseInt(f[0], 10, 64); err != nil || rec.Version < 1 {
 		return rec, bad("version")
 	}
-	for _, f := range []struct {
-		name string
-		to   *time.Time
-	}{{"e", &rec.Expiry}, {"dl", &rec.Deadline}, {"c", &rec.Created}, {"a", &rec.LastActive}} {
-		ms, err := strconv.ParseInt(m[f.name], 10, 64)
+	for _, t := range []struct {
+		field int
+		to    *time.Time
+	}{{1, &rec.Expiry}, {2, &rec.Deadline}, {6, &rec.Created}, {7, &rec.LastActive}} {
+		ms, err := strconv.ParseInt(f[t.field], 10, 64)
 		if err != nil {
-			return rec, bad("time " + f.name)
+			return rec, bad("time " + recordFields[t.field])
 		}
-		*f.to = time.UnixMilli(ms)
+		*t.to = time.UnixMilli(ms)
 	}
-	if err := json.Unmarshal([]byte(m["d"]), &rec.Data); err != nil {
+	if err := json.Unmarshal([]byte(f[5]), &rec.Data); err != nil {
 		return rec, fmt.Errorf("%w: the data of the session record under %q: %v", sessionstore.ErrDecode, key, err)
 	}
 	if rec.Data == nil {
 		rec.Data = map[string]json.RawMessage{}
 	}
-	rec.Device = sessionstore.Device{UserAgent: m["ua"], IP: m["ip"], LastUserAgent: m["lua"], LastIP: m["lip"]}
+	rec.Device = sessionstore.Device{UserAgent: f[8], IP: f[9], LastUserAgent: f[10], LastIP: f[11]}
 	return rec, nil
 }
 

@@ -153,28 +153,28 @@ func TestWarmLoad(t *testing.T) {
 	if _, err := store.Load(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
-	hgetalls := func() string {
+	hmgets := func() string {
 		info, err := admin.Do(ctx, admin.B().Info().Section("commandstats").Build()).ToString()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for line := range strings.SplitSeq(info, "\r\n") {
-			if strings.HasPrefix(line, "cmdstat_hgetall:") {
-				calls, _, _ := strings.Cut(strings.TrimPrefix(line, "cmdstat_hgetall:"), ",")
+			if strings.HasPrefix(line, "cmdstat_hmget:") {
+				calls, _, _ := strings.Cut(strings.TrimPrefix(line, "cmdstat_hmget:"), ",")
 				return calls
 			}
 		}
-		t.Fatal("no HGETALL in the command stats")
+		t.Fatal("no HMGET in the command stats")
 		return ""
 	}
-	before := hgetalls()
+	before := hmgets()
 	for range 100 {
 		if got, err := store.Load(ctx, "k"); err != nil || got.Version != 1 {
 			t.Fatalf("Load = version %d, %v", got.Version, err)
 		}
 	}
-	if after := hgetalls(); after != before {
-		t.Fatalf("100 warm loads made Redis run HGETALL: %s before, %s after; want none", before, after)
+	if after := hmgets(); after != before {
+		t.Fatalf("100 warm loads made Redis run HMGET: %s before, %s after; want none", before, after)
 	}
 }
 

@@ -31,7 +31,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]sessionstore
 	}
 	cmds := make([]rueidis.Completed, len(members))
 	for i, key := range members {
-		cmds[i] = s.client.B().Hgetall().Key(s.recordKey(key)).Build()
+		cmds[i] = s.readRecord(key)
 	}
 	var recs []sessionstore.Record
 	for i, res := range s.client.DoMulti(ctx, cmds...) {
