@@ -25,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/echosess/echosess"
-	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/internal/tcpproxy"
 	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
@@ -156,18 +156,18 @@ func (in *instance) waitCached(t *testing.T, cookie string) {
 
 // postgresInstances returns two app instances on one new schema.
 func postgresInstances(t *testing.T) (a, b *instance) {
-	pools := adaptertest.NewPostgresPools(t, 2)
+	pools := allstores.NewPostgresPools(t, 2)
 	return newInstance(t, pgstore.New(pools[0])), newInstance(t, pgstore.New(pools[1]))
 }
 
 // mysqlInstances returns two app instances on one new MySQL database.
 func mysqlInstances(t *testing.T) (a, b *instance) {
-	dbs := adaptertest.NewMySQLDBs(t, 2)
+	dbs := allstores.NewMySQLDBs(t, 2)
 	return newInstance(t, mysqlstore.New(dbs[0])), newInstance(t, mysqlstore.New(dbs[1]))
 }
 
 func TestCoherentCache(t *testing.T) {
-	adaptertest.PostgresDSN(t)
+	allstores.PostgresDSN(t)
 	testCoherentCache(t, postgresInstances)
 	t.Run("ChangesInSQL", testPostgresChangesInSQL)
 	t.Run("ChangesFromOlderSnapshots", testPostgresOlderSnapshots)
@@ -176,7 +176,7 @@ func TestCoherentCache(t *testing.T) {
 
 // TestMySQLCoherentCache is TestCoherentCache on MySQL or MariaDB.
 func TestMySQLCoherentCache(t *testing.T) {
-	adaptertest.MySQLDSN(t)
+	allstores.MySQLDSN(t)
 	testCoherentCache(t, mysqlInstances)
 	t.Run("ChangesInSQL", testMySQLChangesInSQL)
 	t.Run("ChangesFromOlderSnapshots", testMySQLOlderSnapshots)
@@ -304,7 +304,7 @@ func testCoherentCache(t *testing.T, twoInstances func(t *testing.T) (a, b *inst
 // testPostgresChangesInSQL: changes made in SQL, outside the library, reach B's
 // cache too: an UPDATE that keeps the version, and a TRUNCATE.
 func testPostgresChangesInSQL(t *testing.T) {
-	pools := adaptertest.NewPostgresPools(t, 2)
+	pools := allstores.NewPostgresPools(t, 2)
 	a, b := newInstance(t, pgstore.New(pools[0])), newInstance(t, pgstore.New(pools[1]))
 	var cookie string
 	a.write(t, "k", "v", &cookie)
@@ -326,7 +326,7 @@ func testPostgresChangesInSQL(t *testing.T) {
 // the session gone.
 func testPostgresOlderSnapshots(t *testing.T) {
 	ctx := context.Background()
-	pools := adaptertest.NewPostgresPools(t, 2)
+	pools := allstores.NewPostgresPools(t, 2)
 	store := pgstore.New(pools[0])
 	t.Cleanup(func() { store.Close() })
 	a := &instance{outageApp: newOutageApp(t, echosess.Config{Store: store})} // no cache: nothing listens
@@ -362,7 +362,7 @@ func testPostgresOlderSnapshots(t *testing.T) {
 // cache, so a change on A is read at once; once B listens again it starts with an
 // empty cache, and uses it again.
 func testListenerOutage(t *testing.T) {
-	pools := adaptertest.NewPostgresPools(t, 2)
+	pools := allstores.NewPostgresPools(t, 2)
 	a := newInstance(t, pgstore.New(pools[0]))
 
 	// B's pool connects directly, except that while throughProxy is set new
@@ -434,7 +434,7 @@ func testListenerOutage(t *testing.T) {
 // too: an UPDATE that keeps the version, and a DELETE. (A TRUNCATE fires no
 // trigger on MySQL, and goes unreported.)
 func testMySQLChangesInSQL(t *testing.T) {
-	dbs := adaptertest.NewMySQLDBs(t, 2)
+	dbs := allstores.NewMySQLDBs(t, 2)
 	a, b := newInstance(t, mysqlstore.New(dbs[0])), newInstance(t, mysqlstore.New(dbs[1]))
 	var cookie string
 	a.write(t, "k", "v", &cookie)
@@ -456,7 +456,7 @@ func testMySQLChangesInSQL(t *testing.T) {
 // which no snapshot holds), and B finds the session gone.
 func testMySQLOlderSnapshots(t *testing.T) {
 	ctx := context.Background()
-	dbs := adaptertest.NewMySQLDBs(t, 2)
+	dbs := allstores.NewMySQLDBs(t, 2)
 	a := &instance{outageApp: newOutageApp(t, echosess.Config{Store: mysqlstore.New(dbs[0])})} // no cache: nothing listens
 	var cookie string
 	a.write(t, "k", "v", &cookie)
@@ -495,8 +495,8 @@ func testMySQLOlderSnapshots(t *testing.T) {
 // held before a change on A. Once the connections are back, B starts with an empty
 // cache, reads the change, and uses its cache again.
 func testMySQLListenerOutage(t *testing.T) {
-	dsn := mysqlstore.DSN(adaptertest.NewMySQLDatabase(t))
-	direct := adaptertest.OpenMySQL(t, dsn)
+	dsn := mysqlstore.DSN(allstores.NewMySQLDatabase(t))
+	direct := allstores.OpenMySQL(t, dsn)
 	if err := mysqlstore.Migrate(context.Background(), direct); err != nil {
 		t.Fatal(err)
 	}
@@ -553,16 +553,16 @@ func testMySQLListenerOutage(t *testing.T) {
 // one instance to the other instance's cache hearing of it, under load: 4 clients
 // writing as fast as they can through instance A for a second.
 func TestCoherentCachePropagation(t *testing.T) {
-	adaptertest.PostgresDSN(t)
-	pools := adaptertest.NewPostgresPools(t, 2)
+	allstores.PostgresDSN(t)
+	pools := allstores.NewPostgresPools(t, 2)
 	testPropagation(t, pgstore.New(pools[0]), pgstore.New(pools[1]))
 }
 
 // TestMySQLCoherentCachePropagation is TestCoherentCachePropagation on MySQL or
 // MariaDB.
 func TestMySQLCoherentCachePropagation(t *testing.T) {
-	adaptertest.MySQLDSN(t)
-	dbs := adaptertest.NewMySQLDBs(t, 2)
+	allstores.MySQLDSN(t)
+	dbs := allstores.NewMySQLDBs(t, 2)
 	testPropagation(t, mysqlstore.New(dbs[0]), mysqlstore.New(dbs[1]))
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/memstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
@@ -34,7 +35,7 @@ func isLocked(msg string) bool {
 // request may fail, none with "database is locked", and no write may be lost.
 func TestSQLiteConcurrentSessions(t *testing.T) {
 	for _, cached := range []bool{false, true} {
-		v := adaptertest.Variant{Name: "sqlite", NewStore: adaptertest.NewSQLiteStore, Cached: cached}
+		v := adaptertest.Variant{Name: "sqlite", NewStore: allstores.NewSQLiteStore, Cached: cached}
 		if cached {
 			v.Name += "+cache"
 		}
@@ -135,7 +136,7 @@ func readAll(resp *http.Response) string {
 func TestConcurrentKeysAcrossApps(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "sessions.db")
-		db := adaptertest.OpenSQLite(t, path)
+		db := allstores.OpenSQLite(t, path)
 		if err := sqlitestore.Migrate(context.Background(), db); err != nil {
 			t.Fatal(err)
 		}
@@ -144,12 +145,12 @@ func TestConcurrentKeysAcrossApps(t *testing.T) {
 				return sqlitestore.New(db, memstore.WithClock(now))
 			},
 			func(t *testing.T, now func() time.Time) echosess.Store {
-				return sqlitestore.New(adaptertest.OpenSQLite(t, path), memstore.WithClock(now))
+				return sqlitestore.New(allstores.OpenSQLite(t, path), memstore.WithClock(now))
 			})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := adaptertest.NewPostgresSchema(t)
-		pool := adaptertest.OpenPostgres(t, dsn)
+		dsn := allstores.NewPostgresSchema(t)
+		pool := allstores.OpenPostgres(t, dsn)
 		db := stdlib.OpenDBFromPool(pool)
 		defer db.Close()
 		if err := pgstore.Migrate(context.Background(), db); err != nil {
@@ -160,7 +161,7 @@ func TestConcurrentKeysAcrossApps(t *testing.T) {
 				return pgstore.New(pool, memstore.WithClock(now))
 			},
 			func(t *testing.T, now func() time.Time) echosess.Store {
-				return pgstore.New(adaptertest.OpenPostgres(t, dsn), memstore.WithClock(now))
+				return pgstore.New(allstores.OpenPostgres(t, dsn), memstore.WithClock(now))
 			})
 	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/memstore"
 	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
@@ -44,7 +45,7 @@ type corruptor func(t *testing.T, key string, data []byte)
 func TestCorruptedSQLiteRow(t *testing.T) {
 	var db *sql.DB
 	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
-		db = adaptertest.NewSQLiteDB(t)
+		db = allstores.NewSQLiteDB(t)
 		return sqlitestore.New(db, memstore.WithClock(now))
 	}
 	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
@@ -56,7 +57,7 @@ func TestCorruptedSQLiteRow(t *testing.T) {
 func TestCorruptedPostgresRow(t *testing.T) {
 	var pool *pgxpool.Pool
 	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
-		pool = adaptertest.NewPostgresPool(t)
+		pool = allstores.NewPostgresPool(t)
 		return pgstore.New(pool, memstore.WithClock(now))
 	}
 	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
@@ -68,10 +69,10 @@ func TestCorruptedPostgresRow(t *testing.T) {
 }
 
 func TestCorruptedMySQLRow(t *testing.T) {
-	adaptertest.MySQLDSN(t)
+	allstores.MySQLDSN(t)
 	var db *sql.DB
 	newStore := func(t *testing.T, now func() time.Time) echosess.Store {
-		db = adaptertest.NewMySQLDB(t)
+		db = allstores.NewMySQLDB(t)
 		return mysqlstore.New(db, memstore.WithClock(now))
 	}
 	testCorruptedRow(t, newStore, func(t *testing.T, key string, data []byte) {
@@ -122,7 +123,7 @@ func TestOutOfRangeRow(t *testing.T) {
 			t.Run("sqlite/"+c.name, func(t *testing.T) {
 				var db *sql.DB
 				newStore := func(t *testing.T, now func() time.Time) echosess.Store {
-					db = adaptertest.NewSQLiteDB(t)
+					db = allstores.NewSQLiteDB(t)
 					return sqlitestore.New(db, memstore.WithClock(now))
 				}
 				testLostRow(t, newStore, func(t *testing.T, key string) {
@@ -133,7 +134,7 @@ func TestOutOfRangeRow(t *testing.T) {
 			t.Run("mysql/"+c.name, func(t *testing.T) {
 				var db *sql.DB
 				newStore := func(t *testing.T, now func() time.Time) echosess.Store {
-					db = adaptertest.NewMySQLDB(t)
+					db = allstores.NewMySQLDB(t)
 					return mysqlstore.New(db, memstore.WithClock(now))
 				}
 				testLostRow(t, newStore, func(t *testing.T, key string) {
@@ -145,7 +146,7 @@ func TestOutOfRangeRow(t *testing.T) {
 		t.Run("postgres/"+c.name, func(t *testing.T) {
 			var pool *pgxpool.Pool
 			newStore := func(t *testing.T, now func() time.Time) echosess.Store {
-				pool = adaptertest.NewPostgresPool(t)
+				pool = allstores.NewPostgresPool(t)
 				return pgstore.New(pool, memstore.WithClock(now))
 			}
 			testLostRow(t, newStore, func(t *testing.T, key string) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/internal/adaptertest/echov4"
 	"github.com/echosess/echosess/memstore"
 )
@@ -38,13 +39,13 @@ func newHarness(t *testing.T, v adaptertest.Variant, configure func(*adaptertest
 
 const cookieName = adaptertest.CookieName
 
-func TestMiddleware(t *testing.T)       { adaptertest.RunMiddleware(t, echoV4{}, adaptertest.Variants) }
-func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV4{}, adaptertest.Variants) }
-func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV4{}, adaptertest.Variants) }
+func TestMiddleware(t *testing.T)       { adaptertest.RunMiddleware(t, echoV4{}, allstores.Variants) }
+func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV4{}, allstores.Variants) }
+func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV4{}, allstores.Variants) }
 func TestSkipper(t *testing.T)          { adaptertest.RunSkipper(t, echoV4{}) }
 func TestMiddlewarePanics(t *testing.T) { adaptertest.RunBadConfig(t, v4) }
-func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV4{}, adaptertest.Variants) }
-func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV4{}, adaptertest.Variants) }
+func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV4{}, allstores.Variants) }
+func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV4{}, allstores.Variants) }
 
 func TestNoMiddleware(t *testing.T) {
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())

@@ -23,6 +23,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/memstore"
 	"github.com/labstack/echo/v4"
 )
@@ -176,7 +177,7 @@ var hostileTests = []struct {
 
 // TestHostileInput runs each hostile input on every store variant.
 func TestHostileInput(t *testing.T) {
-	for _, v := range adaptertest.Variants {
+	for _, v := range allstores.Variants {
 		t.Run(v.Name, func(t *testing.T) {
 			for _, tt := range hostileTests {
 				t.Run(tt.name, func(t *testing.T) { tt.fn(t, newHostileApp(t, v)) })

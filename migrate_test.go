@@ -29,7 +29,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/echosess/echosess"
-	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/migrations"
 	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
@@ -46,17 +46,17 @@ type migrationBackend struct {
 
 var migrationBackends = []migrationBackend{
 	{"sqlite", goose.DialectSQLite3, sqlitestore.Migrate, func(t *testing.T) (*sql.DB, echosess.Store) {
-		db := adaptertest.OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
+		db := allstores.OpenSQLite(t, filepath.Join(t.TempDir(), "sessions.db"))
 		return db, sqlitestore.New(db)
 	}},
 	{"postgres", goose.DialectPostgres, pgstore.Migrate, func(t *testing.T) (*sql.DB, echosess.Store) {
-		pool := adaptertest.OpenPostgres(t, adaptertest.NewPostgresSchema(t))
+		pool := allstores.OpenPostgres(t, allstores.NewPostgresSchema(t))
 		db := stdlib.OpenDBFromPool(pool)
 		t.Cleanup(func() { db.Close() })
 		return db, pgstore.New(pool)
 	}},
 	{"mysql", goose.DialectMySQL, mysqlstore.Migrate, func(t *testing.T) (*sql.DB, echosess.Store) {
-		db := adaptertest.OpenMySQL(t, mysqlstore.DSN(adaptertest.NewMySQLDatabase(t)))
+		db := allstores.OpenMySQL(t, mysqlstore.DSN(allstores.NewMySQLDatabase(t)))
 		return db, mysqlstore.New(db)
 	}},
 }
@@ -125,7 +125,7 @@ func appliedVersions(t *testing.T, db *sql.DB) []int64 {
 func wantWorkingStore(t *testing.T, s echosess.Store) {
 	t.Helper()
 	ctx := context.Background()
-	rec := sessionRecord("migrated-"+adaptertest.RandomHex(t), time.Now().Add(time.Hour), 0, "k", "v")
+	rec := sessionRecord("migrated-"+allstores.RandomHex(t), time.Now().Add(time.Hour), 0, "k", "v")
 	if err := s.Save(ctx, rec); err != nil {
 		t.Fatalf("Save on the migrated table: %v", err)
 	}
@@ -190,11 +190,11 @@ func TestMigrateDownThenUp(t *testing.T) {
 // database: the advisory lock lets exactly one of them apply the migration.
 func TestPostgresMigrateConcurrently(t *testing.T) {
 	ctx := context.Background()
-	dsn := adaptertest.NewPostgresSchema(t)
+	dsn := allstores.NewPostgresSchema(t)
 	const instances = 4
 	dbs := make([]*sql.DB, instances)
 	for i := range dbs {
-		dbs[i] = stdlib.OpenDBFromPool(adaptertest.OpenPostgres(t, dsn))
+		dbs[i] = stdlib.OpenDBFromPool(allstores.OpenPostgres(t, dsn))
 		t.Cleanup(func() { dbs[i].Close() })
 	}
 	var wg sync.WaitGroup
@@ -216,11 +216,11 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 // goose alone, which takes no lock on MySQL, would have several create the table.
 func TestMySQLMigrateConcurrently(t *testing.T) {
 	ctx := context.Background()
-	dsn := mysqlstore.DSN(adaptertest.NewMySQLDatabase(t))
+	dsn := mysqlstore.DSN(allstores.NewMySQLDatabase(t))
 	const instances = 4
 	dbs := make([]*sql.DB, instances)
 	for i := range dbs {
-		dbs[i] = adaptertest.OpenMySQL(t, dsn)
+		dbs[i] = allstores.OpenMySQL(t, dsn)
 	}
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -332,7 +332,7 @@ func TestGooseCLI(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "cli.db")
 		docGoose(t, bin, "sqlite3", path)
 
-		db := adaptertest.OpenSQLite(t, path)
+		db := allstores.OpenSQLite(t, path)
 		if err := sqlitestore.Migrate(context.Background(), db); err != nil {
 			t.Fatalf("Migrate after goose up: %v", err)
 		}
@@ -343,7 +343,7 @@ func TestGooseCLI(t *testing.T) {
 		dsn := newPostgresDatabase(t)
 		docGoose(t, bin, "postgres", dsn)
 
-		pool := adaptertest.OpenPostgres(t, dsn)
+		pool := allstores.OpenPostgres(t, dsn)
 		db := stdlib.OpenDBFromPool(pool)
 		defer db.Close()
 		if err := pgstore.Migrate(context.Background(), db); err != nil {
@@ -353,10 +353,10 @@ func TestGooseCLI(t *testing.T) {
 		wantWorkingStore(t, pgstore.New(pool))
 	})
 	t.Run("mysql", func(t *testing.T) {
-		dsn := adaptertest.NewMySQLDatabase(t)
+		dsn := allstores.NewMySQLDatabase(t)
 		docGoose(t, bin, "mysql", dsn)
 
-		db := adaptertest.OpenMySQL(t, mysqlstore.DSN(dsn))
+		db := allstores.OpenMySQL(t, mysqlstore.DSN(dsn))
 		if err := mysqlstore.Migrate(context.Background(), db); err != nil {
 			t.Fatalf("Migrate after goose up: %v", err)
 		}
@@ -393,11 +393,11 @@ func wantApplied(t *testing.T, status string) {
 // returns its DSN.
 func newPostgresDatabase(t *testing.T) string {
 	t.Helper()
-	dsn := adaptertest.PostgresDSN(t)
-	name := "echosess_test_" + adaptertest.RandomHex(t)
-	adaptertest.AdminExec(t, dsn, "CREATE DATABASE "+name)
-	t.Cleanup(func() { adaptertest.AdminExec(t, dsn, "DROP DATABASE "+name+" WITH (FORCE)") })
-	return adaptertest.WithPostgresParam(dsn, "dbname", name)
+	dsn := allstores.PostgresDSN(t)
+	name := "echosess_test_" + allstores.RandomHex(t)
+	allstores.AdminExec(t, dsn, "CREATE DATABASE "+name)
+	t.Cleanup(func() { allstores.AdminExec(t, dsn, "DROP DATABASE "+name+" WITH (FORCE)") })
+	return allstores.WithPostgresParam(dsn, "dbname", name)
 }
 
 // logRecorder is a slog.Handler that hands each record to the test, for tests that
@@ -467,7 +467,7 @@ func TestSQLiteMigrateConcurrently(t *testing.T) {
 	const rounds = 12
 	for round := range rounds {
 		path := filepath.Join(t.TempDir(), "sessions.db")
-		dbs := []*sql.DB{adaptertest.OpenSQLite(t, path), adaptertest.OpenSQLite(t, path)}
+		dbs := []*sql.DB{allstores.OpenSQLite(t, path), allstores.OpenSQLite(t, path)}
 		start := make(chan struct{})
 		errs := make(chan error, len(dbs))
 		for _, db := range dbs {
@@ -556,8 +556,8 @@ const echosessLockID int64 = 0x6563686f73657373
 // with an error naming the holder.
 func TestPostgresMigrateWaitsForLock(t *testing.T) {
 	ctx := context.Background()
-	dsn := adaptertest.NewPostgresSchema(t)
-	holder, err := pgx.Connect(ctx, adaptertest.WithPostgresParam(dsn, "application_name", "deploy-job-7"))
+	dsn := allstores.NewPostgresSchema(t)
+	holder, err := pgx.Connect(ctx, allstores.WithPostgresParam(dsn, "application_name", "deploy-job-7"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,7 +565,7 @@ func TestPostgresMigrateWaitsForLock(t *testing.T) {
 	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", echosessLockID); err != nil {
 		t.Fatal(err)
 	}
-	db := stdlib.OpenDBFromPool(adaptertest.OpenPostgres(t, dsn))
+	db := stdlib.OpenDBFromPool(allstores.OpenPostgres(t, dsn))
 	defer db.Close()
 	logs := recordDefaultLog(t)
 	wantHolder := func(r slog.Record) {
@@ -615,8 +615,8 @@ func TestPostgresMigrateWaitsForLock(t *testing.T) {
 // another database does not hold it up.
 func TestMySQLMigrateWaitsForLock(t *testing.T) {
 	ctx := context.Background()
-	dsn := mysqlstore.DSN(adaptertest.NewMySQLDatabase(t))
-	elsewhere := adaptertest.OpenMySQL(t, mysqlstore.DSN(adaptertest.NewMySQLDatabase(t)))
+	dsn := mysqlstore.DSN(allstores.NewMySQLDatabase(t))
+	elsewhere := allstores.OpenMySQL(t, mysqlstore.DSN(allstores.NewMySQLDatabase(t)))
 	lock := func(db *sql.DB) (*sql.Conn, int64) {
 		conn, err := db.Conn(ctx)
 		if err != nil {
@@ -631,8 +631,8 @@ func TestMySQLMigrateWaitsForLock(t *testing.T) {
 		return conn, id
 	}
 	lock(elsewhere)
-	holder, holderID := lock(adaptertest.OpenMySQL(t, dsn))
-	db := adaptertest.OpenMySQL(t, dsn)
+	holder, holderID := lock(allstores.OpenMySQL(t, dsn))
+	db := allstores.OpenMySQL(t, dsn)
 	logs := recordDefaultLog(t)
 	wantHolder := func(r slog.Record) {
 		t.Helper()

@@ -27,6 +27,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/internal/tcpproxy"
 	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
@@ -36,8 +37,8 @@ import (
 // it through a new tcpproxy.Proxy, and a pool that reaches it directly.
 func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpproxy.Proxy, direct *pgxpool.Pool) {
 	t.Helper()
-	dsn := adaptertest.NewPostgresSchema(t)
-	direct = adaptertest.OpenPostgres(t, dsn)
+	dsn := allstores.NewPostgresSchema(t)
+	direct = allstores.OpenPostgres(t, dsn)
 	db := stdlib.OpenDBFromPool(direct)
 	defer db.Close()
 	if err := pgstore.Migrate(context.Background(), db); err != nil {
@@ -66,8 +67,8 @@ func proxiedPostgres(t *testing.T) (proxied *pgxpool.Pool, p *tcpproxy.Proxy, di
 // server through a new tcpproxy.Proxy, and a store that reaches it directly.
 func proxiedMySQL(t *testing.T) (proxied echosess.Store, p *tcpproxy.Proxy, direct echosess.Store) {
 	t.Helper()
-	dsn := mysqlstore.DSN(adaptertest.NewMySQLDatabase(t))
-	db := adaptertest.OpenMySQL(t, dsn)
+	dsn := mysqlstore.DSN(allstores.NewMySQLDatabase(t))
+	db := allstores.OpenMySQL(t, dsn)
 	if err := mysqlstore.Migrate(context.Background(), db); err != nil {
 		t.Fatalf("migrate mysql: %v", err)
 	}
@@ -284,7 +285,7 @@ func TestPostgresOutage(t *testing.T) {
 
 // TestMySQLOutage is TestPostgresOutage on MySQL or MariaDB.
 func TestMySQLOutage(t *testing.T) {
-	adaptertest.MySQLDSN(t)
+	allstores.MySQLDSN(t)
 	testOutages(t, proxiedMySQL)
 }
 

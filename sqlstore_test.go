@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/echosess/echosess"
-	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
@@ -32,7 +32,7 @@ type sqlBackend struct {
 
 var sqlBackends = []sqlBackend{
 	{"SQLite", func(t *testing.T, opts ...sqlstore.Option) (*sqlstore.Store, func(string, ...any)) {
-		db := adaptertest.NewSQLiteDB(t)
+		db := allstores.NewSQLiteDB(t)
 		return sqlitestore.New(db, opts...), func(query string, args ...any) {
 			t.Helper()
 			if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
@@ -41,7 +41,7 @@ var sqlBackends = []sqlBackend{
 		}
 	}},
 	{"Postgres", func(t *testing.T, opts ...sqlstore.Option) (*sqlstore.Store, func(string, ...any)) {
-		pool := adaptertest.NewPostgresPool(t)
+		pool := allstores.NewPostgresPool(t)
 		return pgstore.New(pool, opts...), func(query string, args ...any) {
 			t.Helper()
 			if _, err := pool.Exec(context.Background(), numberPlaceholders(query), args...); err != nil {
@@ -50,7 +50,7 @@ var sqlBackends = []sqlBackend{
 		}
 	}},
 	{"MySQL", func(t *testing.T, opts ...sqlstore.Option) (*sqlstore.Store, func(string, ...any)) {
-		db := adaptertest.NewMySQLDB(t)
+		db := allstores.NewMySQLDB(t)
 		return mysqlstore.New(db, opts...), func(query string, args ...any) {
 			t.Helper()
 			if _, err := db.ExecContext(context.Background(), quoteKey(query), args...); err != nil {
@@ -81,47 +81,47 @@ func numberPlaceholders(query string) string {
 }
 
 func TestSQLiteStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) echosess.Store { return sqlitestore.New(adaptertest.NewSQLiteDB(t)) })
+	storetest.Run(t, func(t *testing.T) echosess.Store { return sqlitestore.New(allstores.NewSQLiteDB(t)) })
 }
 
 func TestSQLiteStoreBehindCache(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		return echosess.WithCache(sqlitestore.New(adaptertest.NewSQLiteDB(t)), echosess.NewMemoryStore(), nil)
+		return echosess.WithCache(sqlitestore.New(allstores.NewSQLiteDB(t)), echosess.NewMemoryStore(), nil)
 	})
 }
 
 func TestPostgresStore(t *testing.T) {
-	adaptertest.PostgresDSN(t)
-	storetest.Run(t, func(t *testing.T) echosess.Store { return pgstore.New(adaptertest.NewPostgresPool(t)) })
+	allstores.PostgresDSN(t)
+	storetest.Run(t, func(t *testing.T) echosess.Store { return pgstore.New(allstores.NewPostgresPool(t)) })
 }
 
 func TestPostgresStoreBehindCache(t *testing.T) {
-	adaptertest.PostgresDSN(t)
+	allstores.PostgresDSN(t)
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		store := pgstore.New(adaptertest.NewPostgresPool(t))
+		store := pgstore.New(allstores.NewPostgresPool(t))
 		t.Cleanup(func() { store.Close() })
 		return echosess.WithCache(store, echosess.NewMemoryStore(), nil)
 	})
 }
 
 func TestMySQLStore(t *testing.T) {
-	adaptertest.MySQLDSN(t)
-	storetest.Run(t, func(t *testing.T) echosess.Store { return mysqlstore.New(adaptertest.NewMySQLDB(t)) })
+	allstores.MySQLDSN(t)
+	storetest.Run(t, func(t *testing.T) echosess.Store { return mysqlstore.New(allstores.NewMySQLDB(t)) })
 }
 
 func TestMySQLStoreBehindCache(t *testing.T) {
-	adaptertest.MySQLDSN(t)
+	allstores.MySQLDSN(t)
 	storetest.Run(t, func(t *testing.T) echosess.Store {
-		return echosess.WithCache(mysqlstore.New(adaptertest.NewMySQLDB(t)), echosess.NewMemoryStore(), nil)
+		return echosess.WithCache(mysqlstore.New(allstores.NewMySQLDB(t)), echosess.NewMemoryStore(), nil)
 	})
 }
 
 // TestPostgresChangeFeed checks that a PostgreSQL store reports the changes that
 // another store on the same table, as another app instance's, makes.
 func TestPostgresChangeFeed(t *testing.T) {
-	adaptertest.PostgresDSN(t)
+	allstores.PostgresDSN(t)
 	storetest.ChangeFeed(t, func(t *testing.T) (echosess.ChangeFeed, echosess.Store) {
-		pools := adaptertest.NewPostgresPools(t, 2)
+		pools := allstores.NewPostgresPools(t, 2)
 		feed, writer := pgstore.New(pools[0]), pgstore.New(pools[1])
 		t.Cleanup(func() { feed.Close() })
 		return feed, writer
@@ -131,9 +131,9 @@ func TestPostgresChangeFeed(t *testing.T) {
 // TestMySQLChangeFeed checks that a MySQL store reports the changes that another
 // store on the same table, as another app instance's, makes.
 func TestMySQLChangeFeed(t *testing.T) {
-	adaptertest.MySQLDSN(t)
+	allstores.MySQLDSN(t)
 	storetest.ChangeFeed(t, func(t *testing.T) (echosess.ChangeFeed, echosess.Store) {
-		dbs := adaptertest.NewMySQLDBs(t, 2)
+		dbs := allstores.NewMySQLDBs(t, 2)
 		feed, writer := mysqlstore.New(dbs[0]), mysqlstore.New(dbs[1])
 		t.Cleanup(func() { feed.Close() })
 		return feed, writer
@@ -316,7 +316,7 @@ func TestSQLStoreTouchWritesNoData(t *testing.T) {
 
 func TestSQLStoreDatabaseErrors(t *testing.T) {
 	ctx := context.Background()
-	db := adaptertest.NewSQLiteDB(t)
+	db := allstores.NewSQLiteDB(t)
 	s := sqlitestore.New(db)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -344,7 +344,7 @@ func TestSQLStoreDatabaseErrors(t *testing.T) {
 func TestSQLiteConcurrentWriters(t *testing.T) {
 	const writers, saves = 64, 10
 	ctx := context.Background()
-	db := adaptertest.NewSQLiteDB(t)
+	db := allstores.NewSQLiteDB(t)
 	s := sqlitestore.New(db)
 	if err := s.Save(ctx, sessionRecord("shared", time.Now().Add(time.Hour), 0, "n", "0")); err != nil {
 		t.Fatal(err)
@@ -440,7 +440,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 // every expired row exactly once.
 func TestPostgresDeleteExpiredConcurrent(t *testing.T) {
 	ctx := context.Background()
-	pool := adaptertest.NewPostgresPool(t)
+	pool := allstores.NewPostgresPool(t)
 	clock := newManualClock()
 	s := pgstore.New(pool, sqlstore.WithClock(clock.Now), sqlstore.WithDeleteBatch(7))
 	const rows = 300

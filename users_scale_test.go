@@ -44,7 +44,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/echosess/echosess"
-	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
 )
@@ -249,9 +249,9 @@ func sqliteScaleFixture(b *testing.B, rows int) *scaleFixture {
 }
 
 func postgresScaleFixture(b *testing.B, rows int) *scaleFixture {
-	dsn := adaptertest.PostgresDSN(b)
+	dsn := allstores.PostgresDSN(b)
 	ctx := context.Background()
-	schema := "echosess_users_" + adaptertest.RandomHex(b)
+	schema := "echosess_users_" + allstores.RandomHex(b)
 	if err := scaleAdminExec(ctx, dsn, "CREATE SCHEMA "+schema); err != nil {
 		b.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func postgresScaleFixture(b *testing.B, rows int) *scaleFixture {
 			fmt.Fprintln(os.Stderr, err)
 		}
 	})
-	pool, err := pgxpool.New(ctx, adaptertest.WithPostgresParam(dsn, "search_path", schema))
+	pool, err := pgxpool.New(ctx, allstores.WithPostgresParam(dsn, "search_path", schema))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestUserSessionQueryPlans(t *testing.T) {
 	}
 	ctx := context.Background()
 	t.Run("sqlite", func(t *testing.T) {
-		db := adaptertest.NewSQLiteDB(t)
+		db := allstores.NewSQLiteDB(t)
 		start := time.Now()
 		if err := seedSQLiteScale(ctx, db, sqliteRows); err != nil {
 			t.Fatal(err)
@@ -442,7 +442,7 @@ func TestUserSessionQueryPlans(t *testing.T) {
 		t.Logf("after ANALYZE:\n%s", checkSQLitePlans(t, ctx, db))
 	})
 	t.Run("mysql", func(t *testing.T) {
-		db := adaptertest.NewMySQLDB(t)
+		db := allstores.NewMySQLDB(t)
 		start := time.Now()
 		if err := seedMySQLScale(ctx, db, postgresRows); err != nil {
 			t.Fatal(err)
@@ -451,7 +451,7 @@ func TestUserSessionQueryPlans(t *testing.T) {
 		t.Logf("after ANALYZE TABLE:\n%s", checkMySQLPlans(t, ctx, db))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		pool := adaptertest.NewPostgresPool(t)
+		pool := allstores.NewPostgresPool(t)
 		start := time.Now()
 		if err := seedPostgresScale(ctx, pool, postgresRows); err != nil {
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/echosess/echosess"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 )
 
 // TestRevokeOutsideRequest (issue 14): a password-reset job or an admin tool revokes
@@ -20,7 +21,7 @@ import (
 // the next request of each is logged out at once, also where the middleware keeps a
 // cache in front of the store.
 func TestRevokeOutsideRequest(t *testing.T) {
-	for _, v := range adaptertest.Variants {
+	for _, v := range allstores.Variants {
 		t.Run(v.Name, func(t *testing.T) {
 			store := v.NewStore(t, time.Now)
 			call := userApp(t, v, store)
@@ -60,7 +61,7 @@ func TestRevokeOutsideRequest(t *testing.T) {
 // and before it ended them, on every store and through the middleware's cache: none
 // of the user's sessions is live once it returns.
 func TestRevokeAllWinsOverRenewal(t *testing.T) {
-	for _, v := range adaptertest.Variants {
+	for _, v := range allstores.Variants {
 		t.Run(v.Name, func(t *testing.T) {
 			store := v.NewStore(t, time.Now)
 			call := userApp(t, v, store)

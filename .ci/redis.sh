@@ -63,6 +63,13 @@ if grep -q 'redis/rueidis' go.mod go.sum || go list -deps -test ./... | grep -q 
 	exit 1
 fi
 
+# Nor do the Redis module's tests reach a SQL driver or goose: the adapter tables'
+# SQL variants live apart from them (internal/adaptertest/allstores).
+if go -C redisstore list -deps -test ./... | grep -E 'jackc/pgx|pressly/goose|modernc.org/sqlite|go-sql-driver/mysql'; then
+	echo "the redisstore module's tests compile the SQL packages above" >&2
+	exit 1
+fi
+
 go -C redisstore vet ./...
 (cd redisstore && go tool -modfile=../tools/go.mod staticcheck ./...)
 CI=${CI:-true} go -C redisstore test -count=1 -race ./...

@@ -12,6 +12,7 @@ import (
 
 	echosess "github.com/echosess/echosess/echov5"
 	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/internal/engine"
 )
 
@@ -57,13 +58,13 @@ func (a echoV5) Serve(cfg adaptertest.Config, outside, inside adaptertest.Middle
 	return e
 }
 
-func TestMiddleware(t *testing.T)       { adaptertest.RunMiddleware(t, echoV5{}, adaptertest.Variants) }
-func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV5{}, adaptertest.Variants) }
-func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV5{}, adaptertest.Variants) }
+func TestMiddleware(t *testing.T)       { adaptertest.RunMiddleware(t, echoV5{}, allstores.Variants) }
+func TestLifecycle(t *testing.T)        { adaptertest.RunLifecycle(t, echoV5{}, allstores.Variants) }
+func TestLinearizable(t *testing.T)     { adaptertest.RunLinearizable(t, echoV5{}, allstores.Variants) }
 func TestSkipper(t *testing.T)          { adaptertest.RunSkipper(t, echoV5{}) }
 func TestMiddlewarePanics(t *testing.T) { adaptertest.RunBadConfig(t, v5) }
-func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV5{}, adaptertest.Variants) }
-func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV5{}, adaptertest.Variants) }
+func TestHardening(t *testing.T)        { adaptertest.RunHardening(t, echoV5{}, allstores.Variants) }
+func TestUserSessions(t *testing.T)     { adaptertest.RunUsers(t, echoV5{}, allstores.Variants) }
 
 func TestNoMiddleware(t *testing.T) {
 	adaptertest.RunNoMiddleware(t, v5, echo.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder()))
@@ -75,7 +76,7 @@ func TestNoMiddleware(t *testing.T) {
 // newHarness starts the suite's app on Echo v5 as a configures it.
 func newHarness(t *testing.T, a echoV5) *adaptertest.Harness {
 	t.Helper()
-	return adaptertest.NewHarness(t, a, adaptertest.Variants[0], nil)
+	return adaptertest.NewHarness(t, a, allstores.Variants[0], nil)
 }
 
 // setThen returns a handler that sets k=v and then answers with respond.

@@ -602,7 +602,7 @@ func testStoreDownOnLoad(t *testing.T, v variant) {
 
 // RunSkipper checks that a request the Skipper skips has no session.
 func RunSkipper(t *testing.T, a Adapter) {
-	h := NewHarness(t, a, Variants[0], func(c *Config) {
+	h := NewHarness(t, a, Variant{Name: "memory", NewStore: NewMemoryStore}, func(c *Config) {
 		c.Skipper = func(c Ctx) bool { return c.Path() == "/get" }
 	})
 	if r := h.Browser().Get("/get", "k", "a"); r.Body != "ErrNoMiddleware" {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/echosess/echosess/internal/adaptertest"
+	"github.com/echosess/echosess/internal/adaptertest/allstores"
 	"github.com/echosess/echosess/internal/engine"
 	"github.com/echosess/echosess/memstore"
 	"github.com/echosess/echosess/pgstore"
@@ -27,10 +27,10 @@ func TestEndListed(t *testing.T) {
 			return memstore.New(memstore.WithClock(now))
 		},
 		"sqlite": func(t *testing.T, now func() time.Time) sessionstore.Store {
-			return sqlitestore.New(adaptertest.NewSQLiteDB(t), sqlstore.WithClock(now))
+			return sqlitestore.New(allstores.NewSQLiteDB(t), sqlstore.WithClock(now))
 		},
 		"postgres": func(t *testing.T, now func() time.Time) sessionstore.Store {
-			return pgstore.New(adaptertest.NewPostgresPool(t), sqlstore.WithClock(now))
+			return pgstore.New(allstores.NewPostgresPool(t), sqlstore.WithClock(now))
 		},
 	}
 	for name, newStore := range stores {
