@@ -165,12 +165,16 @@ func (m *MySQL) OpenEchosessDB() (*sql.DB, error) { return m.open(m.databases.Ec
 // NewMySQLApp builds lib's app on m: echosess or echosess-cache on mysqlstore in
 // the echosess database, or scs on its mysqlstore (cleanup off, as on Postgres) in
 // the scs one, each on a pool of its own whose connections count every command
-// they send in App.Count.
+// they send in App.Count. The baseline, without sessions, is there too, so that a
+// load on MySQL can show what HTTP costs alone.
 func NewMySQLApp(lib string, m *MySQL) (*App, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	a := &App{Lib: lib, Handler: e, Count: &Counter{batched: true}}
 	switch lib {
+	case LibBaseline:
+		a.Count = nil // no store
+		routeBaseline(e)
 	case LibEchosess, LibEchosessCache:
 		db, err := m.open(m.databases.Echosess, a.Count)
 		if err != nil {
