@@ -32,6 +32,12 @@ type MySQL struct {
 	owned     bool
 }
 
+// LibSCSInterpolated is scs on MySQL on a pool whose DSN adds interpolateParams=true,
+// a setting scs's documentation does not name: the driver then sends a call with
+// arguments as one query, one round trip, instead of preparing, running and closing
+// a statement. A diagnostic beside LibSCS, which is scs as documented.
+const LibSCSInterpolated = "scs-interpolated"
+
 // MySQLDatabases names the two databases of a MySQL.
 type MySQLDatabases struct{ Echosess, SCS string }
 
@@ -79,7 +85,7 @@ func OpenMySQL(ctx context.Context, dsn string) (_ *MySQL, err error) {
 			return nil, fmt.Errorf("bench: creating database: %w", err)
 		}
 	}
-	db, err := m.open(m.databases.Echosess, nil)
+	db, err := m.open(m.databases.Echosess, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +94,7 @@ func OpenMySQL(ctx context.Context, dsn string) (_ *MySQL, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: migrating echosess: %w", err)
 	}
-	if db, err = m.open(m.databases.SCS, nil); err != nil {
+	if db, err = m.open(m.databases.SCS, nil, false); err != nil {
 		return nil, err
 	}
 	defer db.Close()
@@ -133,13 +139,15 @@ const maxIdleConns = 32
 
 // open opens a pool on database name, with the settings of mysqlstore.DSN for both
 // libraries (scs needs parseTime, as its documentation says, and a UTC session
-// for its TIMESTAMP column), whose connections count in n what they send.
-func (m *MySQL) open(name string, n *Counter) (*sql.DB, error) {
+// for its TIMESTAMP column), and interpolateParams when interpolate is set, whose
+// connections count in n what they send.
+func (m *MySQL) open(name string, n *Counter, interpolate bool) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(mysqlstore.DSN(m.dsn))
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", MySQLDSNVar, err)
 	}
 	cfg.DBName = name
+	cfg.InterpolateParams = interpolate
 	if n != nil {
 		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -160,7 +168,7 @@ func (m *MySQL) open(name string, n *Counter) (*sql.DB, error) {
 
 // OpenEchosessDB opens a pool on m's echosess database, without counting, for the
 // store benchmarks and their floors.
-func (m *MySQL) OpenEchosessDB() (*sql.DB, error) { return m.open(m.databases.Echosess, nil) }
+func (m *MySQL) OpenEchosessDB() (*sql.DB, error) { return m.open(m.databases.Echosess, nil, false) }
 
 // NewMySQLApp builds lib's app on m: echosess or echosess-cache on mysqlstore in
 // the echosess database, or scs on its mysqlstore (cleanup off, as on Postgres) in
@@ -176,7 +184,7 @@ func NewMySQLApp(lib string, m *MySQL) (*App, error) {
 		a.Count = nil // no store
 		routeBaseline(e)
 	case LibEchosess, LibEchosessCache:
-		db, err := m.open(m.databases.Echosess, a.Count)
+		db, err := m.open(m.databases.Echosess, a.Count, false)
 		if err != nil {
 			return nil, err
 		}
@@ -186,8 +194,8 @@ func NewMySQLApp(lib string, m *MySQL) (*App, error) {
 			db.Close()
 		}
 		useEchosess(e, lib, store)
-	case LibSCS:
-		db, err := m.open(m.databases.SCS, a.Count)
+	case LibSCS, LibSCSInterpolated:
+		db, err := m.open(m.databases.SCS, a.Count, lib == LibSCSInterpolated)
 		if err != nil {
 			return nil, err
 		}

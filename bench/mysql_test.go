@@ -41,7 +41,7 @@ func TestSQLKind(t *testing.T) {
 func TestMySQLCounter(t *testing.T) {
 	m := sharedMySQL(t)
 	n := new(Counter)
-	db, err := m.open(m.databases.SCS, n)
+	db, err := m.open(m.databases.SCS, n, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func main() {
 	var libs, rows string
 	flag.IntVar(&o.clients, "c", 8, "concurrent clients, each with its own session")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "how long to load each library (with each -rows)")
-	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, echosess-nonotify (postgres: echosess on a schema without the change triggers), scs, gorilla, baseline-v5, echosess-v5, gorilla-v5 (default: all that run on -store, but echosess-nonotify; with -soak, echosess-cache on postgres and echosess on memory)")
+	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, echosess-nonotify (postgres: echosess on a schema without the change triggers), scs, scs-interpolated (mysql: scs with interpolateParams=true), gorilla, baseline-v5, echosess-v5, gorilla-v5 (default: all that run on -store, but echosess-nonotify; with -soak, echosess-cache on postgres and echosess on memory)")
 	flag.StringVar(&o.store, "store", "memory", "session store: memory, postgres, mysql or redis")
 	flag.StringVar(&o.dsn, "dsn", os.Getenv(bench.DSNVar), "Postgres DSN for -store postgres; fresh schemas are made and dropped in it")
 	flag.StringVar(&o.mysqlDSN, "mysql", os.Getenv(bench.MySQLDSNVar), "MySQL or MariaDB DSN for -store mysql, of a user who may create databases; fresh ones are made and dropped on it")
