@@ -2,7 +2,9 @@
 # Smoke test of the comparison benchmarks in bench/ (a module of its own): checks
 # formatting, vet and staticcheck, runs every benchmark once, drives each library's app over
 # loopback HTTP for a second, and runs the module's tests. It asserts no timing.
-# The Postgres cases run when ECHOSESS_POSTGRES_DSN is set and are skipped otherwise.
+# The Postgres cases run when ECHOSESS_POSTGRES_DSN is set and are skipped otherwise;
+# the MySQL cases when ECHOSESS_MYSQL_DSN is set (.ci/sql.sh starts MariaDB and sets
+# it), skipped otherwise, and failed without it under CI=true.
 # The Redis cases need the Redis at 127.0.0.1:6379: it is started here, keeping
 # nothing on disk, when it does not answer, and stopped at the end.
 set -euo pipefail
@@ -28,5 +30,8 @@ go run ./load -store memory -c 2 -d 1s -fail-on-error
 go run ./load -store redis -c 2 -d 1s -fail-on-error
 if [ -n "${ECHOSESS_POSTGRES_DSN:-}" ]; then
 	go run ./load -store postgres -c 2 -d 1s -fail-on-error
+fi
+if [ -n "${ECHOSESS_MYSQL_DSN:-}" ]; then
+	go run ./load -store mysql -c 2 -d 1s -fail-on-error
 fi
 go test -count=1 ./...

@@ -124,12 +124,7 @@ func NewApp(lib string, pg *Postgres, count bool) (*App, error) {
 		}
 		useEchosess(e, lib, store)
 	case LibSCS:
-		sm := scs.New()
-		sm.Lifetime = lifetime
-		sm.Cookie.Name = CookieName
-		sm.Cookie.Secure = false
-		sm.Cookie.HttpOnly = true
-		sm.Cookie.SameSite = http.SameSiteLaxMode
+		sm := newSCS()
 		if pg != nil {
 			a.Count = pg.SCSCount // its pool counts the statements
 			sm.Store = pgxstore.NewWithCleanupInterval(pg.SCS, 0)

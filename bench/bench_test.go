@@ -27,12 +27,13 @@ var (
 	caseUntouched = benchCase{http.MethodGet, PathNone, true, "ok"}
 )
 
-// memoryLibs, sqliteLibs, postgresLibs and redisLibs are the libraries compared on
+// memoryLibs, sqliteLibs, postgresLibs, mysqlLibs and redisLibs are the libraries compared on
 // each store, the baseline first: benchstat -col /lib lists columns in this order.
 var (
 	memoryLibs   = []string{LibBaseline, LibEchosess, LibSCS, LibGorilla, LibBaselineV5, LibEchosessV5, LibGorillaV5}
 	sqliteLibs   = []string{LibEchosess, LibEchosessCache}
 	postgresLibs = []string{LibEchosess, LibEchosessCache, LibSCS}
+	mysqlLibs    = []string{LibEchosess, LibEchosessCache, LibSCS}
 	redisLibs    = []string{LibEchosess, LibSCS, LibGorilla}
 )
 
@@ -50,7 +51,7 @@ func BenchmarkCreate(b *testing.B) { runCase(b, caseCreate) }
 func BenchmarkUntouched(b *testing.B) { runCase(b, caseUntouched) }
 
 // runCase times k on every library, on memory stores, on SQLite files, on Redis
-// and, when the DSN is set, on Postgres.
+// and, when their DSNs are set, on Postgres and on MySQL.
 func runCase(b *testing.B, k benchCase) {
 	for _, lib := range memoryLibs {
 		b.Run("lib="+lib+"/store=memory", func(b *testing.B) {
@@ -68,6 +69,12 @@ func runCase(b *testing.B, k benchCase) {
 			runApp(b, k, func(bool) (*App, error) { return NewApp(lib, pg, true) }, true)
 		})
 	}
+	for _, lib := range mysqlLibs {
+		b.Run("lib="+lib+"/store=mysql", func(b *testing.B) {
+			m := sharedMySQL(b)
+			runApp(b, k, func(bool) (*App, error) { return NewMySQLApp(lib, m) }, true)
+		})
+	}
 	for _, lib := range redisLibs {
 		b.Run("lib="+lib+"/store=redis", func(b *testing.B) {
 			r := sharedRedis(b)
@@ -83,7 +90,7 @@ const countRequests = 100
 // runApp times k on the app that newApp builds, serving each request in-process, and
 // reports the store round trips per request alongside time and allocations. With
 // traced set, the timed app counts its own round trips (a pgx tracer on Postgres,
-// its connections on Redis); otherwise they are counted on a second, counted app,
+// its connections on MySQL and Redis); otherwise they are counted on a second, counted app,
 // so that the timed one runs on the bare store.
 func runApp(b *testing.B, k benchCase, newApp func(count bool) (*App, error), traced bool) {
 	d := newDriver(b, k, newApp, false)
@@ -254,6 +261,30 @@ func sharedPostgres(b *testing.B) *Postgres {
 	return pgEnv
 }
 
+// The MySQL databases are made once per test binary and dropped by TestMain.
+var (
+	mysqlOnce sync.Once
+	mysqlEnv  *MySQL
+	mysqlErr  error
+)
+
+// sharedMySQL returns the run's MySQL databases on the server at MySQLDSNVar.
+// Without that variable it fails b under CI=true, and skips it otherwise.
+func sharedMySQL(b testing.TB) *MySQL {
+	dsn := os.Getenv(MySQLDSNVar)
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			b.Fatal(MySQLDSNVar + " is not set")
+		}
+		b.Skip(MySQLDSNVar + " is not set")
+	}
+	mysqlOnce.Do(func() { mysqlEnv, mysqlErr = OpenMySQL(context.Background(), dsn) })
+	if mysqlErr != nil {
+		b.Fatal(mysqlErr)
+	}
+	return mysqlEnv
+}
+
 // The Redis prefix is made once per test binary, and its keys deleted by TestMain.
 var (
 	redisOnce sync.Once
@@ -278,6 +309,11 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if pgEnv != nil {
 		pgEnv.Close()
+	}
+	if mysqlEnv != nil {
+		if err := mysqlEnv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: dropping the MySQL databases:", err)
+		}
 	}
 	if redisEnv != nil {
 		if err := redisEnv.Close(); err != nil {

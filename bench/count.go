@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -80,26 +79,58 @@ func (c *Counter) write() {
 	}
 }
 
-// sql counts one statement sent to Postgres, classified by its first keyword after
-// any leading "--" comment lines (sqlc puts its query name there).
+// sql counts one statement sent to Postgres, a round trip of its own, by its kind.
 func (c *Counter) sql(stmt string) {
 	if c == nil {
 		return
 	}
-	s := strings.TrimSpace(stmt)
-	for strings.HasPrefix(s, "--") {
-		_, rest, _ := strings.Cut(s, "\n")
-		s = strings.TrimSpace(rest)
-	}
-	word, _, _ := strings.Cut(s, " ")
-	switch strings.ToLower(word) {
-	case "select":
+	switch sqlKind(stmt) {
+	case opRead:
 		c.one(&c.reads)
-	case "insert", "update", "delete", "merge", "with":
+	case opWrite:
 		c.one(&c.writes)
 	default:
 		c.one(&c.other)
 	}
+}
+
+// sqlKind classifies a statement by its first keyword after any leading "--"
+// comment lines (sqlc puts its query name there): SELECT reads; INSERT, UPDATE,
+// DELETE, MERGE and WITH write; anything else is other. It takes the text as a
+// string or as bytes, as a connection sends it, and allocates nothing.
+func sqlKind[T string | []byte](stmt T) opKind {
+	i := 0
+	for {
+		for i < len(stmt) && (stmt[i] == ' ' || stmt[i] == '\t' || stmt[i] == '\n' || stmt[i] == '\r') {
+			i++
+		}
+		if i+1 >= len(stmt) || stmt[i] != '-' || stmt[i+1] != '-' {
+			break
+		}
+		for i < len(stmt) && stmt[i] != '\n' {
+			i++
+		}
+	}
+	var word [6]byte
+	n := 0
+	for ; i < len(stmt) && n < len(word); i++ {
+		c := stmt[i]
+		if c|0x20 < 'a' || c|0x20 > 'z' {
+			break
+		}
+		word[n] = c | 0x20
+		n++
+	}
+	if i < len(stmt) && n == len(word) && stmt[i]|0x20 >= 'a' && stmt[i]|0x20 <= 'z' {
+		return opOther // a longer word
+	}
+	switch string(word[:n]) {
+	case "select":
+		return opRead
+	case "insert", "update", "delete", "merge", "with":
+		return opWrite
+	}
+	return opOther
 }
 
 // countingStore counts the calls that echosess makes to its Store.

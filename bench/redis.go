@@ -13,7 +13,6 @@ import (
 	"time"
 
 	scsredis "github.com/alexedwards/scs/redisstore"
-	"github.com/alexedwards/scs/v2"
 	"github.com/boj/redistore"
 	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/sessions"
@@ -151,12 +150,7 @@ func NewRedisApp(lib string, r *Redis) (*App, error) {
 	case LibSCS:
 		pool := redisPool(r.Addr, a.Count)
 		a.close = func() { pool.Close() }
-		sm := scs.New()
-		sm.Lifetime = lifetime
-		sm.Cookie.Name = CookieName
-		sm.Cookie.Secure = false
-		sm.Cookie.HttpOnly = true
-		sm.Cookie.SameSite = http.SameSiteLaxMode
+		sm := newSCS()
 		sm.Store = scsredis.NewWithPrefix(pool, r.Prefix+"scs:")
 		e.Use(SCSMiddleware(sm, &a.Failures))
 		routeSCS(e, sm)

@@ -10,6 +10,17 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// newSCS returns the SessionManager of every scs app, whose Store the caller sets.
+func newSCS() *scs.SessionManager {
+	sm := scs.New()
+	sm.Lifetime = lifetime
+	sm.Cookie.Name = CookieName
+	sm.Cookie.Secure = false // the load command speaks plain HTTP
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	return sm
+}
+
 // SCSMiddleware runs an scs SessionManager as Echo middleware. Like scs's own
 // LoadAndSave for net/http, it loads the session named by the request's cookie before
 // the handler runs, and commits it, setting the cookie, just before the response

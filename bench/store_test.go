@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/echosess/echosess/mysqlstore"
 	"github.com/echosess/echosess/pgstore"
 	"github.com/echosess/echosess/sqlitestore"
 	"github.com/echosess/echosess/sqlstore"
@@ -23,7 +24,9 @@ import (
 //	lib=floor             the statement prepared once, run with context.Background()
 //	lib=floor-deadline    the same with a context that has a deadline, as echosess's
 //	                      stores get it from the middleware (Config.StoreTimeout)
-//	lib=floor-unprepared  the statement parsed on every call (pgx: QueryExecModeExec)
+//	lib=floor-unprepared  the statement parsed on every call (pgx: QueryExecModeExec;
+//	                      MySQL: database/sql's call with arguments, which the driver
+//	                      prepares, runs and closes: two round trips and three commands)
 //	lib=echosess          the store's Load or Save, with a context that has a deadline
 //
 // The statements are those of queries/ (which sqlc turns into internal/db), spelled
@@ -51,6 +54,23 @@ SET data       = $1,
     version    = version + 1,
     updated_at = $5
 WHERE key = $6 AND version = $7 AND expires_at > $5`
+	mysqlLoad = `SELECT data, expires_at, deadline, version, persistent, user_id, created_at, updated_at,
+       first_user_agent, first_ip, last_user_agent, last_ip
+FROM echosess_sessions
+WHERE ` + "`key`" + ` = ? AND expires_at > ?`
+	mysqlUpdate = `UPDATE echosess_sessions
+SET data             = ?,
+    expires_at       = ?,
+    deadline         = ?,
+    persistent       = ?,
+    version          = version + 1,
+    updated_at       = ?,
+    user_id          = ?,
+    first_user_agent = ?,
+    first_ip         = ?,
+    last_user_agent  = ?,
+    last_ip          = ?
+WHERE ` + "`key`" + ` = ? AND version = ? AND expires_at > ?`
 )
 
 // storeData is the session the store benchmarks read and write, and storeJSON its
@@ -76,6 +96,13 @@ func BenchmarkStoreLoad(b *testing.B) {
 		b.Run("lib=floor-unprepared", func(b *testing.B) { postgresFloorLoad(b, context.Background(), pool, rec.Key, false) })
 		b.Run("lib=echosess", func(b *testing.B) { storeLoad(b, pgstore.New(pool), rec.Key) })
 	})
+	b.Run("store=mysql", func(b *testing.B) {
+		db, rec := mysqlSession(b)
+		b.Run("lib=floor", func(b *testing.B) { mysqlFloorLoad(b, context.Background(), db, rec.Key, true) })
+		b.Run("lib=floor-deadline", func(b *testing.B) { mysqlFloorLoad(b, deadline(b), db, rec.Key, true) })
+		b.Run("lib=floor-unprepared", func(b *testing.B) { mysqlFloorLoad(b, context.Background(), db, rec.Key, false) })
+		b.Run("lib=echosess", func(b *testing.B) { storeLoad(b, newMySQLStore(b, db), rec.Key) })
+	})
 }
 
 // BenchmarkStoreSave writes a live session at its version: an UPDATE that compares
@@ -96,6 +123,14 @@ func BenchmarkStoreSave(b *testing.B) {
 		b.Run("lib=floor-deadline", func(b *testing.B) { postgresFloorSave(b, deadline(b), pool, rec, version, true) })
 		b.Run("lib=floor-unprepared", func(b *testing.B) { postgresFloorSave(b, context.Background(), pool, rec, version, false) })
 		b.Run("lib=echosess", func(b *testing.B) { storeSave(b, pgstore.New(pool), rec, version) })
+	})
+	b.Run("store=mysql", func(b *testing.B) {
+		db, rec := mysqlSession(b)
+		version := &rec.Version
+		b.Run("lib=floor", func(b *testing.B) { mysqlFloorSave(b, context.Background(), db, rec, version, true) })
+		b.Run("lib=floor-deadline", func(b *testing.B) { mysqlFloorSave(b, deadline(b), db, rec, version, true) })
+		b.Run("lib=floor-unprepared", func(b *testing.B) { mysqlFloorSave(b, context.Background(), db, rec, version, false) })
+		b.Run("lib=echosess", func(b *testing.B) { storeSave(b, newMySQLStore(b, db), rec, version) })
 	})
 }
 
@@ -125,6 +160,24 @@ func sqliteSession(b *testing.B) (*sql.DB, echosess.Record) {
 func postgresSession(b *testing.B) (*pgxpool.Pool, echosess.Record) {
 	pool := sharedPostgres(b).Echosess
 	return pool, saveSession(b, pgstore.New(pool))
+}
+
+// mysqlSession returns a pool on the run's echosess database, not counted, closed
+// when b ends, holding one more live session; it skips b without a DSN.
+func mysqlSession(b *testing.B) (*sql.DB, echosess.Record) {
+	db, err := sharedMySQL(b).OpenEchosessDB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db, saveSession(b, newMySQLStore(b, db))
+}
+
+// newMySQLStore returns echosess's MySQL store on db, closed when b ends.
+func newMySQLStore(b *testing.B, db *sql.DB) *sqlstore.Store {
+	s := mysqlstore.New(db)
+	b.Cleanup(func() { s.Close() })
+	return s
 }
 
 // saveSession saves a new session of storeData in store and returns it as saved.
@@ -166,7 +219,7 @@ func storeSave(b *testing.B, store echosess.Store, rec echosess.Record, version 
 func sqliteFloorLoad(b *testing.B, ctx context.Context, db *sql.DB, key string, prepared bool) {
 	query := func(args ...any) *sql.Row { return db.QueryRowContext(ctx, sqliteLoad, args...) }
 	if prepared {
-		stmt := sqlitePrepare(b, db, sqliteLoad)
+		stmt := prepareStmt(b, db, sqliteLoad)
 		query = func(args ...any) *sql.Row { return stmt.QueryRowContext(ctx, args...) }
 	}
 	b.ReportAllocs()
@@ -183,7 +236,7 @@ func sqliteFloorLoad(b *testing.B, ctx context.Context, db *sql.DB, key string, 
 func sqliteFloorSave(b *testing.B, ctx context.Context, db *sql.DB, rec echosess.Record, version *int64, prepared bool) {
 	exec := func(args ...any) (sql.Result, error) { return db.ExecContext(ctx, sqliteUpdate, args...) }
 	if prepared {
-		stmt := sqlitePrepare(b, db, sqliteUpdate)
+		stmt := prepareStmt(b, db, sqliteUpdate)
 		exec = func(args ...any) (sql.Result, error) { return stmt.ExecContext(ctx, args...) }
 	}
 	expiry, deadline := rec.Expiry.UnixMilli(), rec.Deadline.UnixMilli()
@@ -200,7 +253,8 @@ func sqliteFloorSave(b *testing.B, ctx context.Context, db *sql.DB, rec echosess
 	}
 }
 
-func sqlitePrepare(b *testing.B, db *sql.DB, query string) *sql.Stmt {
+// sqlitePrepare prepares query on db (SQLite or MySQL), closed when b ends.
+func prepareStmt(b *testing.B, db *sql.DB, query string) *sql.Stmt {
 	stmt, err := db.PrepareContext(context.Background(), query)
 	if err != nil {
 		b.Fatal(err)
@@ -247,6 +301,51 @@ func postgresFloorSave(b *testing.B, ctx context.Context, pool *pgxpool.Pool, re
 		}
 		if tag.RowsAffected() != 1 {
 			b.Fatalf("UPDATE affected %d rows", tag.RowsAffected())
+		}
+		*version++
+	}
+}
+
+// mysqlFloorLoad runs the SELECT through database/sql, prepared once, or as a call
+// with arguments, which the driver prepares, runs and closes.
+func mysqlFloorLoad(b *testing.B, ctx context.Context, db *sql.DB, key string, prepared bool) {
+	query := func(args ...any) *sql.Row { return db.QueryRowContext(ctx, mysqlLoad, args...) }
+	if prepared {
+		stmt := prepareStmt(b, db, mysqlLoad)
+		query = func(args ...any) *sql.Row { return stmt.QueryRowContext(ctx, args...) }
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var data []byte
+		var expiry, deadline, created, updated time.Time
+		var version int64
+		var persistent bool
+		var user, firstAgent, firstIP, lastAgent, lastIP string
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		if err := query(key, now).Scan(&data, &expiry, &deadline, &version, &persistent, &user, &created, &updated,
+			&firstAgent, &firstIP, &lastAgent, &lastIP); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// mysqlFloorSave runs the UPDATE through database/sql, as mysqlFloorLoad.
+func mysqlFloorSave(b *testing.B, ctx context.Context, db *sql.DB, rec echosess.Record, version *int64, prepared bool) {
+	exec := func(args ...any) (sql.Result, error) { return db.ExecContext(ctx, mysqlUpdate, args...) }
+	if prepared {
+		stmt := prepareStmt(b, db, mysqlUpdate)
+		exec = func(args ...any) (sql.Result, error) { return stmt.ExecContext(ctx, args...) }
+	}
+	expiry, deadline := rec.Expiry.UTC(), rec.Deadline.UTC()
+	b.ReportAllocs()
+	for b.Loop() {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		res, err := exec(storeJSON, expiry, deadline, false, now, "", "", "", "", "", rec.Key, *version, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := res.RowsAffected(); n != 1 || err != nil {
+			b.Fatalf("UPDATE affected %d rows, %v", n, err)
 		}
 		*version++
 	}

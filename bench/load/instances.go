@@ -37,26 +37,40 @@ const (
 
 // serveMain is an instance's main: it opens pools on the schemas that its parent
 // made (the DSN is in bench.DSNVar, so that no password shows in the process
-// list), or clients of the Redis at -redis under the parent's key prefix, builds
+// list), or on its MySQL databases (the DSN in bench.MySQLDSNVar), or clients of
+// the Redis at -redis under the parent's key prefix, builds
 // the library's app on them, listens on a free loopback port, prints the address
 // on stdout, and serves until its stdin closes, which it does when the parent
 // exits however it exits, or until SIGTERM or SIGINT.
 //
 //	load -serve <lib> -schemas <echosess>,<scs> [-cpuprofile file]
 //	load -serve <lib> -redis <addr> -prefix <prefix> [-cpuprofile file]
+//	load -serve <lib> -mysql-databases <echosess>,<scs> [-cpuprofile file]
 func serveMain(args []string) error {
 	fs := flag.NewFlagSet("load "+serveFlag, flag.ContinueOnError)
 	lib := fs.String(serveFlag[1:], "", "the library whose app to serve")
 	schemaList := fs.String("schemas", "", "the Postgres schemas to serve on: echosess,scs")
 	redisAddr := fs.String("redis", "", "the Redis to serve on, instead of Postgres")
 	prefix := fs.String("prefix", "", "with -redis, the run's key prefix")
+	mysqlDatabases := fs.String("mysql-databases", "", "the MySQL databases to serve on, instead of Postgres: echosess,scs")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the instance to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var st stores
-	if *redisAddr != "" {
+	switch {
+	case *redisAddr != "":
 		st.redis = bench.OpenRedisPrefix(*redisAddr, *prefix)
+	case *mysqlDatabases != "":
+		databases, err := bench.ParseMySQLDatabases(*mysqlDatabases)
+		if err != nil {
+			return err
+		}
+		dsn := os.Getenv(bench.MySQLDSNVar)
+		if dsn == "" {
+			return errors.New(serveFlag + " needs " + bench.MySQLDSNVar)
+		}
+		st.mysql = bench.OpenMySQLDatabases(dsn, databases)
 	}
 	stopProfile, err := startCPUProfile(*cpuprofile)
 	if err != nil {
@@ -70,7 +84,7 @@ func serveMain(args []string) error {
 		io.Copy(io.Discard, os.Stdin)
 		stop()
 	}()
-	if st.redis == nil {
+	if st.redis == nil && st.mysql == nil {
 		schemas, err := bench.ParsePostgresSchemas(*schemaList)
 		if err != nil {
 			return err
@@ -130,7 +144,7 @@ type instance struct {
 }
 
 // startInstances starts o.instances processes of this command that serve t's app on
-// st's schemas or Redis prefix, and sets t's bases, counts and stop.
+// st's schemas, databases or Redis prefix, and sets t's bases, counts and stop.
 func (t *target) startInstances(o options, st stores) error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -175,16 +189,19 @@ func (t *target) startInstances(o options, st stores) error {
 func startInstance(exe string, o options, lib string, i int, st stores) (*instance, error) {
 	in := &instance{name: fmt.Sprintf("%s instance %d", lib, i), exited: make(chan struct{})}
 	args := []string{serveFlag, lib}
-	if st.redis != nil {
+	switch {
+	case st.redis != nil:
 		args = append(args, "-redis", st.redis.Addr, "-prefix", st.redis.Prefix)
-	} else {
+	case st.mysql != nil:
+		args = append(args, "-mysql-databases", st.mysql.Databases().String())
+	default:
 		args = append(args, "-schemas", st.pg.Schemas().String())
 	}
 	if o.cpuprofile != "" {
 		args = append(args, "-cpuprofile", fmt.Sprintf("%s.%s.%d", o.cpuprofile, lib, i))
 	}
 	in.cmd = exec.Command(exe, args...)
-	in.cmd.Env = append(os.Environ(), bench.DSNVar+"="+o.dsn)
+	in.cmd.Env = append(os.Environ(), bench.DSNVar+"="+o.dsn, bench.MySQLDSNVar+"="+o.mysqlDSN)
 	in.cmd.Stderr = os.Stderr
 	addr := make(chan string, 1)
 	in.cmd.Stdout = &addrWriter{addr: addr, rest: os.Stderr}

@@ -3,7 +3,7 @@
 // the command prints requests per second, latency percentiles, errors and store round
 // trips per request for each library (and each table size) in turn.
 //
-// With -instances N on Postgres or Redis, each library's app runs in N processes of
+// With -instances N on Postgres, MySQL or Redis, each library's app runs in N processes of
 // this command on the same schemas or key prefix, each client sends each request to
 // one of them at random, and reads ask for the session's n: a read older than the
 // client's last acknowledged write counts as stale, and in the next column too when
@@ -11,8 +11,8 @@
 //
 // The last three columns are CPU time per request: the client's (this process,
 // which in process also serves the app), the instances', and that of the database:
-// on Postgres every postgres process on the machine, on Redis the redis-server that
-// listens on -redis's port. The CPU is shared, so they tell where the time goes
+// on Postgres every postgres process on the machine, on MySQL every mariadbd or
+// mysqld, on Redis the redis-server that listens on -redis's port. The CPU is shared, so they tell where the time goes
 // when requests per second stop growing.
 //
 // Run it from the bench module:
@@ -24,6 +24,7 @@
 //	go run ./load -store postgres -instances 2 -rounds 3   # two app processes per library
 //	go run ./load -store postgres -libs echosess,echosess-nonotify -writes 1   # the trigger's cost
 //	go run ./load -store redis -instances 2 -rounds 3   # on the Redis at 127.0.0.1:6379
+//	ECHOSESS_MYSQL_DSN='root@tcp(127.0.0.1:3306)/' go run ./load -store mysql -instances 2
 package main
 
 import (
@@ -56,6 +57,7 @@ type options struct {
 	store       string
 	dsn         string
 	redisAddr   string
+	mysqlDSN    string
 	rows        []int
 	rounds      int
 	writes      float64
@@ -78,9 +80,10 @@ func main() {
 	var libs, rows string
 	flag.IntVar(&o.clients, "c", 8, "concurrent clients, each with its own session")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "how long to load each library (with each -rows)")
-	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, echosess-nonotify (postgres: echosess on a schema without the change triggers), scs, gorilla, baseline-v5, echosess-v5, gorilla-v5 (default: all that run on -store, but echosess-nonotify; with -soak, echosess-cache on postgres and echosess on memory)")
-	flag.StringVar(&o.store, "store", "memory", "session store: memory, postgres or redis")
+	flag.StringVar(&libs, "libs", "", "comma-separated libraries: baseline, echosess, echosess-cache, echosess-nonotify (postgres: echosess on a schema without the change triggers), scs, scs-interpolated (mysql: scs with interpolateParams=true), gorilla, baseline-v5, echosess-v5, gorilla-v5 (default: all that run on -store, but echosess-nonotify; with -soak, echosess-cache on postgres and echosess on memory)")
+	flag.StringVar(&o.store, "store", "memory", "session store: memory, postgres, mysql or redis")
 	flag.StringVar(&o.dsn, "dsn", os.Getenv(bench.DSNVar), "Postgres DSN for -store postgres; fresh schemas are made and dropped in it")
+	flag.StringVar(&o.mysqlDSN, "mysql", os.Getenv(bench.MySQLDSNVar), "MySQL or MariaDB DSN for -store mysql, of a user who may create databases; fresh ones are made and dropped on it")
 	flag.StringVar(&o.redisAddr, "redis", bench.RedisAddr(), "Redis address for -store redis; the run's keys get a fresh prefix and are deleted at the end")
 	flag.StringVar(&rows, "rows", "0", "seed the store with this many other sessions first (e.g. 1000, 100000, 1000000); a comma-separated list compares table sizes, each in a store of its own")
 	flag.IntVar(&o.rounds, "rounds", 1, "split -d into this many rounds that take turns across -rows and -libs, so that a change in the machine's load falls on all of them alike")
@@ -89,7 +92,7 @@ func main() {
 	flag.BoolVar(&o.staleOK, "stale-elsewhere-ok", false, "with -fail-on-error, pass stale reads that an instance other than the writer's served (a client-side cache, such as rueidis's behind echosess's Redis store, may serve one until Redis's invalidation of the write reaches it)")
 	flag.BoolVar(&o.soak, "soak", false, "print heap and RSS at the start and end (and every -report); implies -fail-on-error")
 	flag.DurationVar(&o.report, "report", 0, "with -soak, also print heap and RSS at this interval (default: a tenth of -d)")
-	flag.IntVar(&o.instances, "instances", 1, "with -store postgres or redis, serve each library's app from this many processes on the same schemas or key prefix, send each request to one at random, and check that no read is older than the client's last write")
+	flag.IntVar(&o.instances, "instances", 1, "with -store postgres, mysql or redis, serve each library's app from this many processes on the same schemas, databases or key prefix, send each request to one at random, and check that no read is older than the client's last write")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (with -instances, each instance's to this file with .<lib>.<i> appended)")
 	flag.Parse()
 
@@ -108,7 +111,7 @@ func main() {
 		fatal(errors.New("-rounds must be at least 1"))
 	}
 	if o.instances < 1 || o.instances > 1 && o.store == "memory" {
-		fatal(errors.New("-instances must be 1, or more with -store postgres or redis"))
+		fatal(errors.New("-instances must be 1, or more with -store postgres, mysql or redis"))
 	}
 	if o.soak && o.instances > 1 {
 		fatal(errors.New("-soak reports this process's memory: it does not combine with -instances"))
@@ -171,7 +174,7 @@ func defaultLibs(store string, soak bool) []string {
 		return []string{bench.LibEchosessCache}
 	case soak:
 		return []string{bench.LibEchosess}
-	case store == "postgres":
+	case store == "postgres", store == "mysql":
 		return []string{bench.LibEchosess, bench.LibEchosessCache, bench.LibSCS}
 	case store == "redis":
 		return []string{bench.LibEchosess, bench.LibSCS, bench.LibGorilla}
@@ -246,12 +249,13 @@ type result struct {
 // prints a line for each, and returns what it measured.
 func run(o options) ([]result, error) {
 	ctx := context.Background()
-	if o.store != "memory" && o.store != "postgres" && o.store != "redis" {
+	if !slices.Contains([]string{"memory", "postgres", "mysql", "redis"}, o.store) {
 		return nil, fmt.Errorf("unknown -store %q", o.store)
 	}
 	var targets []*target
 	var pgs []*bench.Postgres
 	var rd *bench.Redis // the run's key prefix on -store redis
+	var my *bench.MySQL // the run's databases on -store mysql
 	defer func() {
 		for _, t := range targets {
 			t.stop()
@@ -264,6 +268,11 @@ func run(o options) ([]result, error) {
 				fmt.Fprintln(os.Stderr, "load: deleting the Redis keys:", err)
 			}
 		}
+		if my != nil {
+			if err := my.Close(); err != nil { // drops the databases
+				fmt.Fprintln(os.Stderr, "load: dropping the MySQL databases:", err)
+			}
+		}
 	}()
 	if o.store == "redis" {
 		if slices.ContainsFunc(o.rows, func(n int) bool { return n > 0 }) {
@@ -271,6 +280,18 @@ func run(o options) ([]result, error) {
 		}
 		var err error
 		if rd, err = bench.OpenRedis(ctx, o.redisAddr); err != nil {
+			return nil, err
+		}
+	}
+	if o.store == "mysql" {
+		if slices.ContainsFunc(o.rows, func(n int) bool { return n > 0 }) {
+			return nil, errors.New("-rows: MySQL is not seeded here")
+		}
+		if o.mysqlDSN == "" {
+			return nil, errors.New("-store mysql needs -mysql or " + bench.MySQLDSNVar)
+		}
+		var err error
+		if my, err = bench.OpenMySQL(ctx, o.mysqlDSN); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +320,7 @@ func run(o options) ([]result, error) {
 					pg = shared
 				}
 			}
-			t, err := newTarget(ctx, o, lib, rows, stores{pg, rd})
+			t, err := newTarget(ctx, o, lib, rows, stores{pg, rd, my})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", lib, err)
 			}
@@ -398,16 +419,20 @@ func roundLatency(d time.Duration) time.Duration {
 }
 
 // stores are where an app keeps its sessions: in Postgres schemas, under a Redis
-// key prefix, or, when both are nil, in memory.
+// key prefix, in MySQL databases, or, when all are nil, in memory.
 type stores struct {
 	pg    *bench.Postgres
 	redis *bench.Redis
+	mysql *bench.MySQL
 }
 
 // newApp builds lib's app on st.
 func (st stores) newApp(lib string) (*bench.App, error) {
-	if st.redis != nil {
+	switch {
+	case st.redis != nil:
 		return bench.NewRedisApp(lib, st.redis)
+	case st.mysql != nil:
+		return bench.NewMySQLApp(lib, st.mysql)
 	}
 	return bench.NewApp(lib, st.pg, true)
 }
@@ -451,7 +476,7 @@ func (t *target) serveHere(ctx context.Context, st stores) error {
 	if err != nil {
 		return err
 	}
-	if st.pg == nil {
+	if st.pg == nil && st.mysql == nil {
 		if err := app.Seed(ctx, t.rows); err != nil {
 			app.Close()
 			return err
@@ -572,6 +597,8 @@ func dbCPU(o options) time.Duration {
 	switch o.store {
 	case "postgres":
 		return processCPU(func(name, _ string) bool { return name == "postgres" })
+	case "mysql":
+		return processCPU(func(name, _ string) bool { return name == "mariadbd" || name == "mysqld" })
 	case "redis":
 		// Other Redis servers may run beside it, such as a Cluster's nodes: only the
 		// one whose title (redis-server 127.0.0.1:6379) names the port counts.

@@ -167,3 +167,32 @@ func TestRunRedisInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestRunMySQLInstances runs two instances of each library's MySQL app behind two
+// clients for a second and asks for no errors and no stale reads: echosess-cache's
+// instances learn of each other's writes through the change feed, and its cookie
+// carries the session's version, which sends a read of an older cached copy to the
+// database.
+func TestRunMySQLInstances(t *testing.T) {
+	dsn := os.Getenv(bench.MySQLDSNVar)
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(bench.MySQLDSNVar + " is not set; CI must run the MySQL tests")
+		}
+		t.Skip(bench.MySQLDSNVar + " is not set")
+	}
+	o := options{clients: 2, duration: 1e9, store: "mysql", mysqlDSN: dsn, rows: []int{0}, rounds: 1, writes: 0.3, instances: 2,
+		libs: []string{bench.LibEchosess, bench.LibEchosessCache, bench.LibSCS}}
+	results, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(o.libs) {
+		t.Fatalf("got %d results, want %d", len(results), len(o.libs))
+	}
+	for _, r := range results {
+		if r.errors != 0 || r.stale != 0 {
+			t.Errorf("%s: %d errors, %d stale reads, %d of them at the writer", r.lib, r.errors, r.stale, r.staleAtWriter)
+		}
+	}
+}

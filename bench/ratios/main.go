@@ -36,7 +36,7 @@ func main() {
 		}
 		return median(s), true
 	}
-	for _, store := range []string{"memory", "postgres", "redis"} {
+	for _, store := range []string{"memory", "postgres", "mysql", "redis"} {
 		var peers, libs []string
 		units := []string{"sec/op", "cpu-ns/op", "instructions/op", "allocs/op"}
 		switch store {
@@ -44,6 +44,9 @@ func main() {
 			libs, peers = []string{"baseline", "echosess", "scs", "gorilla"}, []string{"scs", "gorilla"}
 		case "postgres":
 			libs, peers = []string{"echosess", "echosess-cache", "scs"}, []string{"scs"}
+		case "mysql":
+			libs, peers = []string{"echosess", "echosess-cache", "scs"}, []string{"scs"}
+			units = append(units, "B/op", "roundtrips/op", "cmds/op")
 		case "redis":
 			libs, peers = []string{"echosess", "scs", "gorilla"}, []string{"scs", "gorilla"}
 			units = append(units, "B/op", "roundtrips/op", "cmds/op")
@@ -55,7 +58,7 @@ func main() {
 			rule += "---:|"
 		}
 		mine := []string{"echosess"}
-		if store == "postgres" {
+		if store == "postgres" || store == "mysql" {
 			mine = append(mine, "echosess-cache")
 		}
 		for _, m := range mine {
