@@ -116,6 +116,7 @@ func (l mysqlListener) listen(ctx context.Context, h *engine.ChangeHub, stop <-c
 	var id [16]byte
 	rand.Read(id[:])
 	r := &changeReader{conn: conn, id: hex.EncodeToString(id[:]), maxBatch: l.maxBatch, lateCommits: l.lateCommits}
+	defer r.close()
 	if err := r.register(ctx); err != nil {
 		return err
 	}
@@ -181,6 +182,16 @@ type changeReader struct {
 	lateCommits time.Duration
 	last        uint64               // the highest id read
 	gaps        map[uint64]time.Time // the ids below last not read, and when to stop waiting for each
+	// readNew is read's statement when there are no gaps, prepared once on conn:
+	// otherwise the driver prepares, runs and closes it on every poll.
+	readNew *sql.Stmt
+}
+
+// close closes r's prepared statement, before its connection goes back to the pool.
+func (r *changeReader) close() {
+	if r.readNew != nil {
+		r.readNew.Close()
+	}
 }
 
 // register records r in echosess_listeners, which makes the triggers record the
@@ -213,15 +224,25 @@ func (r *changeReader) unregister(ctx context.Context) {
 func (r *changeReader) read(ctx context.Context) ([]change, error) {
 	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	defer cancel()
-	query := "SELECT id, `key`, version FROM echosess_changes WHERE id > ?"
-	args := []any{r.last}
-	if len(r.gaps) > 0 {
-		query += " OR id IN (?" + strings.Repeat(", ?", len(r.gaps)-1) + ")"
+	const query = "SELECT id, `key`, version FROM echosess_changes WHERE id > ?"
+	const order = " ORDER BY id LIMIT ?"
+	var rows *sql.Rows
+	var err error
+	if len(r.gaps) == 0 {
+		if r.readNew == nil {
+			if r.readNew, err = r.conn.PrepareContext(ctx, query+order); err != nil {
+				return nil, fmt.Errorf("reading the changes: %w", err)
+			}
+		}
+		rows, err = r.readNew.QueryContext(ctx, r.last, r.maxBatch+1)
+	} else {
+		args := []any{r.last}
 		for id := range r.gaps {
 			args = append(args, id)
 		}
+		gaps := " OR id IN (?" + strings.Repeat(", ?", len(r.gaps)-1) + ")"
+		rows, err = r.conn.QueryContext(ctx, query+gaps+order, append(args, r.maxBatch+1)...)
 	}
-	rows, err := r.conn.QueryContext(ctx, query+" ORDER BY id LIMIT ?", append(args, r.maxBatch+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("reading the changes: %w", err)
 	}

@@ -204,6 +204,7 @@ func TestReaderDropsOldGaps(t *testing.T) {
 	}
 	defer conn.Close()
 	r := &changeReader{conn: conn, id: "reader", maxBatch: maxChangesPerRead, lateCommits: 50 * time.Millisecond}
+	defer r.close()
 	if err := r.register(ctx); err != nil {
 		t.Fatal(err)
 	}
