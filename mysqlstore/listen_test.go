@@ -3,23 +3,15 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/internal/feedtest"
 	"github.com/echosess/echosess/internal/mysqltest"
-	"github.com/echosess/echosess/sessionstore"
 )
-
-// recordingWatcher sends each report of a ChangeFeed to a channel.
-type recordingWatcher struct{ reports chan string }
-
-func (w recordingWatcher) Watching()                   { w.reports <- "watching" }
-func (w recordingWatcher) Changed(key string, _ int64) { w.reports <- "changed " + key }
-func (w recordingWatcher) Lost(err error)              { w.reports <- "lost: " + err.Error() }
 
 // migratedMySQL returns the DSN of a new database migrated for the store, and a
 // handle on it.
@@ -39,49 +31,6 @@ func listening(db *sql.DB, maxBatch int) *engine.SQLStore {
 	s := open(db)
 	s.Changes = engine.NewChangeHub(mysqlListener{db: db, every: time.Millisecond, maxBatch: maxBatch, lateCommits: lateCommitBound}.run)
 	return s
-}
-
-// nextReport returns w's next report, failing the test when none comes within d.
-func nextReport(t *testing.T, w recordingWatcher, d time.Duration) string {
-	t.Helper()
-	select {
-	case r := <-w.reports:
-		return r
-	case <-time.After(d):
-		t.Fatalf("no report within %v", d)
-		return ""
-	}
-}
-
-// watch reports s's changes to a new recordingWatcher until the test ends.
-func watch(t *testing.T, s *engine.SQLStore) recordingWatcher {
-	t.Helper()
-	w := recordingWatcher{make(chan string, 64)}
-	stop, err := s.WatchChanges(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return w
-}
-
-// watching is watch, once the listener has reported Watching.
-func watching(t *testing.T, s *engine.SQLStore) recordingWatcher {
-	t.Helper()
-	w := watch(t, s)
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
-		t.Fatalf("first report %q, want watching", r)
-	}
-	return w
-}
-
-// saveRecord saves an empty record under key, for an hour.
-func saveRecord(t *testing.T, s sessionstore.Store, key string) {
-	t.Helper()
-	rec := sessionstore.Record{Key: key, Data: map[string]json.RawMessage{}, Expiry: time.Now().Add(time.Hour), Deadline: time.Now().Add(time.Hour)}
-	if err := s.Save(context.Background(), rec); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // count returns the rows of table.
@@ -112,34 +61,34 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 	_, db := migratedMySQL(t)
 	s := listening(db, maxChangesPerRead)
 	defer s.Close()
-	saveRecord(t, s, "unheard")
+	feedtest.SaveRecord(t, s, "unheard")
 	if n := count(t, db, "echosess_changes"); n != 0 {
 		t.Fatalf("with no listener a save recorded %d changes", n)
 	}
 	exec(t, db, "INSERT INTO echosess_listeners (id, horizon, seen_at) VALUES ('gone', 0, UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE)")
-	saveRecord(t, s, "unheard-too")
+	feedtest.SaveRecord(t, s, "unheard-too")
 	if n := count(t, db, "echosess_changes"); n != 0 {
 		t.Fatalf("with only the row of a listener silent for a minute a save recorded %d changes", n)
 	}
 
-	w := watch(t, s)
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
+	w := feedtest.Watch(t, s)
+	if r := w.Next(t, writersTimeout); r != "watching" {
 		t.Fatalf("first report %q, want watching", r)
 	}
-	saveRecord(t, s, "heard")
-	if r := nextReport(t, w, 5*time.Second); r != "changed heard" {
+	feedtest.SaveRecord(t, s, "heard")
+	if r := w.Next(t, 5*time.Second); r != "changed heard" {
 		t.Fatalf("with a listener a save was reported as %q, want the change of heard", r)
 	}
 	for i, edit := range []string{"DELETE FROM echosess_listeners", "UPDATE echosess_listeners SET seen_at = UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE"} {
 		exec(t, db, edit)
 		for _, want := range []string{"lost: ", "watching"} {
-			if r := nextReport(t, w, 2*engine.ReconnectMax+2*heartbeatEvery); !strings.HasPrefix(r, want) {
+			if r := w.Next(t, 2*engine.ReconnectMax+2*heartbeatEvery); !strings.HasPrefix(r, want) {
 				t.Fatalf("after %s the listener reported %q, want %q", edit, r, want)
 			}
 		}
 		key := fmt.Sprintf("heard-again-%d", i)
-		saveRecord(t, s, key)
-		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+		feedtest.SaveRecord(t, s, key)
+		if r := w.Next(t, 5*time.Second); r != "changed "+key {
 			t.Fatalf("after the listener registered again a save was reported as %q", r)
 		}
 	}
@@ -161,9 +110,9 @@ func TestListenerReadsLateCommits(t *testing.T) {
 	s := listening(db, maxChangesPerRead)
 	defer s.Close()
 	for _, key := range []string{"early", "late"} {
-		saveRecord(t, s, key)
+		feedtest.SaveRecord(t, s, key)
 	}
-	w := watching(t, s)
+	w := feedtest.Watching(t, s, writersTimeout)
 	begin := func(key string) *sql.Tx {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
@@ -178,17 +127,17 @@ func TestListenerReadsLateCommits(t *testing.T) {
 	if err := late.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if r := nextReport(t, w, 5*time.Second); r != "changed late" {
+	if r := w.Next(t, 5*time.Second); r != "changed late" {
 		t.Fatalf("after the late commit the report is %q", r)
 	}
 	if err := early.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if r := nextReport(t, w, 5*time.Second); r != "changed early" {
+	if r := w.Next(t, 5*time.Second); r != "changed early" {
 		t.Fatalf("after the early writer's commit the report is %q, want its change", r)
 	}
-	saveRecord(t, s, "marker")
-	if r := nextReport(t, w, 5*time.Second); r != "changed marker" {
+	feedtest.SaveRecord(t, s, "marker")
+	if r := w.Next(t, 5*time.Second); r != "changed marker" {
 		t.Fatalf("a change was reported again, or out of place: %q", r)
 	}
 }
@@ -209,7 +158,7 @@ func TestReaderDropsOldGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := open(db)
-	saveRecord(t, s, "k")
+	feedtest.SaveRecord(t, s, "k")
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -243,12 +192,12 @@ func TestListenerWholesaleChanges(t *testing.T) {
 	s := listening(db, 2)
 	defer s.Close()
 	for _, key := range []string{"a", "b", "c"} {
-		saveRecord(t, s, key)
+		feedtest.SaveRecord(t, s, key)
 	}
-	w := watching(t, s)
+	w := feedtest.Watching(t, s, writersTimeout)
 	exec(t, db, "UPDATE echosess_sessions SET version = version + 1")
 	for _, want := range []string{"lost: ", "watching"} {
-		if r := nextReport(t, w, 5*time.Second); !strings.HasPrefix(r, want) {
+		if r := w.Next(t, 5*time.Second); !strings.HasPrefix(r, want) {
 			t.Fatalf("after a bulk UPDATE the listener reported %q, want %q", r, want)
 		}
 	}
@@ -262,13 +211,13 @@ func TestListenerCleansUp(t *testing.T) {
 	exec(t, db, "INSERT INTO echosess_listeners (id, horizon, seen_at) VALUES ('silent', 0, UTC_TIMESTAMP(6) - INTERVAL 1 HOUR)")
 	s := listening(db, maxChangesPerRead)
 	defer s.Close()
-	w := watching(t, s)
+	w := feedtest.Watching(t, s, writersTimeout)
 	if n := count(t, db, "echosess_listeners WHERE id = 'silent'"); n != 0 {
 		t.Error("the row of a listener silent for an hour is still there")
 	}
 	for _, key := range []string{"a", "b", "c"} {
-		saveRecord(t, s, key)
-		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+		feedtest.SaveRecord(t, s, key)
+		if r := w.Next(t, 5*time.Second); r != "changed "+key {
 			t.Fatalf("report %q", r)
 		}
 	}
@@ -285,8 +234,8 @@ func TestListenerCleansUp(t *testing.T) {
 
 	// A listener that has read nothing yet, renewing its row: what it has not read stays.
 	exec(t, db, "INSERT INTO echosess_listeners (id, horizon, seen_at) VALUES ('lagging', 0, UTC_TIMESTAMP(6))")
-	saveRecord(t, s, "d")
-	if r := nextReport(t, w, 5*time.Second); r != "changed d" {
+	feedtest.SaveRecord(t, s, "d")
+	if r := w.Next(t, 5*time.Second); r != "changed d" {
 		t.Fatalf("report %q", r)
 	}
 	time.Sleep(2 * heartbeatEvery)
@@ -303,23 +252,23 @@ func TestListenerAwaitsEarlierWriters(t *testing.T) {
 	ctx := context.Background()
 	s := listening(db, maxChangesPerRead)
 	defer s.Close()
-	saveRecord(t, s, "k")
+	feedtest.SaveRecord(t, s, "k")
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
 	exec(t, tx, `UPDATE echosess_sessions SET data = '{"k":"edited"}'`)
-	w := watch(t, s)
+	w := feedtest.Watch(t, s)
 	select {
-	case r := <-w.reports:
+	case r := <-w.Reports:
 		t.Fatalf("reported %q while a transaction that wrote unheard is open", r)
 	case <-time.After(500 * time.Millisecond):
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
+	if r := w.Next(t, writersTimeout); r != "watching" {
 		t.Fatalf("after the commit the first report is %q, want watching", r)
 	}
 }

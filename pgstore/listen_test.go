@@ -15,16 +15,10 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/echosess/echosess/internal/engine"
+	"github.com/echosess/echosess/internal/feedtest"
 	"github.com/echosess/echosess/internal/pgtest"
 	"github.com/echosess/echosess/sessionstore"
 )
-
-// recordingWatcher sends each report of a ChangeFeed to a channel.
-type recordingWatcher struct{ reports chan string }
-
-func (w recordingWatcher) Watching()                   { w.reports <- "watching" }
-func (w recordingWatcher) Changed(key string, _ int64) { w.reports <- "changed " + key }
-func (w recordingWatcher) Lost(err error)              { w.reports <- "lost: " + err.Error() }
 
 // migratedPostgres returns the DSN of a new schema migrated for the store, and a
 // pool on it.
@@ -37,49 +31,6 @@ func migratedPostgres(t *testing.T) (string, *pgxpool.Pool) {
 		t.Fatal(err)
 	}
 	return dsn, pool
-}
-
-// nextReport returns w's next report, failing the test when none comes within d.
-func nextReport(t *testing.T, w recordingWatcher, d time.Duration) string {
-	t.Helper()
-	select {
-	case r := <-w.reports:
-		return r
-	case <-time.After(d):
-		t.Fatalf("no report within %v", d)
-		return ""
-	}
-}
-
-// watch reports s's changes to a new recordingWatcher until the test ends.
-func watch(t *testing.T, s *engine.SQLStore) recordingWatcher {
-	t.Helper()
-	w := recordingWatcher{make(chan string, 64)}
-	stop, err := s.WatchChanges(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return w
-}
-
-// watching is watch, once the listener has reported Watching.
-func watching(t *testing.T, s *engine.SQLStore) recordingWatcher {
-	t.Helper()
-	w := watch(t, s)
-	if r := nextReport(t, w, writersTimeout); r != "watching" {
-		t.Fatalf("first report %q, want watching", r)
-	}
-	return w
-}
-
-// saveRecord saves an empty record under key, for an hour.
-func saveRecord(t *testing.T, s sessionstore.Store, key string) {
-	t.Helper()
-	rec := sessionstore.Record{Key: key, Data: map[string]json.RawMessage{}, Expiry: time.Now().Add(time.Hour), Deadline: time.Now().Add(time.Hour)}
-	if err := s.Save(context.Background(), rec); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // countChanges counts the rows of echosess_changes.
@@ -102,7 +53,7 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 	ctx := context.Background()
 	s := open(pool)
 	defer s.Close()
-	saveRecord(t, s, "unheard")
+	feedtest.SaveRecord(t, s, "unheard")
 	if n := countChanges(t, pool); n != 0 {
 		t.Fatalf("with no listener a save recorded %d changes", n)
 	}
@@ -110,14 +61,14 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 		VALUES ('gone', pg_snapshot_xmin(pg_current_snapshot()), now() - interval '1 minute')`); err != nil {
 		t.Fatal(err)
 	}
-	saveRecord(t, s, "unheard-too")
+	feedtest.SaveRecord(t, s, "unheard-too")
 	if n := countChanges(t, pool); n != 0 {
 		t.Fatalf("with only the row of a listener silent for a minute a save recorded %d changes", n)
 	}
 
-	w := watching(t, s)
-	saveRecord(t, s, "heard")
-	if r := nextReport(t, w, 5*time.Second); r != "changed heard" {
+	w := feedtest.Watching(t, s, writersTimeout)
+	feedtest.SaveRecord(t, s, "heard")
+	if r := w.Next(t, 5*time.Second); r != "changed heard" {
 		t.Fatalf("with a listener a save was reported as %q, want the change of heard", r)
 	}
 	for i, edit := range []string{"DELETE FROM echosess_listeners", "UPDATE echosess_listeners SET seen_at = now() - interval '1 minute'"} {
@@ -125,13 +76,13 @@ func TestRecordOnlyWhileListened(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"lost: ", "watching"} {
-			if r := nextReport(t, w, 2*engine.ReconnectMax); !strings.HasPrefix(r, want) {
+			if r := w.Next(t, 2*engine.ReconnectMax); !strings.HasPrefix(r, want) {
 				t.Fatalf("after %s the listener reported %q, want %q", edit, r, want)
 			}
 		}
 		key := fmt.Sprintf("heard-again-%d", i)
-		saveRecord(t, s, key)
-		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+		feedtest.SaveRecord(t, s, key)
+		if r := w.Next(t, 5*time.Second); r != "changed "+key {
 			t.Fatalf("after the listener registered again a save was reported as %q", r)
 		}
 	}
@@ -151,7 +102,7 @@ func TestListenerKeepsListenedUntil(t *testing.T) {
 		VALUES ('earlier-release', pg_snapshot_xmin(pg_current_snapshot()))`); err != nil {
 		t.Fatal(err)
 	}
-	saveRecord(t, s, "heard-by-earlier-release")
+	feedtest.SaveRecord(t, s, "heard-by-earlier-release")
 	if n := countChanges(t, pool); n != 1 {
 		t.Fatalf("with the row of a listener of an earlier release a save recorded %d changes, want 1", n)
 	}
@@ -159,7 +110,7 @@ func TestListenerKeepsListenedUntil(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	watching(t, s)
+	feedtest.Watching(t, s, writersTimeout)
 	var beat time.Time
 	deadline := time.Now().Add(4 * heartbeatEvery)
 	for n := 0; n < 3; { // the registration, then two heartbeats
@@ -192,9 +143,9 @@ func TestListenerReadsLateCommits(t *testing.T) {
 	s := open(pool)
 	defer s.Close()
 	for _, key := range []string{"early", "late"} {
-		saveRecord(t, s, key)
+		feedtest.SaveRecord(t, s, key)
 	}
-	w := watching(t, s)
+	w := feedtest.Watching(t, s, writersTimeout)
 	begin := func(key string) pgx.Tx {
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
@@ -215,17 +166,17 @@ func TestListenerReadsLateCommits(t *testing.T) {
 	if err := late.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if r := nextReport(t, w, 5*time.Second); r != "changed late" {
+	if r := w.Next(t, 5*time.Second); r != "changed late" {
 		t.Fatalf("after the late commit the report is %q", r)
 	}
 	if err := early.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if r := nextReport(t, w, 5*time.Second); r != "changed early" {
+	if r := w.Next(t, 5*time.Second); r != "changed early" {
 		t.Fatalf("after the early writer's commit the report is %q, want its change", r)
 	}
-	saveRecord(t, s, "marker")
-	if r := nextReport(t, w, 5*time.Second); r != "changed marker" {
+	feedtest.SaveRecord(t, s, "marker")
+	if r := w.Next(t, 5*time.Second); r != "changed marker" {
 		t.Fatalf("a change was reported again, or out of place: %q", r)
 	}
 }
@@ -239,15 +190,15 @@ func TestListenerWholesaleChanges(t *testing.T) {
 	defer s.Close()
 	s.Changes = engine.NewChangeHub(pgListener{pool: pool, every: time.Millisecond, maxBatch: 2}.run)
 	for _, key := range []string{"a", "b", "c"} {
-		saveRecord(t, s, key)
+		feedtest.SaveRecord(t, s, key)
 	}
-	w := watching(t, s)
+	w := feedtest.Watching(t, s, writersTimeout)
 	for _, statement := range []string{"UPDATE echosess_sessions SET version = version + 1", "TRUNCATE echosess_sessions"} {
 		if _, err := pool.Exec(ctx, statement); err != nil {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"lost: ", "watching"} {
-			if r := nextReport(t, w, 5*time.Second); !strings.HasPrefix(r, want) {
+			if r := w.Next(t, 5*time.Second); !strings.HasPrefix(r, want) {
 				t.Fatalf("after %s the listener reported %q, want %q", statement, r, want)
 			}
 		}
@@ -266,7 +217,7 @@ func TestListenerCleansUp(t *testing.T) {
 	}
 	s := open(pool)
 	defer s.Close()
-	w := watching(t, s)
+	w := feedtest.Watching(t, s, writersTimeout)
 	var silent bool
 	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM echosess_listeners WHERE id = 'silent')").Scan(&silent); err != nil {
 		t.Fatal(err)
@@ -275,8 +226,8 @@ func TestListenerCleansUp(t *testing.T) {
 		t.Error("the row of a listener silent for an hour is still there")
 	}
 	for _, key := range []string{"a", "b", "c"} {
-		saveRecord(t, s, key)
-		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+		feedtest.SaveRecord(t, s, key)
+		if r := w.Next(t, 5*time.Second); r != "changed "+key {
 			t.Fatalf("report %q", r)
 		}
 	}
@@ -316,9 +267,9 @@ func TestListenerAwaitsEarlierWriters(t *testing.T) {
 	if _, err := tx.Exec(ctx, `UPDATE echosess_sessions SET data = convert_to('{"k":"edited"}', 'UTF8')`); err != nil {
 		t.Fatal(err)
 	}
-	w := watch(t, s)
+	w := feedtest.Watch(t, s)
 	select {
-	case r := <-w.reports:
+	case r := <-w.Reports:
 		t.Fatalf("reported %q while a transaction that wrote unheard is open", r)
 	case <-time.After(500 * time.Millisecond):
 	}
@@ -326,7 +277,7 @@ func TestListenerAwaitsEarlierWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case r := <-w.reports:
+	case r := <-w.Reports:
 		if r != "watching" {
 			t.Fatalf("after the commit the first report is %q, want watching", r)
 		}
@@ -345,10 +296,10 @@ func TestListenerCleanupSkipsLockedChanges(t *testing.T) {
 	ctx := context.Background()
 	s := open(pool)
 	defer s.Close()
-	w := watching(t, s)
+	w := feedtest.Watching(t, s, writersTimeout)
 	for _, key := range []string{"a", "b"} {
-		saveRecord(t, s, key)
-		if r := nextReport(t, w, 5*time.Second); r != "changed "+key {
+		feedtest.SaveRecord(t, s, key)
+		if r := w.Next(t, 5*time.Second); r != "changed "+key {
 			t.Fatalf("report %q", r)
 		}
 	}
@@ -389,8 +340,8 @@ func TestListenerCleanupSkipsLockedChanges(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if len(w.reports) != 0 {
-		t.Fatalf("while change rows were locked the listener reported %q", <-w.reports)
+	if len(w.Reports) != 0 {
+		t.Fatalf("while change rows were locked the listener reported %q", <-w.Reports)
 	}
 }
 
@@ -452,7 +403,7 @@ func TestListenerHearsOlderSnapshots(t *testing.T) {
 	}
 	// changeAndCommit deletes one session and edits another in tx, commits it, and
 	// checks that w reports both changes before the change of a later save.
-	changeAndCommit := func(w recordingWatcher, tx pgx.Tx, round string) {
+	changeAndCommit := func(w feedtest.Watcher, tx pgx.Tx, round string) {
 		t.Helper()
 		var listeners int
 		if err := tx.QueryRow(ctx, "SELECT count(*) FROM echosess_listeners").Scan(&listeners); err != nil {
@@ -472,10 +423,10 @@ func TestListenerHearsOlderSnapshots(t *testing.T) {
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
-		saveRecord(t, s, "marker-"+round)
+		feedtest.SaveRecord(t, s, "marker-"+round)
 		heard := map[string]bool{}
 		for !heard["marker-"+round] {
-			r := nextReport(t, w, 5*time.Second)
+			r := w.Next(t, 5*time.Second)
 			key, ok := strings.CutPrefix(r, "changed ")
 			if !ok {
 				t.Fatalf("reported %q", r)
@@ -491,11 +442,11 @@ func TestListenerHearsOlderSnapshots(t *testing.T) {
 
 	for _, round := range []string{"first", "again"} {
 		for _, key := range []string{"deleted-", "edited-"} {
-			saveRecord(t, s, key+round)
+			feedtest.SaveRecord(t, s, key+round)
 		}
 	}
 	old := oldSnapshot()
-	w := watching(t, s)
+	w := feedtest.Watching(t, s, writersTimeout)
 	changeAndCommit(w, old, "first")
 
 	gate.Lock()
@@ -511,13 +462,13 @@ func TestListenerHearsOlderSnapshots(t *testing.T) {
 	if _, err := pool.Exec(ctx, "SELECT setval('echosess_listened_until', 0)"); err != nil {
 		t.Fatal(err)
 	}
-	if r := nextReport(t, w, 5*time.Second); !strings.HasPrefix(r, "lost: ") {
+	if r := w.Next(t, 5*time.Second); !strings.HasPrefix(r, "lost: ") {
 		t.Fatalf("after its row was deleted the listener reported %q", r)
 	}
 	old = oldSnapshot()
 	shut = false
 	gate.Unlock()
-	if r := nextReport(t, w, 2*engine.ReconnectMax+writersTimeout); r != "watching" {
+	if r := w.Next(t, 2*engine.ReconnectMax+writersTimeout); r != "watching" {
 		t.Fatalf("after the loss the listener reported %q, want watching", r)
 	}
 	changeAndCommit(w, old, "again")
