@@ -352,28 +352,20 @@ func (s *cachedStore) cacheFailed(ctx context.Context, op string, err error) {
 	s.logger.WarnContext(ctx, "echosess: cache "+op+" failed; using the store", "error", err)
 }
 
-// loadLent loads the record under key from a Store or Cache, borrowing its data
-// read-only when that is one of this package's own, which can lend it; lent reports
-// whether it did. The check is for the exact types: a type that embeds a MemoryStore
-// to override its Load must be called through that Load. A cache in front of the
-// store does not answer with a copy older than minVersion, the version the client
-// last saw written (see Manager.versioned).
-func loadLent(ctx context.Context, from interface {
-	Load(ctx context.Context, key string) (Record, error)
-}, key string, minVersion int64) (rec Record, lent bool, err error) {
-	switch l := from.(type) {
+// loadLent loads the record under key from store, borrowing its data read-only when
+// store is one of this package's own, which can lend it; lent reports whether it
+// did. The check is for the exact types: a type that embeds a MemoryStore to
+// override its Load must be called through that Load. A cache in front of the
+// store, or a VersionLoader, does not answer with a copy older than minVersion, the
+// version the client last saw written (see Manager.versioned).
+func loadLent(ctx context.Context, store Store, key string, minVersion int64) (rec Record, lent bool, err error) {
+	switch l := store.(type) {
 	case *MemoryStore:
 		return l.loadLent(ctx, key)
 	case *cachedStore:
 		return l.load(ctx, key, true, minVersion)
-	case boundedStore:
-		rec, err = l.LoadVersion(ctx, key, minVersion)
-		return rec, false, err
-	case Store:
-		rec, err = loadVersion(ctx, l, key, minVersion)
-		return rec, false, err
 	}
-	rec, err = from.Load(ctx, key)
+	rec, err = loadVersion(ctx, store, key, minVersion)
 	return rec, false, err
 }
 
