@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -17,19 +16,7 @@ import (
 // (after a write's reply, before its invalidation) to last: the store's cache
 // answers with the reply it cached before the write.
 func TestReadOwnWrites(t *testing.T) {
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
-	if err == nil {
-		if err = client.Do(t.Context(), client.B().Ping().Build()).Error(); err != nil {
-			client.Close()
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at 127.0.0.1:6379: %v", err)
-		}
-		t.Skipf("no Redis at 127.0.0.1:6379 (%v); `bash .ci/redis.sh` starts it and runs these tests", err)
-	}
-	defer client.Close()
+	client := newClient(t, singleAddrs, rueidis.ClientOption{})
 	prefix := "echosess-test-" + time.Now().Format(time.RFC3339Nano) + ":"
 	defer client.Do(context.Background(), client.B().Del().Key(prefix+"s:k").Build())
 	s := New(client, WithPrefix(prefix))

@@ -23,17 +23,9 @@ import (
 // B reads Redis when its copy is older. Another holder of the previous cookie may
 // still be served the older copy by B until the invalidation arrives.
 func TestClientReadsOwnWritesOnEveryInstance(t *testing.T) {
-	newClient := func() rueidis.Client {
-		client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
-		if err != nil {
-			t.Fatalf("Redis at 127.0.0.1:6379: %v (`bash .ci/redis.sh` starts it and runs these tests)", err)
-		}
-		t.Cleanup(client.Close)
-		return client
-	}
 	prefix := fmt.Sprintf("echosess-test-instances-%d:", time.Now().UnixNano())
-	storeA := New(newClient(), WithPrefix(prefix))
-	clientB := newClient()
+	storeA := New(newClient(t, singleAddrs, rueidis.ClientOption{}), WithPrefix(prefix))
+	clientB := newClient(t, singleAddrs, rueidis.ClientOption{})
 	storeB := New(clientB, WithPrefix(prefix))
 	held := map[string]rueidis.RedisResult{} // B's cached replies, by key, while held back
 	hold := false
