@@ -126,6 +126,13 @@ func TestRunInstancesNoStaleReads(t *testing.T) {
 	}
 	o := options{clients: 2, duration: 1e9, store: "postgres", dsn: dsn, rows: []int{0}, rounds: 1, writes: 0.3, instances: 2,
 		libs: []string{bench.LibEchosessCache}}
+	runWithoutErrors(t, o)
+}
+
+// runWithoutErrors runs o and fails the test unless each library of o answered
+// without an error or a stale read.
+func runWithoutErrors(t *testing.T, o options) {
+	t.Helper()
 	results, err := run(o)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +142,7 @@ func TestRunInstancesNoStaleReads(t *testing.T) {
 	}
 	for _, r := range results {
 		if r.errors != 0 || r.stale != 0 {
-			t.Errorf("%s: %d errors, %d stale reads", r.lib, r.errors, r.stale)
+			t.Errorf("%s: %d errors, %d stale reads, %d of them at the writer", r.lib, r.errors, r.stale, r.staleAtWriter)
 		}
 	}
 }
@@ -154,18 +161,7 @@ func TestRunRedisInstances(t *testing.T) {
 	}
 	o := options{clients: 2, duration: 1e9, store: "redis", redisAddr: bench.RedisAddr(), rows: []int{0}, rounds: 1, writes: 0.3, instances: 2,
 		libs: []string{bench.LibEchosess, bench.LibSCS, bench.LibGorilla}}
-	results, err := run(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(results) != len(o.libs) {
-		t.Fatalf("got %d results, want %d", len(results), len(o.libs))
-	}
-	for _, r := range results {
-		if r.errors != 0 || r.stale != 0 {
-			t.Errorf("%s: %d errors, %d stale reads, %d of them at the writer", r.lib, r.errors, r.stale, r.staleAtWriter)
-		}
-	}
+	runWithoutErrors(t, o)
 }
 
 // TestRunMySQLInstances runs two instances of each library's MySQL app behind two
@@ -183,16 +179,5 @@ func TestRunMySQLInstances(t *testing.T) {
 	}
 	o := options{clients: 2, duration: 1e9, store: "mysql", mysqlDSN: dsn, rows: []int{0}, rounds: 1, writes: 0.3, instances: 2,
 		libs: []string{bench.LibEchosess, bench.LibEchosessCache, bench.LibSCS}}
-	results, err := run(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(results) != len(o.libs) {
-		t.Fatalf("got %d results, want %d", len(results), len(o.libs))
-	}
-	for _, r := range results {
-		if r.errors != 0 || r.stale != 0 {
-			t.Errorf("%s: %d errors, %d stale reads, %d of them at the writer", r.lib, r.errors, r.stale, r.staleAtWriter)
-		}
-	}
+	runWithoutErrors(t, o)
 }
