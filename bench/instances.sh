@@ -17,20 +17,8 @@ out=${1:-results/instances}
 mkdir -p "$out"
 : "${ECHOSESS_POSTGRES_DSN:?set ECHOSESS_POSTGRES_DSN}"
 
-bash machine.sh > "$out/machine.txt"
+source record.sh
 
-(while sleep 10; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done) > "$out/loadavg.txt" &
-sampler=$!
-trap 'kill $sampler' EXIT
-
-: > "$out/commands.txt"
-measure() {
-	local file=$1
-	shift
-	echo "go run ./load $*  > $file" >> "$out/commands.txt"
-	go run ./load "$@" > "$out/$file"
-	cat "$out/$file"
-}
 case $ECHOSESS_POSTGRES_DSN in
 *\?*) nosync="$ECHOSESS_POSTGRES_DSN&synchronous_commit=off" ;;
 *) nosync="$ECHOSESS_POSTGRES_DSN?synchronous_commit=off" ;;

@@ -28,22 +28,9 @@ benchstat=${BENCHSTAT:-$(go env GOPATH)/bin/benchstat}
 : "${ECHOSESS_MYSQL_DSN:?set ECHOSESS_MYSQL_DSN}"
 mkdir -p "$out"
 
-bash machine.sh > "$out/machine.txt"
+source record.sh
 echo "mysql: $(mysql -h 127.0.0.1 -P 3306 -u root --batch --skip-column-names -e 'SELECT VERSION()' 2>/dev/null || echo unknown)" >> "$out/machine.txt"
 
-(while sleep 10; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done) > "$out/loadavg.txt" &
-sampler=$!
-trap 'kill $sampler' EXIT
-
-: > "$out/commands.txt"
-# measure FILE ARGS...: runs the load command with ARGS into OUT/FILE.
-measure() {
-	local file=$1
-	shift
-	echo "go run ./load $*  > $file" >> "$out/commands.txt"
-	go run ./load "$@" > "$out/$file"
-	cat "$out/$file"
-}
 
 cases='^Benchmark(Read|Write|Create|Untouched)$/^lib=(echosess|echosess-cache|scs)$/^store=mysql$|^BenchmarkStore(Load|Save)$/^store=mysql$'
 echo "go test -c -o bench.test . && for run in \$(seq $count); do ./bench.test -test.run='^\$' -test.bench='$cases' -test.benchmem >> bench.txt; done" >> "$out/commands.txt"

@@ -26,22 +26,9 @@ benchstat=${BENCHSTAT:-$(go env GOPATH)/bin/benchstat}
 addr=${ECHOSESS_REDIS_ADDR:-127.0.0.1:6379}
 mkdir -p "$out"
 
-bash machine.sh > "$out/machine.txt"
+source record.sh
 echo "redis: $(redis-cli -h "${addr%:*}" -p "${addr##*:}" info server | grep -E '^redis_version' | tr -d '\r')" >> "$out/machine.txt"
 
-(while sleep 10; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done) > "$out/loadavg.txt" &
-sampler=$!
-trap 'kill $sampler' EXIT
-
-: > "$out/commands.txt"
-# measure FILE ARGS...: runs the load command with ARGS into OUT/FILE.
-measure() {
-	local file=$1
-	shift
-	echo "go run ./load $*  > $file" >> "$out/commands.txt"
-	go run ./load "$@" > "$out/$file"
-	cat "$out/$file"
-}
 # pinned FILE ARGS...: the same through pinned.sh.
 pinned() {
 	local file=$1
